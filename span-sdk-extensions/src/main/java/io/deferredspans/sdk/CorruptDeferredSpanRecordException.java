@@ -1,0 +1,10 @@
+package io.deferredspans.sdk;
+
+/** The bytes are not a valid deferred span record: truncated, not JSON, a missing field or an invalid ID. */
+public final class CorruptDeferredSpanRecordException extends DeferredSpanRecordException {
+  private static final long serialVersionUID = 1L;
+
+  CorruptDeferredSpanRecordException(String recordName, String message, Throwable cause) {
+    super(recordName, message, cause);
+  }
+}

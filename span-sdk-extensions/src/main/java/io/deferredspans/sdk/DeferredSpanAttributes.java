@@ -1,0 +1,29 @@
+package io.deferredspans.sdk;
+
+import io.opentelemetry.api.common.AttributeKey;
+
+/** Attributes this library adds to every deferred span it exports. */
+public final class DeferredSpanAttributes {
+
+  /** The host (or service instance) that began the span. */
+  public static final AttributeKey<String> BEGAN_BY = AttributeKey.stringKey("deferred_span.began_by");
+
+  /** The host (or service instance) that ended the span. */
+  public static final AttributeKey<String> ENDED_BY = AttributeKey.stringKey("deferred_span.ended_by");
+
+  /**
+   * Set when the ending host's clock put the end before the stored start: how many nanoseconds the end was moved
+   * forward so the exported span has a zero rather than negative duration.
+   */
+  public static final AttributeKey<Long> CLOCK_SKEW_CLAMPED_NANOS =
+      AttributeKey.longKey("deferred_span.clock_skew_clamped_nanos");
+
+  /** True when nobody ended the span and the recovery worker ended it instead. */
+  public static final AttributeKey<Boolean> ABANDONED = AttributeKey.booleanKey("deferred_span.abandoned");
+
+  /** Why the recovery worker ended an abandoned span, e.g. {@code owner_deleted} or {@code max_age_exceeded}. */
+  public static final AttributeKey<String> ABANDON_REASON =
+      AttributeKey.stringKey("deferred_span.abandon_reason");
+
+  private DeferredSpanAttributes() {}
+}

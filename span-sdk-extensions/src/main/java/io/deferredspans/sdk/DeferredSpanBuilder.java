@@ -1,0 +1,158 @@
+package io.deferredspans.sdk;
+
+import io.opentelemetry.api.common.AttributeKey;
+import io.opentelemetry.api.common.Attributes;
+import io.opentelemetry.api.common.AttributesBuilder;
+import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.api.trace.SpanContext;
+import io.opentelemetry.api.trace.SpanId;
+import io.opentelemetry.api.trace.SpanKind;
+import io.opentelemetry.api.trace.TraceFlags;
+import io.opentelemetry.api.trace.TraceState;
+import io.opentelemetry.context.Context;
+import io.opentelemetry.sdk.trace.data.LinkData;
+import io.opentelemetry.sdk.trace.samplers.SamplingDecision;
+import io.opentelemetry.sdk.trace.samplers.SamplingResult;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Describes a deferred span to begin. {@link #begin()} takes the sampling decision once, with the SDK's sampler,
+ * draws the IDs and the start time, and returns the record to persist. Not thread-safe; use once.
+ */
+public final class DeferredSpanBuilder {
+  private final DeferredTracing tracing;
+  private final String name;
+  private Context parent;
+  private SpanKind kind = SpanKind.INTERNAL;
+  private final List<LinkData> links = new ArrayList<>();
+  private final AttributesBuilder attributes = Attributes.builder();
+  private long startEpochNanos;
+  private String owner;
+
+  DeferredSpanBuilder(DeferredTracing tracing, String name) {
+    if (name == null) {
+      throw new IllegalArgumentException("span name must not be null");
+    }
+    this.tracing = tracing;
+    this.name = name;
+  }
+
+  /** The parent is the span current in {@code context}; without this, the current context's span is used. */
+  public DeferredSpanBuilder setParent(Context context) {
+    this.parent = context;
+    return this;
+  }
+
+  /** The parent is a span known only by its context, e.g. another deferred span or a parsed traceparent. */
+  public DeferredSpanBuilder setParent(SpanContext parent) {
+    return setParent(Context.root().with(Span.wrap(parent)));
+  }
+
+  /** Starts a new trace even if a span is current. */
+  public DeferredSpanBuilder setNoParent() {
+    return setParent(Context.root());
+  }
+
+  public DeferredSpanBuilder setSpanKind(SpanKind kind) {
+    this.kind = kind;
+    return this;
+  }
+
+  /** Links this span to another, e.g. the event that caused the queue item. Invalid contexts are ignored. */
+  public DeferredSpanBuilder addLink(SpanContext context) {
+    return addLink(context, Attributes.empty());
+  }
+
+  public DeferredSpanBuilder addLink(SpanContext context, Attributes attributes) {
+    if (context.isValid()) {
+      links.add(LinkData.create(context, attributes));
+    }
+    return this;
+  }
+
+  /** A begin attribute. Keep these few: they are stored in ZooKeeper until the span ends. */
+  public <T> DeferredSpanBuilder setAttribute(AttributeKey<T> key, T value) {
+    attributes.put(key, value);
+    return this;
+  }
+
+  public DeferredSpanBuilder setAttribute(String key, String value) {
+    attributes.put(key, value);
+    return this;
+  }
+
+  public DeferredSpanBuilder setAttribute(String key, long value) {
+    attributes.put(key, value);
+    return this;
+  }
+
+  public DeferredSpanBuilder setAllAttributes(Attributes attributes) {
+    this.attributes.putAll(attributes);
+    return this;
+  }
+
+  /** An explicit start time, e.g. when the item was really enqueued; defaults to the clock at begin. */
+  public DeferredSpanBuilder setStartTimestamp(long timestamp, TimeUnit unit) {
+    this.startEpochNanos = unit.toNanos(timestamp);
+    return this;
+  }
+
+  public DeferredSpanBuilder setStartTimestamp(Instant timestamp) {
+    return setStartTimestamp(
+        TimeUnit.SECONDS.toNanos(timestamp.getEpochSecond()) + timestamp.getNano(), TimeUnit.NANOSECONDS);
+  }
+
+  /** What the span measures the lifetime of (e.g. the queue item's znode path), for orphan detection. */
+  public DeferredSpanBuilder setOwner(String owner) {
+    this.owner = owner;
+    return this;
+  }
+
+  /**
+   * Takes the sampling decision and draws the IDs. For a disabled tracing, returns a record that is not
+   * {@linkplain DeferredSpanRecord#isValid() valid}: stores write nothing for it.
+   *
+   * @throws DeferredSpanLimitException if the begin attributes and links exceed the configured size
+   */
+  public DeferredSpanRecord begin() {
+    if (!tracing.isEnabled()) {
+      return DeferredSpanRecord.disabled();
+    }
+    Context parentContext = parent == null ? Context.current() : parent;
+    SpanContext parentSpan = Span.fromContext(parentContext).getSpanContext();
+    Attributes beginAttributes = attributes.build();
+    tracing.checkSize(beginAttributes, links, "begin of " + name);
+
+    String traceId =
+        parentSpan.isValid() ? parentSpan.getTraceId() : tracing.getIdGenerator().generateTraceId();
+    String spanId = tracing.getIdGenerator().generateSpanId();
+    SamplingResult sampling =
+        tracing.getSampler().shouldSample(parentContext, traceId, name, kind, beginAttributes, links);
+    boolean sampled = sampling.getDecision() == SamplingDecision.RECORD_AND_SAMPLE;
+    TraceState parentState = parentSpan.isValid() ? parentSpan.getTraceState() : TraceState.getDefault();
+    SpanContext context =
+        SpanContext.createFromRemoteParent(
+            traceId,
+            spanId,
+            sampled ? TraceFlags.getSampled() : TraceFlags.getDefault(),
+            sampling.getUpdatedTraceState(parentState));
+    Attributes samplerAttributes = sampling.getAttributes();
+    if (!samplerAttributes.isEmpty()) {
+      beginAttributes = beginAttributes.toBuilder().putAll(samplerAttributes).build();
+    }
+    long start = startEpochNanos != 0 ? startEpochNanos : tracing.getClock().now();
+    return new DeferredSpanRecord(
+        context,
+        parentSpan.isValid() ? parentSpan.getSpanId() : SpanId.getInvalid(),
+        name,
+        kind,
+        start,
+        links,
+        beginAttributes,
+        tracing.getHostName(),
+        owner);
+  }
+}

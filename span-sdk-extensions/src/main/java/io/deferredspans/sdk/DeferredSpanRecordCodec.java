@@ -1,0 +1,638 @@
+package io.deferredspans.sdk;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.StreamReadConstraints;
+import io.opentelemetry.api.common.AttributeKey;
+import io.opentelemetry.api.common.AttributeType;
+import io.opentelemetry.api.common.Attributes;
+import io.opentelemetry.api.common.AttributesBuilder;
+import io.opentelemetry.api.trace.SpanContext;
+import io.opentelemetry.api.trace.SpanId;
+import io.opentelemetry.api.trace.SpanKind;
+import io.opentelemetry.api.trace.StatusCode;
+import io.opentelemetry.api.trace.TraceFlags;
+import io.opentelemetry.api.trace.TraceId;
+import io.opentelemetry.api.trace.TraceState;
+import io.opentelemetry.sdk.trace.data.EventData;
+import io.opentelemetry.sdk.trace.data.LinkData;
+import io.opentelemetry.sdk.trace.data.StatusData;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Reads and writes deferred span records and finished spans as compact JSON (format version {@value
+ * #FORMAT_VERSION}), small enough to sit in a znode beside a queue item and readable with {@code zkCli get}.
+ *
+ * <p>A record with no attributes or links looks like this (about 120 bytes):
+ *
+ * <pre>{@code
+ * {"v":1,"c":"4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01","n":"QueueItem","t":1732222222123456789,"b":"scheduler-1"}
+ * }</pre>
+ *
+ * <p>Keys: {@code v} format version (always first), {@code c} trace id, span id and trace flags in hex, {@code
+ * p} parent span id, {@code ts} tracestate, {@code n} name, {@code k} kind (absent for INTERNAL), {@code t}
+ * start epoch nanoseconds, {@code b} began by, {@code o} owner, {@code l} links, {@code a} attributes. A
+ * finished span adds {@code e} end epoch nanoseconds, {@code eb} ended by, {@code ea} end attributes, {@code ev}
+ * events, {@code s}/{@code sd} status code and description, {@code el} end links. Unknown keys are skipped so a
+ * later minor change can add optional fields without a version bump.
+ *
+ * <p>Decoding never returns a span with invalid IDs: any input yields a valid value or a {@link
+ * DeferredSpanRecordException} that names the record.
+ */
+public final class DeferredSpanRecordCodec {
+  /** The format version this library writes and reads. */
+  public static final int FORMAT_VERSION = 1;
+
+  /** Larger inputs are rejected before parsing; a record is a few KiB at most by construction. */
+  static final int MAX_ENCODED_BYTES = 1024 * 1024;
+
+  private static final JsonFactory JSON =
+      JsonFactory.builder()
+          .streamReadConstraints(
+              StreamReadConstraints.builder().maxNestingDepth(16).maxStringLength(MAX_ENCODED_BYTES).build())
+          .build();
+
+  private DeferredSpanRecordCodec() {}
+
+  /** Encodes a begin record. */
+  public static byte[] encode(DeferredSpanRecord record) {
+    return write(generator -> writeRecordFields(generator, record));
+  }
+
+  /** Encodes a finished span (its record plus what the end added). */
+  public static byte[] encode(FinishedDeferredSpan span) {
+    return write(
+        generator -> {
+          writeRecordFields(generator, span.getRecord());
+          generator.writeNumberField("e", span.getEndEpochNanos());
+          generator.writeStringField("eb", span.getEndedBy());
+          writeAttributes(generator, "ea", span.getEndAttributes());
+          if (!span.getEvents().isEmpty()) {
+            generator.writeArrayFieldStart("ev");
+            for (EventData event : span.getEvents()) {
+              generator.writeStartObject();
+              generator.writeStringField("n", event.getName());
+              generator.writeNumberField("t", event.getEpochNanos());
+              writeAttributes(generator, "a", event.getAttributes());
+              generator.writeEndObject();
+            }
+            generator.writeEndArray();
+          }
+          if (span.getStatus().getStatusCode() != StatusCode.UNSET) {
+            generator.writeStringField("s", span.getStatus().getStatusCode().name());
+            if (!span.getStatus().getDescription().isEmpty()) {
+              generator.writeStringField("sd", span.getStatus().getDescription());
+            }
+          }
+          writeLinks(generator, "el", span.getEndLinks());
+        });
+  }
+
+  /**
+   * Decodes a begin record.
+   *
+   * @param recordName names the record in error messages, e.g. its znode path
+   * @throws DeferredSpanRecordException if the bytes are not a valid record of a supported version
+   */
+  public static DeferredSpanRecord decodeRecord(byte[] bytes, String recordName) {
+    Fields fields = read(bytes, recordName);
+    if (fields.endEpochNanos != null) {
+      throw corrupt(recordName, "holds a finished span, not a begin record");
+    }
+    return fields.toRecord(recordName);
+  }
+
+  /**
+   * Decodes a finished span.
+   *
+   * @throws DeferredSpanRecordException if the bytes are not a valid finished span of a supported version
+   */
+  public static FinishedDeferredSpan decodeFinished(byte[] bytes, String recordName) {
+    Fields fields = read(bytes, recordName);
+    if (fields.endEpochNanos == null) {
+      throw corrupt(recordName, "missing end time 'e'");
+    }
+    DeferredSpanRecord record = fields.toRecord(recordName);
+    if (fields.endEpochNanos < record.getStartEpochNanos()) {
+      throw corrupt(recordName, "end time is before start time");
+    }
+    return new FinishedDeferredSpan(
+        record,
+        fields.endEpochNanos,
+        fields.endAttributes,
+        fields.events,
+        fields.status,
+        fields.endLinks,
+        fields.endedBy == null ? "" : fields.endedBy);
+  }
+
+  /** The encoded size of some attributes on their own, used to enforce size limits before anything is stored. */
+  static int encodedSize(Attributes attributes, List<LinkData> links) {
+    return write(
+            generator -> {
+              writeAttributes(generator, "a", attributes);
+              writeLinks(generator, "l", links);
+            })
+        .length;
+  }
+
+  // ---- writing
+
+  private interface FieldWriter {
+    void write(JsonGenerator generator) throws IOException;
+  }
+
+  private static byte[] write(FieldWriter fields) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream(160);
+    try (JsonGenerator generator = JSON.createGenerator(out)) {
+      generator.writeStartObject();
+      generator.writeNumberField("v", FORMAT_VERSION);
+      fields.write(generator);
+      generator.writeEndObject();
+    } catch (IOException e) {
+      throw new UncheckedIOException("writing to memory cannot fail", e);
+    }
+    return out.toByteArray();
+  }
+
+  private static void writeRecordFields(JsonGenerator generator, DeferredSpanRecord record) throws IOException {
+    if (!record.isValid()) {
+      throw new IllegalArgumentException("a disabled (invalid) deferred span record cannot be stored");
+    }
+    SpanContext context = record.getSpanContext();
+    generator.writeStringField("c", compactContext(context));
+    if (SpanId.isValid(record.getParentSpanId())) {
+      generator.writeStringField("p", record.getParentSpanId());
+    }
+    writeTraceState(generator, context.getTraceState());
+    generator.writeStringField("n", record.getName());
+    if (record.getKind() != SpanKind.INTERNAL) {
+      generator.writeStringField("k", record.getKind().name());
+    }
+    generator.writeNumberField("t", record.getStartEpochNanos());
+    if (!record.getBeganBy().isEmpty()) {
+      generator.writeStringField("b", record.getBeganBy());
+    }
+    if (record.getOwner().isPresent()) {
+      generator.writeStringField("o", record.getOwner().get());
+    }
+    writeLinks(generator, "l", record.getLinks());
+    writeAttributes(generator, "a", record.getAttributes());
+  }
+
+  private static String compactContext(SpanContext context) {
+    return context.getTraceId() + '-' + context.getSpanId() + '-' + context.getTraceFlags().asHex();
+  }
+
+  private static void writeTraceState(JsonGenerator generator, TraceState traceState) throws IOException {
+    if (!traceState.isEmpty()) {
+      generator.writeStringField("ts", TraceParent.formatTraceState(traceState));
+    }
+  }
+
+  private static void writeLinks(JsonGenerator generator, String field, List<LinkData> links) throws IOException {
+    if (links.isEmpty()) {
+      return;
+    }
+    generator.writeArrayFieldStart(field);
+    for (LinkData link : links) {
+      generator.writeStartObject();
+      generator.writeStringField("c", compactContext(link.getSpanContext()));
+      writeTraceState(generator, link.getSpanContext().getTraceState());
+      writeAttributes(generator, "a", link.getAttributes());
+      generator.writeEndObject();
+    }
+    generator.writeEndArray();
+  }
+
+  private static void writeAttributes(JsonGenerator generator, String field, Attributes attributes)
+      throws IOException {
+    if (attributes.isEmpty()) {
+      return;
+    }
+    generator.writeObjectFieldStart(field);
+    for (Map.Entry<AttributeKey<?>, Object> entry : attributes.asMap().entrySet()) {
+      generator.writeFieldName(entry.getKey().getKey());
+      writeAttributeValue(generator, entry.getKey().getType(), entry.getValue());
+    }
+    generator.writeEndObject();
+  }
+
+  private static void writeAttributeValue(JsonGenerator generator, AttributeType type, Object value)
+      throws IOException {
+    switch (type) {
+      case BOOLEAN:
+        generator.writeBoolean((Boolean) value);
+        break;
+      case LONG:
+        generator.writeNumber((Long) value);
+        break;
+      case DOUBLE:
+        writeDouble(generator, (Double) value);
+        break;
+      case STRING_ARRAY:
+      case BOOLEAN_ARRAY:
+      case LONG_ARRAY:
+      case DOUBLE_ARRAY:
+        AttributeType elementType = elementType(type);
+        generator.writeStartArray();
+        for (Object element : (List<?>) value) {
+          writeAttributeValue(generator, elementType, element);
+        }
+        generator.writeEndArray();
+        break;
+      default:
+        generator.writeString(String.valueOf(value));
+    }
+  }
+
+  private static void writeDouble(JsonGenerator generator, double value) throws IOException {
+    if (Double.isFinite(value)) {
+      // Always with a fraction or exponent, so that reading it back yields a double, not a long.
+      String text = Double.toString(value);
+      generator.writeNumber(text);
+    } else {
+      // JSON has no NaN or infinity; documented as stored as the string "NaN"/"Infinity".
+      generator.writeString(Double.toString(value));
+    }
+  }
+
+  private static AttributeType elementType(AttributeType arrayType) {
+    switch (arrayType) {
+      case BOOLEAN_ARRAY:
+        return AttributeType.BOOLEAN;
+      case LONG_ARRAY:
+        return AttributeType.LONG;
+      case DOUBLE_ARRAY:
+        return AttributeType.DOUBLE;
+      default:
+        return AttributeType.STRING;
+    }
+  }
+
+  // ---- reading
+
+  /** Everything a record or finished span may hold, filled in as the fields arrive in any order. */
+  private static final class Fields {
+    String context;
+    String parentSpanId;
+    String traceState;
+    String name;
+    SpanKind kind = SpanKind.INTERNAL;
+    Long startEpochNanos;
+    String beganBy = "";
+    String owner;
+    List<LinkData> links = List.of();
+    Attributes attributes = Attributes.empty();
+    Long endEpochNanos;
+    String endedBy;
+    Attributes endAttributes = Attributes.empty();
+    List<EventData> events = List.of();
+    StatusData status = StatusData.unset();
+    List<LinkData> endLinks = List.of();
+
+    DeferredSpanRecord toRecord(String recordName) {
+      if (context == null) {
+        throw corrupt(recordName, "missing span context 'c'");
+      }
+      if (name == null) {
+        throw corrupt(recordName, "missing name 'n'");
+      }
+      if (startEpochNanos == null || startEpochNanos <= 0) {
+        throw corrupt(recordName, "missing or non-positive start time 't'");
+      }
+      String parent = SpanId.getInvalid();
+      if (parentSpanId != null) {
+        if (!isValidId(parentSpanId, SpanId.getLength()) || !SpanId.isValid(parentSpanId)) {
+          throw corrupt(recordName, "invalid parent span id '" + parentSpanId + "'");
+        }
+        parent = parentSpanId;
+      }
+      return new DeferredSpanRecord(
+          parseContext(context, traceState, recordName),
+          parent,
+          name,
+          kind,
+          startEpochNanos,
+          links,
+          attributes,
+          beganBy,
+          owner);
+    }
+  }
+
+  private static Fields read(byte[] bytes, String recordName) {
+    if (bytes == null || bytes.length == 0) {
+      throw corrupt(recordName, "empty");
+    }
+    if (bytes.length > MAX_ENCODED_BYTES) {
+      throw corrupt(recordName, bytes.length + " bytes is larger than any valid record");
+    }
+    try (JsonParser parser = JSON.createParser(bytes)) {
+      expect(parser.nextToken(), JsonToken.START_OBJECT, "a JSON object", recordName);
+      if (parser.nextToken() != JsonToken.FIELD_NAME || !"v".equals(parser.currentName())) {
+        throw corrupt(recordName, "does not start with the format version 'v'");
+      }
+      if (parser.nextToken() != JsonToken.VALUE_NUMBER_INT) {
+        throw corrupt(recordName, "format version is not an integer");
+      }
+      long version = parser.getLongValue();
+      if (version != FORMAT_VERSION) {
+        throw new UnsupportedRecordVersionException(recordName, version);
+      }
+      Fields fields = new Fields();
+      while (parser.nextToken() == JsonToken.FIELD_NAME) {
+        readField(parser, parser.currentName(), fields, recordName);
+      }
+      expect(parser.currentToken(), JsonToken.END_OBJECT, "the end of the object", recordName);
+      if (parser.nextToken() != null) {
+        throw corrupt(recordName, "trailing data after the record");
+      }
+      return fields;
+    } catch (DeferredSpanRecordException e) {
+      throw e;
+    } catch (IOException | RuntimeException e) {
+      // Jackson reports truncation, bad syntax and number overflow as IOExceptions; anything else that slips
+      // through a malformed input is still a corrupt record, never a crash of the caller.
+      throw new CorruptDeferredSpanRecordException(recordName, "not a valid record: " + e.getMessage(), e);
+    }
+  }
+
+  private static void readField(JsonParser parser, String field, Fields fields, String recordName)
+      throws IOException {
+    parser.nextToken();
+    switch (field) {
+      case "c":
+        fields.context = readString(parser, field, recordName);
+        break;
+      case "p":
+        fields.parentSpanId = readString(parser, field, recordName);
+        break;
+      case "ts":
+        fields.traceState = readString(parser, field, recordName);
+        break;
+      case "n":
+        fields.name = readString(parser, field, recordName);
+        break;
+      case "k":
+        fields.kind = readKind(readString(parser, field, recordName), recordName);
+        break;
+      case "t":
+        fields.startEpochNanos = readLong(parser, field, recordName);
+        break;
+      case "b":
+        fields.beganBy = readString(parser, field, recordName);
+        break;
+      case "o":
+        fields.owner = readString(parser, field, recordName);
+        break;
+      case "l":
+        fields.links = readLinks(parser, recordName);
+        break;
+      case "a":
+        fields.attributes = readAttributes(parser, recordName);
+        break;
+      case "e":
+        fields.endEpochNanos = readLong(parser, field, recordName);
+        break;
+      case "eb":
+        fields.endedBy = readString(parser, field, recordName);
+        break;
+      case "ea":
+        fields.endAttributes = readAttributes(parser, recordName);
+        break;
+      case "ev":
+        fields.events = readEvents(parser, recordName);
+        break;
+      case "s":
+        fields.status = StatusData.create(readStatusCode(parser, recordName), fields.status.getDescription());
+        break;
+      case "sd":
+        fields.status = StatusData.create(fields.status.getStatusCode(), readString(parser, field, recordName));
+        break;
+      case "el":
+        fields.endLinks = readLinks(parser, recordName);
+        break;
+      default:
+        parser.skipChildren();
+    }
+  }
+
+  private static List<LinkData> readLinks(JsonParser parser, String recordName) throws IOException {
+    expect(parser.currentToken(), JsonToken.START_ARRAY, "an array of links", recordName);
+    List<LinkData> links = new ArrayList<>();
+    while (parser.nextToken() == JsonToken.START_OBJECT) {
+      String context = null;
+      String traceState = null;
+      Attributes attributes = Attributes.empty();
+      while (parser.nextToken() == JsonToken.FIELD_NAME) {
+        String field = parser.currentName();
+        parser.nextToken();
+        if (field.equals("c")) {
+          context = readString(parser, "link c", recordName);
+        } else if (field.equals("ts")) {
+          traceState = readString(parser, "link ts", recordName);
+        } else if (field.equals("a")) {
+          attributes = readAttributes(parser, recordName);
+        } else {
+          parser.skipChildren();
+        }
+      }
+      if (context == null) {
+        throw corrupt(recordName, "link without a span context");
+      }
+      links.add(LinkData.create(parseContext(context, traceState, recordName), attributes));
+    }
+    expect(parser.currentToken(), JsonToken.END_ARRAY, "the end of the links", recordName);
+    return links;
+  }
+
+  private static List<EventData> readEvents(JsonParser parser, String recordName) throws IOException {
+    expect(parser.currentToken(), JsonToken.START_ARRAY, "an array of events", recordName);
+    List<EventData> events = new ArrayList<>();
+    while (parser.nextToken() == JsonToken.START_OBJECT) {
+      String name = null;
+      Long time = null;
+      Attributes attributes = Attributes.empty();
+      while (parser.nextToken() == JsonToken.FIELD_NAME) {
+        String field = parser.currentName();
+        parser.nextToken();
+        if (field.equals("n")) {
+          name = readString(parser, "event n", recordName);
+        } else if (field.equals("t")) {
+          time = readLong(parser, "event t", recordName);
+        } else if (field.equals("a")) {
+          attributes = readAttributes(parser, recordName);
+        } else {
+          parser.skipChildren();
+        }
+      }
+      if (name == null || time == null) {
+        throw corrupt(recordName, "event without a name or time");
+      }
+      events.add(EventData.create(time, name, attributes));
+    }
+    expect(parser.currentToken(), JsonToken.END_ARRAY, "the end of the events", recordName);
+    return events;
+  }
+
+  private static Attributes readAttributes(JsonParser parser, String recordName) throws IOException {
+    expect(parser.currentToken(), JsonToken.START_OBJECT, "an attributes object", recordName);
+    AttributesBuilder builder = Attributes.builder();
+    while (parser.nextToken() == JsonToken.FIELD_NAME) {
+      String key = parser.currentName();
+      if (key.isEmpty()) {
+        throw corrupt(recordName, "attribute with an empty key");
+      }
+      JsonToken token = parser.nextToken();
+      switch (token) {
+        case VALUE_STRING:
+          builder.put(key, parser.getText());
+          break;
+        case VALUE_TRUE:
+        case VALUE_FALSE:
+          builder.put(key, parser.getBooleanValue());
+          break;
+        case VALUE_NUMBER_INT:
+          builder.put(key, parser.getLongValue());
+          break;
+        case VALUE_NUMBER_FLOAT:
+          builder.put(key, parser.getDoubleValue());
+          break;
+        case START_ARRAY:
+          readArrayAttribute(parser, builder, key, recordName);
+          break;
+        default:
+          throw corrupt(recordName, "attribute '" + key + "' has an unsupported value type " + token);
+      }
+    }
+    expect(parser.currentToken(), JsonToken.END_OBJECT, "the end of the attributes", recordName);
+    return builder.build();
+  }
+
+  private static void readArrayAttribute(
+      JsonParser parser, AttributesBuilder builder, String key, String recordName) throws IOException {
+    List<String> strings = new ArrayList<>();
+    List<Boolean> booleans = new ArrayList<>();
+    List<Long> longs = new ArrayList<>();
+    List<Double> doubles = new ArrayList<>();
+    JsonToken first = null;
+    JsonToken token;
+    while ((token = parser.nextToken()) != JsonToken.END_ARRAY) {
+      JsonToken kind = token == JsonToken.VALUE_FALSE ? JsonToken.VALUE_TRUE : token;
+      if (first == null) {
+        first = kind;
+      } else if (first != kind) {
+        throw corrupt(recordName, "array attribute '" + key + "' mixes element types");
+      }
+      switch (kind) {
+        case VALUE_STRING:
+          strings.add(parser.getText());
+          break;
+        case VALUE_TRUE:
+          booleans.add(parser.getBooleanValue());
+          break;
+        case VALUE_NUMBER_INT:
+          longs.add(parser.getLongValue());
+          break;
+        case VALUE_NUMBER_FLOAT:
+          doubles.add(parser.getDoubleValue());
+          break;
+        default:
+          throw corrupt(recordName, "array attribute '" + key + "' has an unsupported element " + token);
+      }
+    }
+    if (first == JsonToken.VALUE_TRUE) {
+      builder.put(AttributeKey.booleanArrayKey(key), booleans);
+    } else if (first == JsonToken.VALUE_NUMBER_INT) {
+      builder.put(AttributeKey.longArrayKey(key), longs);
+    } else if (first == JsonToken.VALUE_NUMBER_FLOAT) {
+      builder.put(AttributeKey.doubleArrayKey(key), doubles);
+    } else {
+      builder.put(AttributeKey.stringArrayKey(key), strings);
+    }
+  }
+
+  private static SpanContext parseContext(String compact, String traceState, String recordName) {
+    int traceLength = TraceId.getLength();
+    int spanLength = SpanId.getLength();
+    if (compact.length() != traceLength + spanLength + 4
+        || compact.charAt(traceLength) != '-'
+        || compact.charAt(traceLength + 1 + spanLength) != '-') {
+      throw corrupt(recordName, "span context '" + compact + "' is not <trace id>-<span id>-<flags>");
+    }
+    String traceId = compact.substring(0, traceLength);
+    String spanId = compact.substring(traceLength + 1, traceLength + 1 + spanLength);
+    String flags = compact.substring(traceLength + spanLength + 2);
+    if (!isValidId(traceId, traceLength) || !TraceId.isValid(traceId)) {
+      throw corrupt(recordName, "invalid trace id '" + traceId + "'");
+    }
+    if (!isValidId(spanId, spanLength) || !SpanId.isValid(spanId)) {
+      throw corrupt(recordName, "invalid span id '" + spanId + "'");
+    }
+    if (!TraceParent.isLowerHex(flags)) {
+      throw corrupt(recordName, "invalid trace flags '" + flags + "'");
+    }
+    TraceState state;
+    try {
+      state = TraceParent.parseTraceState(traceState);
+    } catch (MalformedTraceparentException e) {
+      throw new CorruptDeferredSpanRecordException(recordName, e.getMessage(), e);
+    }
+    return SpanContext.createFromRemoteParent(traceId, spanId, TraceFlags.fromHex(flags, 0), state);
+  }
+
+  private static boolean isValidId(String id, int length) {
+    return id.length() == length && TraceParent.isLowerHex(id);
+  }
+
+  private static SpanKind readKind(String value, String recordName) {
+    for (SpanKind kind : SpanKind.values()) {
+      if (kind.name().equals(value)) {
+        return kind;
+      }
+    }
+    throw corrupt(recordName, "unknown span kind '" + value + "'");
+  }
+
+  private static StatusCode readStatusCode(JsonParser parser, String recordName) throws IOException {
+    String value = readString(parser, "s", recordName);
+    for (StatusCode code : StatusCode.values()) {
+      if (code.name().equals(value)) {
+        return code;
+      }
+    }
+    throw corrupt(recordName, "unknown status code '" + value + "'");
+  }
+
+  private static String readString(JsonParser parser, String field, String recordName) throws IOException {
+    if (parser.currentToken() != JsonToken.VALUE_STRING) {
+      throw corrupt(recordName, "field '" + field + "' is not a string");
+    }
+    return parser.getText();
+  }
+
+  private static long readLong(JsonParser parser, String field, String recordName) throws IOException {
+    if (parser.currentToken() != JsonToken.VALUE_NUMBER_INT) {
+      throw corrupt(recordName, "field '" + field + "' is not an integer");
+    }
+    return parser.getLongValue();
+  }
+
+  private static void expect(JsonToken actual, JsonToken expected, String what, String recordName) {
+    if (actual != expected) {
+      throw corrupt(recordName, "expected " + what + " but found " + actual);
+    }
+  }
+
+  private static CorruptDeferredSpanRecordException corrupt(String recordName, String message) {
+    return new CorruptDeferredSpanRecordException(recordName, message, null);
+  }
+}

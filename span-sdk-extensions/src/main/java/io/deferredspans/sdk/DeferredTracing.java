@@ -1,0 +1,256 @@
+package io.deferredspans.sdk;
+
+import io.opentelemetry.api.common.Attributes;
+import io.opentelemetry.api.trace.StatusCode;
+import io.opentelemetry.sdk.common.Clock;
+import io.opentelemetry.sdk.common.InstrumentationScopeInfo;
+import io.opentelemetry.sdk.resources.Resource;
+import io.opentelemetry.sdk.trace.IdGenerator;
+import io.opentelemetry.sdk.trace.SdkTracerProvider;
+import io.opentelemetry.sdk.trace.SpanLimits;
+import io.opentelemetry.sdk.trace.SpanProcessor;
+import io.opentelemetry.sdk.trace.data.LinkData;
+import io.opentelemetry.sdk.trace.samplers.Sampler;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Begins deferred spans on one host and ends them on any host, through that host's normal OpenTelemetry SDK
+ * pipeline (its span processors, e.g. a {@code BatchSpanProcessor}, and their exporters).
+ *
+ * <p>An instance holds the pieces of an SDK that an {@link SdkTracerProvider} does not expose: its span
+ * processor, resource, ID generator and clock. Get one in one of three ways:
+ *
+ * <ul>
+ *   <li>{@link #builder()}: builds the {@code SdkTracerProvider} and the deferred tracing from one
+ *       configuration;
+ *   <li>{@link DeferredTracingAutoConfiguration}: captures what OpenTelemetry's autoconfigure set up from the
+ *       {@code OTEL_*} variables;
+ *   <li>{@link #noop()}: tracing disabled; begin returns a record that is never stored and end exports nothing.
+ * </ul>
+ *
+ * <p>Thread-safe.
+ */
+public final class DeferredTracing {
+  static final String INSTRUMENTATION_SCOPE = "io.deferredspans";
+
+  private static final DeferredTracing NOOP =
+      new DeferredTracing(
+          false, null, SpanProcessor.composite(List.of()), Resource.empty(), Sampler.alwaysOff(),
+          IdGenerator.random(), Clock.getDefault(), SpanLimits.getDefault(), "", 0, null);
+
+  private final boolean enabled;
+  private final SdkTracerProvider tracerProvider;
+  private final SpanProcessor spanProcessor;
+  private final Resource resource;
+  private final Sampler sampler;
+  private final IdGenerator idGenerator;
+  private final Clock clock;
+  private final SpanLimits spanLimits;
+  private final String hostName;
+  private final int maxAttributeBytes;
+  private final ExportAcknowledgements acknowledgements;
+  private final InstrumentationScopeInfo scope;
+
+  DeferredTracing(
+      boolean enabled,
+      SdkTracerProvider tracerProvider,
+      SpanProcessor spanProcessor,
+      Resource resource,
+      Sampler sampler,
+      IdGenerator idGenerator,
+      Clock clock,
+      SpanLimits spanLimits,
+      String hostName,
+      int maxAttributeBytes,
+      ExportAcknowledgements acknowledgements) {
+    this.enabled = enabled;
+    this.tracerProvider = tracerProvider;
+    this.spanProcessor = spanProcessor;
+    this.resource = resource;
+    this.sampler = sampler;
+    this.idGenerator = idGenerator;
+    this.clock = clock;
+    this.spanLimits = spanLimits;
+    this.hostName = hostName;
+    this.maxAttributeBytes = maxAttributeBytes;
+    this.acknowledgements = acknowledgements;
+    String version = DeferredTracing.class.getPackage().getImplementationVersion();
+    this.scope =
+        InstrumentationScopeInfo.builder(INSTRUMENTATION_SCOPE).setVersion(version == null ? "dev" : version).build();
+  }
+
+  /** Tracing disabled: nothing is stored, nothing is exported, nothing costs. */
+  public static DeferredTracing noop() {
+    return NOOP;
+  }
+
+  /** A builder that creates the {@code SdkTracerProvider} and the deferred tracing from one configuration. */
+  public static DeferredTracingBuilder builder() {
+    return new DeferredTracingBuilder();
+  }
+
+  /** Starts describing a deferred span to begin; {@link DeferredSpanBuilder#begin()} draws its IDs. */
+  public DeferredSpanBuilder spanBuilder(String name) {
+    return new DeferredSpanBuilder(this, name);
+  }
+
+  /** False for {@link #noop()}: callers can skip span work entirely. */
+  public boolean isEnabled() {
+    return enabled;
+  }
+
+  /** The tracer provider sharing this pipeline, for ordinary in-process spans; empty when built elsewhere. */
+  public Optional<SdkTracerProvider> getTracerProvider() {
+    return Optional.ofNullable(tracerProvider);
+  }
+
+  /** The name this host writes into the spans it begins and ends. */
+  public String getHostName() {
+    return hostName;
+  }
+
+  /** The clock used for start and end times. */
+  public Clock getClock() {
+    return clock;
+  }
+
+  /** The resource put on the spans this host exports. */
+  public Resource getResource() {
+    return resource;
+  }
+
+  /**
+   * Whether an exporter reports back per span ({@link ExportListener#onExported()} after the exporter accepted
+   * it). When false, a span counts as exported once it has been handed to the span processors.
+   */
+  public boolean acknowledgesExports() {
+    return acknowledgements != null;
+  }
+
+  /**
+   * Ends a begun span on this host: end time from this host's clock (unless the ending gives one), end
+   * attributes merged over begin attributes, and this library's attributes. Nothing is exported yet.
+   *
+   * <p>If this host's clock puts the end before the stored start (clock skew between hosts), the end is moved to
+   * the start and {@link DeferredSpanAttributes#CLOCK_SKEW_CLAMPED_NANOS} says by how much, rather than
+   * exporting a negative duration.
+   *
+   * @throws DeferredSpanLimitException if the end's attributes and links exceed the configured size
+   */
+  public FinishedDeferredSpan finish(DeferredSpanRecord record, DeferredSpanEnding ending) {
+    requireValid(record);
+    checkSize(ending.getAttributes(), ending.getLinks(), "end of " + record.getName());
+    long end = ending.getEndEpochNanos().orElseGet(clock::now);
+    var attributes = ending.getAttributes().toBuilder();
+    attributes.put(DeferredSpanAttributes.BEGAN_BY, record.getBeganBy());
+    attributes.put(DeferredSpanAttributes.ENDED_BY, hostName);
+    if (end < record.getStartEpochNanos()) {
+      attributes.put(DeferredSpanAttributes.CLOCK_SKEW_CLAMPED_NANOS, record.getStartEpochNanos() - end);
+      end = record.getStartEpochNanos();
+    }
+    return new FinishedDeferredSpan(
+        record, end, attributes.build(), ending.getEvents(), ending.getStatus(), ending.getLinks(), hostName);
+  }
+
+  /**
+   * Ends a span nobody ended (its owner vanished, or it outlived the maximum age): error status and {@link
+   * DeferredSpanAttributes#ABANDONED}, so the trace shows the gap instead of a parent that never arrives.
+   */
+  public FinishedDeferredSpan abandon(DeferredSpanRecord record, String reason) {
+    DeferredSpanEnding ending =
+        DeferredSpanEnding.builder()
+            .setAllAttributes(
+                Attributes.of(
+                    DeferredSpanAttributes.ABANDONED, true, DeferredSpanAttributes.ABANDON_REASON, reason))
+            .setStatus(StatusCode.ERROR, "abandoned: " + reason)
+            .build();
+    return finish(record, ending);
+  }
+
+  /**
+   * Hands a finished span to this host's span processors, as if an ordinary span had just ended here. The
+   * listener hears when an exporter acknowledged it (or at once, when there is nothing to export or no
+   * acknowledging exporter).
+   */
+  public void export(FinishedDeferredSpan span, ExportListener listener) {
+    if (!enabled || !span.getRecord().isSampled()) {
+      listener.onExported();
+      return;
+    }
+    DeferredSpanData data = new DeferredSpanData(span, resource, scope);
+    if (acknowledgements != null) {
+      acknowledgements.register(data, listener);
+    }
+    try {
+      if (spanProcessor.isEndRequired()) {
+        spanProcessor.onEnd(new DeferredReadableSpan(data));
+      }
+    } catch (RuntimeException e) {
+      if (acknowledgements != null) {
+        acknowledgements.forget(data);
+      }
+      listener.onExportFailed();
+      throw e;
+    }
+    if (acknowledgements == null) {
+      listener.onExported();
+    }
+  }
+
+  /** Exports a span without caring about acknowledgement, for callers that keep no durable copy. */
+  public void export(FinishedDeferredSpan span) {
+    export(span, ExportListener.ignoring());
+  }
+
+  /** How many exported deferred spans still wait for an exporter's answer (for metrics and tests). */
+  public int pendingAcknowledgements() {
+    return acknowledgements == null ? 0 : acknowledgements.pendingCount();
+  }
+
+  /**
+   * Reports as failed every exported span that has waited longer than {@code maxAge} for an exporter's answer:
+   * a processor dropped it (e.g. its queue was full) and no answer will come. Stores call this periodically so
+   * such spans are retried rather than forgotten.
+   *
+   * @return how many were expired
+   */
+  public int expireAcknowledgements(java.time.Duration maxAge) {
+    return acknowledgements == null ? 0 : acknowledgements.expire(maxAge.toNanos());
+  }
+
+  Sampler getSampler() {
+    return sampler;
+  }
+
+  IdGenerator getIdGenerator() {
+    return idGenerator;
+  }
+
+  SpanLimits getSpanLimits() {
+    return spanLimits;
+  }
+
+  /** Rejects attributes and links that would make a stored record large, before anything is written. */
+  void checkSize(Attributes attributes, List<LinkData> links, String what) {
+    if (links.size() > spanLimits.getMaxNumberOfLinks()) {
+      throw new DeferredSpanLimitException(
+          what + ": " + links.size() + " links exceed the limit of " + spanLimits.getMaxNumberOfLinks());
+    }
+    if (attributes.isEmpty() && links.isEmpty()) {
+      return;
+    }
+    int size = DeferredSpanRecordCodec.encodedSize(attributes, links);
+    if (size > maxAttributeBytes) {
+      throw new DeferredSpanLimitException(
+          what + ": attributes and links take " + size + " bytes encoded, more than the limit of "
+              + maxAttributeBytes + " (DeferredTracingBuilder.setMaxAttributeBytes)");
+    }
+  }
+
+  private static void requireValid(DeferredSpanRecord record) {
+    if (!record.isValid()) {
+      throw new IllegalArgumentException("a disabled (invalid) deferred span record cannot be ended");
+    }
+  }
+}

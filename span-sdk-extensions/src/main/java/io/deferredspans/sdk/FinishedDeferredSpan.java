@@ -1,0 +1,119 @@
+package io.deferredspans.sdk;
+
+import io.opentelemetry.api.common.Attributes;
+import io.opentelemetry.sdk.trace.data.EventData;
+import io.opentelemetry.sdk.trace.data.LinkData;
+import io.opentelemetry.sdk.trace.data.StatusData;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * A deferred span that has been ended but not necessarily exported yet: the begin record plus everything the
+ * end decided. It is what a store keeps durably between end and export, so it holds no host-local state; the
+ * exporting host supplies its resource when it turns this into {@code SpanData}.
+ */
+public final class FinishedDeferredSpan {
+  private final DeferredSpanRecord record;
+  private final long endEpochNanos;
+  private final Attributes endAttributes;
+  private final List<EventData> events;
+  private final StatusData status;
+  private final List<LinkData> endLinks;
+  private final String endedBy;
+  // Derived once: exporters read these per span, and the stored form keeps only the end's own part.
+  private final Attributes attributes;
+  private final List<LinkData> links;
+
+  FinishedDeferredSpan(
+      DeferredSpanRecord record,
+      long endEpochNanos,
+      Attributes endAttributes,
+      List<EventData> events,
+      StatusData status,
+      List<LinkData> endLinks,
+      String endedBy) {
+    this.record = record;
+    this.endEpochNanos = endEpochNanos;
+    this.endAttributes = endAttributes;
+    this.events = List.copyOf(events);
+    this.status = status;
+    this.endLinks = List.copyOf(endLinks);
+    this.endedBy = endedBy;
+    this.attributes = record.getAttributes().toBuilder().putAll(endAttributes).build();
+    List<LinkData> all = new ArrayList<>(record.getLinks());
+    all.addAll(endLinks);
+    this.links = List.copyOf(all);
+  }
+
+  /** The record as it was begun. */
+  public DeferredSpanRecord getRecord() {
+    return record;
+  }
+
+  /** The end time: never before the record's start time (see {@link DeferredSpanAttributes#CLOCK_SKEW_CLAMPED_NANOS}). */
+  public long getEndEpochNanos() {
+    return endEpochNanos;
+  }
+
+  /** Begin and end attributes merged, plus the attributes this library adds. */
+  public Attributes getAttributes() {
+    return attributes;
+  }
+
+  /** Attributes set at the end, including the ones this library adds; they win over begin attributes. */
+  public Attributes getEndAttributes() {
+    return endAttributes;
+  }
+
+  /** Links added at the end only. */
+  public List<LinkData> getEndLinks() {
+    return endLinks;
+  }
+
+  public List<EventData> getEvents() {
+    return events;
+  }
+
+  public StatusData getStatus() {
+    return status;
+  }
+
+  /** Links from begin followed by links added at the end. */
+  public List<LinkData> getLinks() {
+    return links;
+  }
+
+  public String getEndedBy() {
+    return endedBy;
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    if (this == o) {
+      return true;
+    }
+    if (!(o instanceof FinishedDeferredSpan)) {
+      return false;
+    }
+    FinishedDeferredSpan that = (FinishedDeferredSpan) o;
+    return endEpochNanos == that.endEpochNanos
+        && record.equals(that.record)
+        && endAttributes.equals(that.endAttributes)
+        && events.equals(that.events)
+        && status.equals(that.status)
+        && endLinks.equals(that.endLinks)
+        && endedBy.equals(that.endedBy);
+  }
+
+  @Override
+  public int hashCode() {
+    return Objects.hash(record, endEpochNanos, endAttributes, events, status, endLinks, endedBy);
+  }
+
+  @Override
+  public String toString() {
+    return "FinishedDeferredSpan{" + record + ", endEpochNanos=" + endEpochNanos + ", status=" + status
+        + ", endedBy=" + endedBy + "}";
+  }
+}
