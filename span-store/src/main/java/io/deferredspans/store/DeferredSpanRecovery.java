@@ -1,0 +1,339 @@
+package io.deferredspans.store;
+
+import io.deferredspans.sdk.DeferredSpanRecord;
+import io.deferredspans.sdk.DeferredSpanRecordCodec;
+import io.deferredspans.sdk.DeferredSpanRecordException;
+import io.deferredspans.sdk.FinishedDeferredSpan;
+import io.deferredspans.sdk.UnsupportedRecordVersionException;
+import java.io.Closeable;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.curator.framework.CuratorFramework;
+import org.apache.curator.framework.api.transaction.CuratorOp;
+import org.apache.curator.framework.recipes.leader.LeaderLatch;
+import org.apache.curator.utils.ZKPaths;
+import org.apache.zookeeper.CreateMode;
+import org.apache.zookeeper.KeeperException;
+import org.apache.zookeeper.data.Stat;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Finishes what hosts could not: exports ended spans whose ending host died (or whose exporter failed) before
+ * an exporter acknowledged them, and ends abandoned spans so no trace keeps a parent that never arrives.
+ *
+ * <p>Run one on every host that has a {@link DeferredSpanStore}; a Curator {@link LeaderLatch} makes one of
+ * them active at a time. Leadership is only an efficiency: every write is fenced by ZooKeeper itself (an
+ * ephemeral claim that only one session can create, versioned deletes), so even two workers that both believe
+ * they lead cannot export a span twice or end it twice.
+ *
+ * <h2>What a scan does</h2>
+ *
+ * <ul>
+ *   <li><b>Unclaimed finished spans</b> (their claim vanished with the ending host's session, or was released
+ *       after an export failure) are claimed and exported through this host's pipeline, once they have been seen
+ *       unclaimed for the claim grace period (which gives a host that is merely slow time to finish).
+ *   <li><b>Orphans</b>: an open record whose owner znode is gone (seen twice, a grace period apart), or whose
+ *       span is older than the maximum age, is ended with an error status and {@code deferred_span.abandoned}.
+ *   <li><b>Unreadable records</b> are moved to the quarantine znode, so they neither block the scan nor get
+ *       lost; a record of a newer format version is left for a newer host until it exceeds the maximum age.
+ * </ul>
+ *
+ * <h2>Connection states</h2>
+ *
+ * On SUSPENDED or LOST the latch drops leadership and scans stop; on RECONNECTED it contends again. A scan that
+ * fails part-way is logged and retried at the next interval. Explicit lifecycle: {@link #start()}, {@link
+ * #close()}.
+ */
+public final class DeferredSpanRecovery implements Closeable {
+  private static final Logger log = LoggerFactory.getLogger(DeferredSpanRecovery.class);
+
+  private final DeferredSpanStore store;
+  private final CuratorFramework client;
+  private final ZNodeLayout layout;
+  private final Duration scanInterval;
+  private final Duration gracePeriod;
+  private final Duration maxAge;
+  private final LeaderLatch latch;
+  private final ScheduledExecutorService scheduler;
+  private final AtomicBoolean started = new AtomicBoolean();
+  // Only touched by scans, which never overlap (one scheduler thread, scanNow is synchronized).
+  private final Map<String, Long> unclaimedSince = new HashMap<>();
+  private final Map<String, Long> ownerMissingSince = new HashMap<>();
+
+  private DeferredSpanRecovery(Builder builder) {
+    this.store = builder.store;
+    this.client = store.client();
+    this.layout = store.layout();
+    this.scanInterval = builder.scanInterval;
+    this.gracePeriod = builder.gracePeriod;
+    this.maxAge = builder.maxAge;
+    this.latch = new LeaderLatch(client, layout.recoveryLeaderPath(), store.tracing().getHostName());
+    this.scheduler = Executors.newSingleThreadScheduledExecutor(Threads.daemon("deferred-span-recovery"));
+  }
+
+  public static Builder builder(DeferredSpanStore store) {
+    return new Builder(store);
+  }
+
+  /** Joins the leader election and scans every scan interval while leading. */
+  public void start() throws Exception {
+    if (!started.compareAndSet(false, true)) {
+      throw new IllegalStateException("already started");
+    }
+    latch.start();
+    long millis = scanInterval.toMillis();
+    scheduler.scheduleWithFixedDelay(this::scanIfLeader, millis, millis, TimeUnit.MILLISECONDS);
+  }
+
+  @Override
+  public void close() throws IOException {
+    scheduler.shutdownNow();
+    if (started.get()) {
+      latch.close();
+    }
+  }
+
+  /** Whether this worker is the active one right now. */
+  public boolean hasLeadership() {
+    return latch.hasLeadership();
+  }
+
+  private void scanIfLeader() {
+    if (!latch.hasLeadership()) {
+      return;
+    }
+    try {
+      scanNow();
+    } catch (Exception e) {
+      log.warn("recovery scan failed; retrying in {}", scanInterval, e);
+    }
+  }
+
+  /**
+   * Runs one scan now, leader or not (safe: writes are fenced by ZooKeeper, not by leadership). For operators
+   * and tests; normally scans run on their own.
+   */
+  public synchronized ScanResult scanNow() throws Exception {
+    ScanResult result = new ScanResult();
+    scanFinished(result);
+    scanOpen(result);
+    return result;
+  }
+
+  private void scanFinished(ScanResult result) throws Exception {
+    Set<String> seen = new HashSet<>();
+    for (String shard : layout.endedShards()) {
+      for (String spanId : children(shard)) {
+        String endedPath = ZKPaths.makePath(shard, spanId);
+        seen.add(endedPath);
+        if (client.checkExists().forPath(ZNodeLayout.claimPath(endedPath)) != null) {
+          unclaimedSince.remove(endedPath);
+          continue;
+        }
+        if (!graceElapsed(unclaimedSince, endedPath)) {
+          continue;
+        }
+        if (recoverFinished(endedPath)) {
+          unclaimedSince.remove(endedPath);
+          result.recovered++;
+        }
+      }
+    }
+    unclaimedSince.keySet().retainAll(seen);
+  }
+
+  /** Claims and exports one unclaimed finished span; false if someone else got there first. */
+  private boolean recoverFinished(String endedPath) throws Exception {
+    try {
+      client.create().withMode(CreateMode.EPHEMERAL)
+          .forPath(ZNodeLayout.claimPath(endedPath), store.tracing().getHostName().getBytes(
+              java.nio.charset.StandardCharsets.UTF_8));
+    } catch (KeeperException.NodeExistsException | KeeperException.NoNodeException taken) {
+      return false;
+    }
+    Stat stat = new Stat();
+    byte[] data = client.getData().storingStatIn(stat).forPath(endedPath);
+    FinishedDeferredSpan finished;
+    try {
+      finished = DeferredSpanRecordCodec.decodeFinished(data, endedPath);
+    } catch (DeferredSpanRecordException e) {
+      log.error("{}; moving it to quarantine", e.getMessage());
+      List<CuratorOp> ops = new ArrayList<>();
+      ops.add(client.transactionOp().delete().forPath(ZNodeLayout.claimPath(endedPath)));
+      ops.addAll(store.quarantineOps(endedPath, stat.getVersion(), data));
+      client.transaction().forOperations(ops);
+      store.counters().quarantined.increment();
+      return false;
+    }
+    log.info("exporting {} ({}), ended by {} whose export did not complete",
+        finished.getRecord().getName(), finished.getRecord().getSpanContext().getSpanId(),
+        finished.getEndedBy());
+    store.counters().recovered.increment();
+    store.export(finished, endedPath);
+    return true;
+  }
+
+  private void scanOpen(ScanResult result) throws Exception {
+    Set<String> seen = new HashSet<>();
+    long nowNanos = store.tracing().getClock().now();
+    for (String shard : layout.openShards()) {
+      for (String child : children(shard)) {
+        String path = ZKPaths.makePath(shard, child);
+        seen.add(path);
+        Stat stat = new Stat();
+        byte[] data;
+        try {
+          data = client.getData().storingStatIn(stat).forPath(path);
+        } catch (KeeperException.NoNodeException endedMeanwhile) {
+          continue;
+        }
+        Optional<DeferredSpanRecord> record = readOrQuarantine(path, stat, data, result);
+        if (record.isEmpty()) {
+          continue;
+        }
+        String reason = abandonReason(path, record.get(), nowNanos);
+        if (reason != null) {
+          FinishedDeferredSpan abandoned = store.tracing().abandon(record.get(), reason);
+          EndResult end = store.commitEnd(path, stat.getVersion(), abandoned, List.of());
+          if (end.getOutcome() == EndResult.Outcome.ENDED) {
+            log.warn("ended abandoned span {} ({}): {}", record.get().getName(), path, reason);
+            store.counters().abandoned.increment();
+            result.abandoned++;
+          }
+          ownerMissingSince.remove(path);
+        }
+      }
+    }
+    ownerMissingSince.keySet().retainAll(seen);
+  }
+
+  private Optional<DeferredSpanRecord> readOrQuarantine(String path, Stat stat, byte[] data, ScanResult result)
+      throws Exception {
+    try {
+      return Optional.of(DeferredSpanRecordCodec.decodeRecord(data, path));
+    } catch (UnsupportedRecordVersionException e) {
+      if (System.currentTimeMillis() - stat.getCtime() < maxAge.toMillis()) {
+        return Optional.empty(); // a newer host may still end it
+      }
+      log.error("{}; older than {}, moving it to quarantine", e.getMessage(), maxAge);
+    } catch (DeferredSpanRecordException e) {
+      log.error("{}; moving it to quarantine", e.getMessage());
+    }
+    try {
+      client.transaction().forOperations(store.quarantineOps(path, stat.getVersion(), data));
+      store.counters().quarantined.increment();
+      result.quarantined++;
+    } catch (KeeperException.NoNodeException | KeeperException.BadVersionException changed) {
+      // ended or replaced meanwhile: nothing to quarantine
+    }
+    return Optional.empty();
+  }
+
+  private String abandonReason(String path, DeferredSpanRecord record, long nowNanos) throws Exception {
+    if (nowNanos - record.getStartEpochNanos() > maxAge.toNanos()) {
+      return "max_age_exceeded";
+    }
+    Optional<String> owner = record.getOwner();
+    if (owner.isEmpty() || client.checkExists().forPath(owner.get()) != null) {
+      ownerMissingSince.remove(path);
+      return null;
+    }
+    // The owner may be deleted just before the end that removes the record: wait out the grace period.
+    return graceElapsed(ownerMissingSince, path) ? "owner_deleted" : null;
+  }
+
+  private boolean graceElapsed(Map<String, Long> firstSeen, String path) {
+    long now = System.nanoTime();
+    Long since = firstSeen.putIfAbsent(path, now);
+    return since != null && now - since >= gracePeriod.toNanos();
+  }
+
+  private List<String> children(String path) throws Exception {
+    try {
+      return client.getChildren().forPath(path);
+    } catch (KeeperException.NoNodeException e) {
+      return List.of();
+    }
+  }
+
+  /** What one scan did. */
+  public static final class ScanResult {
+    private int recovered;
+    private int abandoned;
+    private int quarantined;
+
+    ScanResult() {}
+
+    /** Finished spans exported on behalf of a host that did not. */
+    public int recovered() {
+      return recovered;
+    }
+
+    /** Open spans ended as abandoned. */
+    public int abandoned() {
+      return abandoned;
+    }
+
+    /** Unreadable records moved to quarantine. */
+    public int quarantined() {
+      return quarantined;
+    }
+
+    @Override
+    public String toString() {
+      return "ScanResult{recovered=" + recovered + ", abandoned=" + abandoned + ", quarantined=" + quarantined + "}";
+    }
+  }
+
+  /** Builder for {@link DeferredSpanRecovery}. */
+  public static final class Builder {
+    private final DeferredSpanStore store;
+    private Duration scanInterval = Duration.ofSeconds(10);
+    private Duration gracePeriod = Duration.ofSeconds(30);
+    private Duration maxAge = Duration.ofDays(7);
+
+    private Builder(DeferredSpanStore store) {
+      this.store = java.util.Objects.requireNonNull(store, "store");
+    }
+
+    /** How often the leader scans. Default 10 s. */
+    public Builder scanInterval(Duration scanInterval) {
+      this.scanInterval = DeferredSpanStore.Builder.requirePositive(scanInterval, "scanInterval");
+      return this;
+    }
+
+    /**
+     * How long a finished span must stay unclaimed, or an owner stay missing, before the worker acts. Longer
+     * than a slow host's end-to-export time. Default 30 s.
+     */
+    public Builder gracePeriod(Duration gracePeriod) {
+      if (gracePeriod == null || gracePeriod.isNegative()) {
+        throw new IllegalArgumentException("gracePeriod must not be negative");
+      }
+      this.gracePeriod = gracePeriod;
+      return this;
+    }
+
+    /** Spans open longer than this are ended as abandoned. Default 7 days. */
+    public Builder maxAge(Duration maxAge) {
+      this.maxAge = DeferredSpanStore.Builder.requirePositive(maxAge, "maxAge");
+      return this;
+    }
+
+    public DeferredSpanRecovery build() {
+      return new DeferredSpanRecovery(this);
+    }
+  }
+}

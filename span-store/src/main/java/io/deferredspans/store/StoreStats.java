@@ -1,0 +1,104 @@
+package io.deferredspans.store;
+
+/** What a store (and a recovery worker using it) has done since it started. Immutable snapshot. */
+public final class StoreStats {
+  private final long begun;
+  private final long ended;
+  private final long retriedWinners;
+  private final long alreadyEnded;
+  private final long noRecord;
+  private final long rejected;
+  private final long quarantined;
+  private final long exportAcknowledged;
+  private final long exportFailed;
+  private final long removed;
+  private final long cleanupRetries;
+  private final long recovered;
+  private final long abandoned;
+
+  StoreStats(StoreCounters c) {
+    this.begun = c.begun.sum();
+    this.ended = c.ended.sum();
+    this.retriedWinners = c.retriedWinners.sum();
+    this.alreadyEnded = c.alreadyEnded.sum();
+    this.noRecord = c.noRecord.sum();
+    this.rejected = c.rejected.sum();
+    this.quarantined = c.quarantined.sum();
+    this.exportAcknowledged = c.exportAcknowledged.sum();
+    this.exportFailed = c.exportFailed.sum();
+    this.removed = c.removed.sum();
+    this.cleanupRetries = c.cleanupRetries.sum();
+    this.recovered = c.recovered.sum();
+    this.abandoned = c.abandoned.sum();
+  }
+
+  /** Spans begun through {@link DeferredSpanStore#beginDeferredSpan} (not counting caller-run begin ops). */
+  public long begun() {
+    return begun;
+  }
+
+  /** Ends this host won. */
+  public long ended() {
+    return ended;
+  }
+
+  /** Wins detected only after Curator retried a transaction whose reply was lost. */
+  public long retriedWinners() {
+    return retriedWinners;
+  }
+
+  /** Ends this host lost to another. */
+  public long alreadyEnded() {
+    return alreadyEnded;
+  }
+
+  public long noRecord() {
+    return noRecord;
+  }
+
+  /** Records that could not be read (corrupt or newer format). */
+  public long rejected() {
+    return rejected;
+  }
+
+  public long quarantined() {
+    return quarantined;
+  }
+
+  /** Spans an exporter acknowledged (or that needed no export). */
+  public long exportAcknowledged() {
+    return exportAcknowledged;
+  }
+
+  public long exportFailed() {
+    return exportFailed;
+  }
+
+  /** Stored copies removed after export. */
+  public long removed() {
+    return removed;
+  }
+
+  public long cleanupRetries() {
+    return cleanupRetries;
+  }
+
+  /** Ended spans the recovery worker exported for a host that did not. */
+  public long recovered() {
+    return recovered;
+  }
+
+  /** Spans the recovery worker ended as abandoned. */
+  public long abandoned() {
+    return abandoned;
+  }
+
+  @Override
+  public String toString() {
+    return "StoreStats{begun=" + begun + ", ended=" + ended + ", retriedWinners=" + retriedWinners
+        + ", alreadyEnded=" + alreadyEnded + ", noRecord=" + noRecord + ", rejected=" + rejected
+        + ", quarantined=" + quarantined + ", exportAcknowledged=" + exportAcknowledged + ", exportFailed="
+        + exportFailed + ", removed=" + removed + ", cleanupRetries=" + cleanupRetries + ", recovered="
+        + recovered + ", abandoned=" + abandoned + "}";
+  }
+}

@@ -1,0 +1,105 @@
+package io.deferredspans.store;
+
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.curator.utils.ZKPaths;
+
+/**
+ * Where the store keeps what, under its base path (documented in docs/znode-layout.md):
+ *
+ * <pre>
+ * BASE/open/XX/KEY             begin record of an open span (XX: 2 hex digits of the key's hash)
+ * BASE/ended/YY/SPANID         finished span waiting for an exporter's acknowledgement (YY: span id prefix)
+ * BASE/ended/YY/SPANID/claim   ephemeral: the session exporting it right now
+ * BASE/quarantine/NAME-SEQ     bytes that could not be read as a record, kept for an operator
+ * BASE/recovery-leader         leader latch of the recovery worker
+ * </pre>
+ *
+ * Sharding keeps every parent below a few thousand children even with a million open spans, so listing them
+ * (recovery scans) stays cheap.
+ */
+final class ZNodeLayout {
+  static final int SHARDS = 256;
+  static final String CLAIM = "claim";
+
+  private final String base;
+  private final String open;
+  private final String ended;
+  private final String quarantine;
+  private final String recoveryLeader;
+
+  ZNodeLayout(String basePath) {
+    org.apache.zookeeper.common.PathUtils.validatePath(basePath);
+    this.base = basePath;
+    this.open = ZKPaths.makePath(basePath, "open");
+    this.ended = ZKPaths.makePath(basePath, "ended");
+    this.quarantine = ZKPaths.makePath(basePath, "quarantine");
+    this.recoveryLeader = ZKPaths.makePath(basePath, "recovery-leader");
+  }
+
+  String base() {
+    return base;
+  }
+
+  String openPath(String key) {
+    return ZKPaths.makePath(open, shard(key.hashCode()), encodeKey(key));
+  }
+
+  String endedPath(String spanId) {
+    return ZKPaths.makePath(ended, spanId.substring(0, 2), spanId);
+  }
+
+  static String claimPath(String endedPath) {
+    return ZKPaths.makePath(endedPath, CLAIM);
+  }
+
+  /** A quarantine name that says where the bytes came from, made unique by a sequential suffix. */
+  String quarantinePrefix(String sourcePath) {
+    String relative = sourcePath.startsWith(base) ? sourcePath.substring(base.length() + 1) : sourcePath;
+    return ZKPaths.makePath(quarantine, relative.replace('/', '~') + "-");
+  }
+
+  String quarantineRoot() {
+    return quarantine;
+  }
+
+  String recoveryLeaderPath() {
+    return recoveryLeader;
+  }
+
+  List<String> openShards() {
+    return shardPaths(open);
+  }
+
+  List<String> endedShards() {
+    return shardPaths(ended);
+  }
+
+  private static List<String> shardPaths(String parent) {
+    List<String> paths = new ArrayList<>(SHARDS);
+    for (int i = 0; i < SHARDS; i++) {
+      paths.add(ZKPaths.makePath(parent, shard(i)));
+    }
+    return paths;
+  }
+
+  private static String shard(int hash) {
+    int bucket = hash & (SHARDS - 1);
+    return bucket < 16 ? "0" + Integer.toHexString(bucket) : Integer.toHexString(bucket);
+  }
+
+  /** Keys become one znode name: '/' and other unsafe characters are percent-encoded, reversibly. */
+  static String encodeKey(String key) {
+    if (key == null || key.isEmpty()) {
+      throw new IllegalArgumentException("deferred span key must not be empty");
+    }
+    if (key.length() > 1024) {
+      throw new IllegalArgumentException("deferred span key is longer than 1024 characters");
+    }
+    String encoded = URLEncoder.encode(key, StandardCharsets.UTF_8);
+    // "." and ".." are not valid znode names; '*' is left alone by URLEncoder but is fine in ZooKeeper.
+    return encoded.equals(".") || encoded.equals("..") ? encoded.replace(".", "%2E") : encoded;
+  }
+}
