@@ -1,0 +1,104 @@
+package io.deferredspans.store;
+
+import io.deferredspans.sdk.DeferredTracing;
+import io.opentelemetry.api.common.AttributeKey;
+import io.opentelemetry.api.common.Attributes;
+import io.opentelemetry.exporter.otlp.http.trace.OtlpHttpSpanExporter;
+import io.opentelemetry.exporter.otlp.trace.OtlpGrpcSpanExporter;
+import io.opentelemetry.sdk.resources.Resource;
+import io.opentelemetry.sdk.trace.export.BatchSpanProcessor;
+import io.opentelemetry.sdk.trace.export.SpanExporter;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import java.util.function.UnaryOperator;
+import org.apache.curator.framework.CuratorFramework;
+import org.apache.curator.framework.CuratorFrameworkFactory;
+import org.apache.curator.retry.ExponentialBackoffRetry;
+import org.apache.curator.test.Timing;
+
+/**
+ * One simulated host: its own Curator session, its own SDK pipeline (resource naming the host, a real OTLP
+ * exporter sending to the test receiver) and its own store. Several of these stand for hosts A, B, C.
+ */
+final class TestHost implements AutoCloseable {
+  static final Timing TIMING = new Timing();
+
+  final String name;
+  final CuratorFramework client;
+  final DeferredTracing tracing;
+  final DeferredSpanStore store;
+
+  private TestHost(String name, CuratorFramework client, DeferredTracing tracing, DeferredSpanStore store) {
+    this.name = name;
+    this.client = client;
+    this.tracing = tracing;
+    this.store = store;
+  }
+
+  enum Transport {
+    HTTP,
+    GRPC
+  }
+
+  static OtlpHttpSpanExporter httpExporter(String endpoint) {
+    // No exporter retries: outage tests want the failure now, not after the SDK's backoff.
+    return OtlpHttpSpanExporter.builder().setEndpoint(endpoint).setRetryPolicy(null).build();
+  }
+
+  static OtlpGrpcSpanExporter grpcExporter(String endpoint) {
+    return OtlpGrpcSpanExporter.builder().setEndpoint(endpoint).setRetryPolicy(null).build();
+  }
+
+  static SpanExporter exporter(Transport transport, io.deferredspans.testing.otlp.OtlpTestReceiver receiver) {
+    return transport == Transport.HTTP
+        ? httpExporter(receiver.httpEndpoint())
+        : grpcExporter(receiver.grpcEndpoint());
+  }
+
+  static TestHost start(String name, String connectString, String basePath, SpanExporter exporter)
+      throws Exception {
+    return start(name, connectString, basePath, exporter, UnaryOperator.identity());
+  }
+
+  static TestHost start(
+      String name,
+      String connectString,
+      String basePath,
+      SpanExporter exporter,
+      UnaryOperator<DeferredSpanStore.Builder> storeOptions)
+      throws Exception {
+    CuratorFramework client =
+        CuratorFrameworkFactory.newClient(
+            connectString, TIMING.session(), TIMING.connection(), new ExponentialBackoffRetry(100, 3));
+    client.start();
+    if (!client.blockUntilConnected(TIMING.forWaiting().seconds(), TimeUnit.SECONDS)) {
+      throw new IllegalStateException(name + " could not connect to " + connectString);
+    }
+    DeferredTracing tracing =
+        DeferredTracing.builder()
+            .setResource(
+                Resource.getDefault().merge(Resource.create(Attributes.of(
+                    AttributeKey.stringKey("service.name"), "test-" + name,
+                    AttributeKey.stringKey("service.instance.id"), name))))
+            .addSpanExporter(
+                exporter,
+                wrapped -> BatchSpanProcessor.builder(wrapped).setScheduleDelay(Duration.ofMillis(20)).build())
+            .build();
+    DeferredSpanStore store =
+        storeOptions.apply(DeferredSpanStore.builder(client, tracing).basePath(basePath)).build();
+    store.start();
+    return new TestHost(name, client, tracing, store);
+  }
+
+  /** Pushes everything this host's pipeline holds to the exporter and waits for the exporter's answer. */
+  void flush() {
+    tracing.getTracerProvider().orElseThrow().forceFlush().join(10, TimeUnit.SECONDS);
+  }
+
+  @Override
+  public void close() {
+    store.close();
+    tracing.getTracerProvider().orElseThrow().shutdown().join(10, TimeUnit.SECONDS);
+    client.close();
+  }
+}
