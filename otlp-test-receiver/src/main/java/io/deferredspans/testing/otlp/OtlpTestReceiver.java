@@ -1,0 +1,361 @@
+package io.deferredspans.testing.otlp;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.MessageLite;
+import com.google.protobuf.Parser;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import io.grpc.InsecureServerCredentials;
+import io.grpc.MethodDescriptor;
+import io.grpc.Server;
+import io.grpc.ServerServiceDefinition;
+import io.grpc.Status;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.stub.ServerCalls;
+import io.grpc.stub.StreamObserver;
+import io.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
+import io.opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Supplier;
+import java.util.zip.GZIPInputStream;
+
+/**
+ * An in-process OTLP trace receiver for tests: real {@code OtlpHttpSpanExporter}s and {@code
+ * OtlpGrpcSpanExporter}s send to it, and tests assert on what arrived on the wire.
+ *
+ * <p>{@link #start()} serves OTLP/HTTP with protobuf bodies (optionally gzip) at {@link
+ * #httpEndpoint()} and OTLP/gRPC at {@link #grpcEndpoint()}, both on ephemeral loopback ports.
+ * OTLP/HTTP with JSON bodies is refused with 415: the exporters this project tests send protobuf.
+ *
+ * <p>All methods are thread-safe. Typical use:
+ *
+ * <pre>{@code
+ * try (OtlpTestReceiver receiver = OtlpTestReceiver.start()) {
+ *   SpanExporter exporter =
+ *       OtlpHttpSpanExporter.builder().setEndpoint(receiver.httpEndpoint()).build();
+ *   ...
+ *   List<ReceivedSpan> spans = receiver.awaitSpans(2, Duration.ofSeconds(10));
+ * }
+ * }</pre>
+ */
+public final class OtlpTestReceiver implements AutoCloseable {
+
+  // Literal IPv4 loopback so that endpoints never need IPv6 bracket syntax.
+  private static final String HOST = "127.0.0.1";
+  private static final String TRACES_PATH = "/v1/traces";
+  private static final String PROTOBUF = "application/x-protobuf";
+  private static final String SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService";
+  // Real exporters batch up to 512 spans; gRPC's 4 MiB default could reject a big attribute-heavy
+  // batch and make a test fail for a reason that has nothing to do with the code under test.
+  private static final int MAX_GRPC_MESSAGE_BYTES = 64 * 1024 * 1024;
+
+  private static final MethodDescriptor<ExportTraceServiceRequest, ExportTraceServiceResponse>
+      EXPORT_METHOD =
+          MethodDescriptor.<ExportTraceServiceRequest, ExportTraceServiceResponse>newBuilder()
+              .setType(MethodDescriptor.MethodType.UNARY)
+              .setFullMethodName(MethodDescriptor.generateFullMethodName(SERVICE, "Export"))
+              .setRequestMarshaller(marshaller(ExportTraceServiceRequest.parser()))
+              .setResponseMarshaller(marshaller(ExportTraceServiceResponse.parser()))
+              .build();
+
+  private final ReentrantLock lock = new ReentrantLock();
+  private final Condition received = lock.newCondition();
+  private final List<ExportTraceServiceRequest> requests = new ArrayList<>();
+  private final List<ReceivedSpan> spans = new ArrayList<>();
+  private int rejectedRequests;
+  private boolean failing;
+
+  private final ExecutorService httpExecutor;
+  private final HttpServer httpServer;
+  private final Server grpcServer;
+
+  private OtlpTestReceiver() throws IOException {
+    httpExecutor =
+        Executors.newCachedThreadPool(
+            r -> {
+              Thread thread = new Thread(r, "otlp-test-receiver-http");
+              thread.setDaemon(true); // a test that forgets close() must not hang the JVM
+              return thread;
+            });
+    httpServer = HttpServer.create(new InetSocketAddress(HOST, 0), 0);
+    httpServer.createContext(TRACES_PATH, this::handleHttp);
+    httpServer.setExecutor(httpExecutor);
+    ServerServiceDefinition traceService =
+        ServerServiceDefinition.builder(SERVICE)
+            .addMethod(EXPORT_METHOD, ServerCalls.asyncUnaryCall(this::handleGrpc))
+            .build();
+    grpcServer =
+        NettyServerBuilder.forAddress(
+                new InetSocketAddress(HOST, 0), InsecureServerCredentials.create())
+            .maxInboundMessageSize(MAX_GRPC_MESSAGE_BYTES)
+            .addService(traceService)
+            .build();
+    httpServer.start();
+    try {
+      grpcServer.start();
+    } catch (IOException | RuntimeException e) {
+      stopHttp();
+      throw e;
+    }
+  }
+
+  /**
+   * Starts a receiver with both endpoints listening.
+   *
+   * @throws UncheckedIOException if a port cannot be bound
+   */
+  public static OtlpTestReceiver start() {
+    try {
+      return new OtlpTestReceiver();
+    } catch (IOException e) {
+      throw new UncheckedIOException("Could not start the OTLP test receiver", e);
+    }
+  }
+
+  /** The full OTLP/HTTP traces URL, for {@code OtlpHttpSpanExporterBuilder.setEndpoint}. */
+  public String httpEndpoint() {
+    return "http://" + HOST + ":" + httpServer.getAddress().getPort() + TRACES_PATH;
+  }
+
+  /** The OTLP/gRPC base URL, for {@code OtlpGrpcSpanExporterBuilder.setEndpoint}. */
+  public String grpcEndpoint() {
+    return "http://" + HOST + ":" + grpcServer.getPort();
+  }
+
+  /** A snapshot of every span received so far, in arrival order. */
+  public List<ReceivedSpan> spans() {
+    return locked(() -> List.copyOf(spans));
+  }
+
+  /** A snapshot of every export request accepted so far, in arrival order. */
+  public List<ExportTraceServiceRequest> requests() {
+    return locked(() -> List.copyOf(requests));
+  }
+
+  /** How many export requests were accepted (rejected ones are not counted). */
+  public int exportRequestCount() {
+    return locked(requests::size);
+  }
+
+  /** How many export requests were refused because the receiver was {@link #setFailing failing}. */
+  public int rejectedRequestCount() {
+    return locked(() -> rejectedRequests);
+  }
+
+  /**
+   * Waits until at least {@code count} spans have been received.
+   *
+   * @return a snapshot of all spans received, at least {@code count} of them
+   * @throws AssertionError if fewer arrived within {@code timeout}, naming those that did
+   */
+  public List<ReceivedSpan> awaitSpans(int count, Duration timeout) {
+    lock.lock();
+    try {
+      long remainingNanos = timeout.toNanos();
+      while (spans.size() < count) {
+        if (remainingNanos <= 0) {
+          throw new AssertionError(
+              "Expected at least "
+                  + count
+                  + " span(s) within "
+                  + timeout
+                  + " but received "
+                  + spans.size()
+                  + " in "
+                  + requests.size()
+                  + " request(s) ("
+                  + rejectedRequests
+                  + " rejected): "
+                  + spans.stream().map(ReceivedSpan::name).toList());
+        }
+        remainingNanos = received.awaitNanos(remainingNanos);
+      }
+      return List.copyOf(spans);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new AssertionError("Interrupted while waiting for " + count + " span(s)", e);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Simulates a collector outage. While failing, HTTP requests get 503 and gRPC calls {@code
+   * UNAVAILABLE}, both of which exporters treat as retryable; nothing is recorded, and each refused
+   * request counts in {@link #rejectedRequestCount()}.
+   */
+  public void setFailing(boolean failing) {
+    runLocked(() -> this.failing = failing);
+  }
+
+  /** Forgets received requests, spans and counts. Does not change {@link #setFailing failing}. */
+  public void reset() {
+    runLocked(
+        () -> {
+          requests.clear();
+          spans.clear();
+          rejectedRequests = 0;
+        });
+  }
+
+  /** Stops both endpoints, dropping requests in flight. */
+  @Override
+  public void close() {
+    grpcServer.shutdownNow();
+    stopHttp();
+    try {
+      grpcServer.awaitTermination(5, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "OtlpTestReceiver{http=" + httpEndpoint() + ", grpc=" + grpcEndpoint() + '}';
+  }
+
+  /** Records the request unless failing; atomically, so a test never sees half a request. */
+  private boolean record(ExportTraceServiceRequest request, String transport) {
+    return locked(
+        () -> {
+          if (failing) {
+            rejectedRequests++;
+            return false;
+          }
+          requests.add(request);
+          spans.addAll(ReceivedSpan.fromRequest(request, transport));
+          received.signalAll();
+          return true;
+        });
+  }
+
+  private void handleHttp(HttpExchange exchange) throws IOException {
+    try {
+      if (!"POST".equals(exchange.getRequestMethod())
+          || !TRACES_PATH.equals(exchange.getRequestURI().getPath())) {
+        respond(exchange, 404, "text/plain", "Only POST " + TRACES_PATH + " is served");
+        return;
+      }
+      byte[] body = readBody(exchange);
+      String contentType = exchange.getRequestHeaders().getFirst("Content-Type");
+      if (contentType == null || !contentType.startsWith(PROTOBUF)) {
+        respond(exchange, 415, "text/plain", "Only " + PROTOBUF + " is supported");
+        return;
+      }
+      ExportTraceServiceRequest request;
+      try {
+        request = ExportTraceServiceRequest.parseFrom(body);
+      } catch (InvalidProtocolBufferException e) {
+        respond(exchange, 400, "text/plain", "Not an ExportTraceServiceRequest: " + e.getMessage());
+        return;
+      }
+      if (record(request, ReceivedSpan.TRANSPORT_HTTP)) {
+        respond(exchange, 200, PROTOBUF, ExportTraceServiceResponse.getDefaultInstance().toByteArray());
+      } else {
+        respond(exchange, 503, "text/plain", "OtlpTestReceiver is failing on purpose");
+      }
+    } finally {
+      exchange.close();
+    }
+  }
+
+  private void handleGrpc(
+      ExportTraceServiceRequest request, StreamObserver<ExportTraceServiceResponse> response) {
+    if (record(request, ReceivedSpan.TRANSPORT_GRPC)) {
+      response.onNext(ExportTraceServiceResponse.getDefaultInstance());
+      response.onCompleted();
+    } else {
+      response.onError(
+          Status.UNAVAILABLE
+              .withDescription("OtlpTestReceiver is failing on purpose")
+              .asRuntimeException());
+    }
+  }
+
+  private static byte[] readBody(HttpExchange exchange) throws IOException {
+    InputStream in = exchange.getRequestBody();
+    if ("gzip".equalsIgnoreCase(exchange.getRequestHeaders().getFirst("Content-Encoding"))) {
+      in = new GZIPInputStream(in);
+    }
+    try (InputStream body = in) {
+      return body.readAllBytes();
+    }
+  }
+
+  private static void respond(HttpExchange exchange, int status, String contentType, String text)
+      throws IOException {
+    respond(exchange, status, contentType, text.getBytes(StandardCharsets.UTF_8));
+  }
+
+  private static void respond(HttpExchange exchange, int status, String contentType, byte[] body)
+      throws IOException {
+    exchange.getResponseHeaders().set("Content-Type", contentType);
+    // HttpServer reads length 0 as "chunked"; -1 is how it spells an empty, fixed-length body.
+    exchange.sendResponseHeaders(status, body.length == 0 ? -1 : body.length);
+    try (OutputStream out = exchange.getResponseBody()) {
+      out.write(body);
+    }
+  }
+
+  private void stopHttp() {
+    httpServer.stop(0);
+    httpExecutor.shutdownNow();
+  }
+
+  private <T> T locked(Supplier<T> action) {
+    lock.lock();
+    try {
+      return action.get();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private void runLocked(Runnable action) {
+    locked(
+        () -> {
+          action.run();
+          return null;
+        });
+  }
+
+  /**
+   * Hand-written rather than grpc-protobuf's, which would add proto-google-common-protos and a
+   * second protobuf-java pin for nothing a test needs.
+   */
+  private static <T extends MessageLite> MethodDescriptor.Marshaller<T> marshaller(
+      Parser<T> parser) {
+    return new MethodDescriptor.Marshaller<>() {
+      @Override
+      public InputStream stream(T value) {
+        return value.toByteString().newInput();
+      }
+
+      @Override
+      public T parse(InputStream stream) {
+        try {
+          return parser.parseFrom(stream);
+        } catch (InvalidProtocolBufferException e) {
+          throw Status.INVALID_ARGUMENT
+              .withDescription("Not a valid protobuf message: " + e.getMessage())
+              .withCause(e)
+              .asRuntimeException();
+        }
+      }
+    };
+  }
+}
