@@ -68,6 +68,7 @@ public final class DeferredSpanRecovery implements Closeable {
   private final LeaderLatch latch;
   private final ScheduledExecutorService scheduler;
   private final AtomicBoolean started = new AtomicBoolean();
+  private final AtomicBoolean closed = new AtomicBoolean();
   // Only touched by scans, which never overlap (one scheduler thread, scanNow is synchronized).
   private final Map<String, Long> unclaimedSince = new HashMap<>();
   private final Map<String, Long> ownerMissingSince = new HashMap<>();
@@ -99,6 +100,9 @@ public final class DeferredSpanRecovery implements Closeable {
 
   @Override
   public void close() throws IOException {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
     scheduler.shutdownNow();
     if (started.get()) {
       latch.close();

@@ -123,6 +123,7 @@ public final class DeferredSpanStore implements Closeable {
     }
     ensureShards(layout.openShards());
     ensureShards(layout.endedShards());
+    ensurePersistent(layout.quarantineRoot()); // not a container: it must survive being emptied
     client.getConnectionStateListenable().addListener(connectionListener);
     long period = Math.max(1, acknowledgementTimeout.toMillis() / 4);
     housekeeping.scheduleWithFixedDelay(
@@ -136,11 +137,15 @@ public final class DeferredSpanStore implements Closeable {
       return;
     }
     for (String shard : shards) {
-      try {
-        client.create().creatingParentsIfNeeded().forPath(shard);
-      } catch (KeeperException.NodeExistsException alreadyThere) {
-        // another host created it first: fine
-      }
+      ensurePersistent(shard);
+    }
+  }
+
+  private void ensurePersistent(String path) throws Exception {
+    try {
+      client.create().creatingParentsIfNeeded().forPath(path);
+    } catch (KeeperException.NodeExistsException alreadyThere) {
+      // another host created it first: fine
     }
   }
 
