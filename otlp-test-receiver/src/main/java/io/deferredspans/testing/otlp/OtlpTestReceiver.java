@@ -1,5 +1,7 @@
 package io.deferredspans.testing.otlp;
 
+import com.google.protobuf.ByteString;
+import com.google.protobuf.CodedOutputStream;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.MessageLite;
 import com.google.protobuf.Parser;
@@ -20,7 +22,6 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -57,6 +58,7 @@ public final class OtlpTestReceiver implements AutoCloseable {
   private static final String HOST = "127.0.0.1";
   private static final String TRACES_PATH = "/v1/traces";
   private static final String PROTOBUF = "application/x-protobuf";
+  private static final String FAILING_MESSAGE = "OtlpTestReceiver.setFailing(true): outage";
   private static final String SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService";
   // Real exporters batch up to 512 spans; gRPC's 4 MiB default could reject a big attribute-heavy
   // batch and make a test fail for a reason that has nothing to do with the code under test.
@@ -247,26 +249,30 @@ public final class OtlpTestReceiver implements AutoCloseable {
     try {
       if (!"POST".equals(exchange.getRequestMethod())
           || !TRACES_PATH.equals(exchange.getRequestURI().getPath())) {
-        respond(exchange, 404, "text/plain", "Only POST " + TRACES_PATH + " is served");
+        fail(exchange, 404, Status.Code.NOT_FOUND, "Only POST " + TRACES_PATH + " is served");
         return;
       }
       byte[] body = readBody(exchange);
       String contentType = exchange.getRequestHeaders().getFirst("Content-Type");
       if (contentType == null || !contentType.startsWith(PROTOBUF)) {
-        respond(exchange, 415, "text/plain", "Only " + PROTOBUF + " is supported");
+        fail(exchange, 415, Status.Code.INVALID_ARGUMENT, "Only " + PROTOBUF + " is supported");
         return;
       }
       ExportTraceServiceRequest request;
       try {
         request = ExportTraceServiceRequest.parseFrom(body);
       } catch (InvalidProtocolBufferException e) {
-        respond(exchange, 400, "text/plain", "Not an ExportTraceServiceRequest: " + e.getMessage());
+        fail(
+            exchange,
+            400,
+            Status.Code.INVALID_ARGUMENT,
+            "Not an ExportTraceServiceRequest: " + e.getMessage());
         return;
       }
       if (record(request, ReceivedSpan.TRANSPORT_HTTP)) {
-        respond(exchange, 200, PROTOBUF, ExportTraceServiceResponse.getDefaultInstance().toByteArray());
+        respond(exchange, 200, ExportTraceServiceResponse.getDefaultInstance().toByteArray());
       } else {
-        respond(exchange, 503, "text/plain", "OtlpTestReceiver is failing on purpose");
+        fail(exchange, 503, Status.Code.UNAVAILABLE, FAILING_MESSAGE);
       }
     } finally {
       exchange.close();
@@ -281,7 +287,7 @@ public final class OtlpTestReceiver implements AutoCloseable {
     } else {
       response.onError(
           Status.UNAVAILABLE
-              .withDescription("OtlpTestReceiver is failing on purpose")
+              .withDescription(FAILING_MESSAGE)
               .asRuntimeException());
     }
   }
@@ -296,14 +302,22 @@ public final class OtlpTestReceiver implements AutoCloseable {
     }
   }
 
-  private static void respond(HttpExchange exchange, int status, String contentType, String text)
+  /**
+   * OTLP/HTTP error bodies are a protobuf {@code google.rpc.Status}; the exporters decode it into
+   * their log line. Written by hand (code = 1, message = 2) to avoid a dependency for two fields.
+   */
+  private static void fail(HttpExchange exchange, int status, Status.Code code, String message)
       throws IOException {
-    respond(exchange, status, contentType, text.getBytes(StandardCharsets.UTF_8));
+    ByteString.Output body = ByteString.newOutput();
+    CodedOutputStream out = CodedOutputStream.newInstance(body);
+    out.writeInt32(1, code.value());
+    out.writeString(2, message);
+    out.flush();
+    respond(exchange, status, body.toByteString().toByteArray());
   }
 
-  private static void respond(HttpExchange exchange, int status, String contentType, byte[] body)
-      throws IOException {
-    exchange.getResponseHeaders().set("Content-Type", contentType);
+  private static void respond(HttpExchange exchange, int status, byte[] body) throws IOException {
+    exchange.getResponseHeaders().set("Content-Type", PROTOBUF);
     // HttpServer reads length 0 as "chunked"; -1 is how it spells an empty, fixed-length body.
     exchange.sendResponseHeaders(status, body.length == 0 ? -1 : body.length);
     try (OutputStream out = exchange.getResponseBody()) {

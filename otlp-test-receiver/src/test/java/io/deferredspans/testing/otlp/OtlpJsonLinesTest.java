@@ -1,0 +1,130 @@
+package io.deferredspans.testing.otlp;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.opentelemetry.exporter.logging.otlp.internal.traces.OtlpStdoutSpanExporter;
+import io.opentelemetry.exporter.logging.otlp.internal.traces.OtlpStdoutSpanExporterBuilder;
+import io.opentelemetry.exporter.otlp.http.trace.OtlpHttpSpanExporter;
+import io.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
+import io.opentelemetry.sdk.trace.export.SpanExporter;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.function.UnaryOperator;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class OtlpJsonLinesTest {
+
+  @ParameterizedTest
+  @ValueSource(booleans = {true, false})
+  void readsWhatTheStdoutExporterWrites(boolean wrapperJsonObject) {
+    SampleSpans first = SampleSpans.create();
+    SampleSpans second = SampleSpans.create();
+
+    String jsonLines =
+        writeJsonLines(b -> b.setWrapperJsonObject(wrapperJsonObject), first, second);
+
+    assertEquals(2, jsonLines.lines().count(), jsonLines);
+    List<ReceivedSpan> spans = OtlpJsonLines.parseSpans(jsonLines);
+    first.assertReceived(spans.subList(0, 2), ReceivedSpan.TRANSPORT_FILE);
+    second.assertReceived(spans.subList(2, 4), ReceivedSpan.TRANSPORT_FILE);
+  }
+
+  @Test
+  void jsonDecodesToTheSameRequestAsProtobufOnTheWire() {
+    SampleSpans sample = SampleSpans.create();
+    String jsonLines = writeJsonLines(UnaryOperator.identity(), sample);
+
+    List<ExportTraceServiceRequest> onTheWire;
+    try (OtlpTestReceiver receiver = OtlpTestReceiver.start()) {
+      SpanExporter http =
+          OtlpHttpSpanExporter.builder().setEndpoint(receiver.httpEndpoint()).build();
+      http.export(sample.asList()).join(20, TimeUnit.SECONDS);
+      http.shutdown().join(20, TimeUnit.SECONDS);
+      receiver.awaitSpans(2, Duration.ofSeconds(20));
+      onTheWire = receiver.requests();
+    }
+
+    assertEquals(onTheWire, OtlpJsonLines.parseRequests(jsonLines));
+  }
+
+  @Test
+  void readsAFile(@TempDir Path dir) throws IOException {
+    SampleSpans sample = SampleSpans.create();
+    Path file = dir.resolve("spans.jsonl");
+    Files.writeString(file, writeJsonLines(UnaryOperator.identity(), sample) + "\n\n");
+
+    sample.assertReceived(OtlpJsonLines.readSpans(file), ReceivedSpan.TRANSPORT_FILE);
+    assertEquals(1, OtlpJsonLines.readRequests(file).size());
+  }
+
+  @Test
+  void acceptsOtlpJsonVariantsAndIgnoresUnknownFields() {
+    // Numbers for 64-bit ints and enums, upper-case hex, and a field this proto version lacks.
+    String line =
+        """
+        {"resourceSpans":[{"resource":{"attributes":[{"key":"service.name",\
+        "value":{"stringValue":"hand"}}]},"scopeSpans":[{"scope":{"name":"manual"},"spans":[{\
+        "traceId":"0AF7651916CD43DD8448EB211C80319C","spanId":"B7AD6B7169203331",\
+        "parentSpanId":"","name":"op","kind":2,"startTimeUnixNano":1700000000000000001,\
+        "endTimeUnixNano":"1700000000000000002","futureField":{"x":1},\
+        "attributes":[{"key":"traceId","value":{"arrayValue":{"values":[{"intValue":"5"},\
+        {"boolValue":false}]}}}],"status":{"code":1}}]}]}]}
+        """;
+
+    ReceivedSpan span = OtlpJsonLines.parseSpans(line).get(0);
+
+    assertEquals("0af7651916cd43dd8448eb211c80319c", span.traceId());
+    assertEquals("b7ad6b7169203331", span.spanId());
+    assertTrue(span.isRoot());
+    assertEquals("SPAN_KIND_SERVER", span.kind());
+    assertEquals(1_700_000_000_000_000_001L, span.startEpochNanos());
+    assertEquals(1_700_000_000_000_000_002L, span.endEpochNanos());
+    assertEquals("STATUS_CODE_OK", span.statusCode());
+    // An attribute *named* traceId is data, not an id field, and must not be hex-decoded.
+    assertEquals(Map.of("traceId", List.of(5L, false)), span.attributes());
+    assertEquals(Map.of("service.name", "hand"), span.resourceAttributes());
+    assertEquals("manual", span.scopeName());
+  }
+
+  @Test
+  void namesTheLineThatIsNotOtlp() {
+    String lines =
+        "{\"resourceSpans\":[]}\n"
+            + "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"spanId\":\"not-hex\"}]}]}]}\n";
+
+    IllegalArgumentException badId =
+        assertThrows(IllegalArgumentException.class, () -> OtlpJsonLines.parseRequests(lines));
+    assertTrue(badId.getMessage().startsWith("Line 2: spanId is not hex"), badId.getMessage());
+
+    IllegalArgumentException notJson =
+        assertThrows(IllegalArgumentException.class, () -> OtlpJsonLines.parseRequests("[1]"));
+    assertTrue(notJson.getMessage().startsWith("Line 1: Not a JSON object"), notJson.getMessage());
+  }
+
+  /** Runs each sample through its own export call, so each becomes one line. */
+  private static String writeJsonLines(
+      UnaryOperator<OtlpStdoutSpanExporterBuilder> configure,
+      SampleSpans... samples) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    SpanExporter exporter =
+        configure.apply(OtlpStdoutSpanExporter.builder().setOutput((OutputStream) out)).build();
+    for (SampleSpans sample : samples) {
+      assertTrue(exporter.export(sample.asList()).join(20, TimeUnit.SECONDS).isSuccess());
+    }
+    exporter.shutdown().join(20, TimeUnit.SECONDS);
+    return out.toString(StandardCharsets.UTF_8);
+  }
+}
