@@ -312,7 +312,7 @@ public final class DeferredSpanStore implements Closeable {
       if (failed >= END_OPS) {
         throw callerOperationFailed("end " + openPath, failed - END_OPS, e);
       }
-      if (!committedEarlier(openPath, endedPath, finishedBytes, e)) {
+      if (!committedEarlier(endedPath, finishedBytes)) {
         counters.alreadyEnded.increment();
         return EndResult.alreadyEnded();
       }
@@ -325,21 +325,15 @@ public final class DeferredSpanStore implements Closeable {
   }
 
   /** After a failed end transaction: did an earlier, retried attempt of the very same transaction commit? */
-  private boolean committedEarlier(String openPath, String endedPath, byte[] finishedBytes, KeeperException e)
-      throws Exception {
-    byte[] stored;
+  private boolean committedEarlier(String endedPath, byte[] finishedBytes) throws Exception {
     try {
-      stored = client.getData().forPath(endedPath);
+      // A finished span holds our end time and host name: byte equality means we wrote it.
+      return Arrays.equals(client.getData().forPath(endedPath), finishedBytes);
     } catch (KeeperException.NoNodeException gone) {
-      if (client.checkExists().forPath(openPath) == null && e.code() == KeeperException.Code.NONODE) {
-        // Someone ended it and it was exported and removed already. Whether that someone was our own lost-reply
-        // attempt cannot be told any more: the finished span is safely exported either way, so report the race.
-        return false;
-      }
+      // Another host's end, already exported and removed. (Our own lost-reply attempt cannot have been removed
+      // yet: we only export after this returns, and recovery waits out its grace period first.)
       return false;
     }
-    // A finished span holds our end time and host name: byte equality means we wrote it.
-    return Arrays.equals(stored, finishedBytes);
   }
 
   /** Hands the span to the pipeline; the stored copy goes once an exporter has it, or is released on failure. */

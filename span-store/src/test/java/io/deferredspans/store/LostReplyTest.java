@@ -1,0 +1,52 @@
+package io.deferredspans.store;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.deferredspans.sdk.DeferredSpanEnding;
+import io.deferredspans.sdk.DeferredSpanRecord;
+import io.deferredspans.testing.otlp.OtlpTestReceiver;
+import io.deferredspans.testing.otlp.ReceivedSpan;
+import java.time.Duration;
+import java.util.List;
+import org.apache.curator.test.TestingServer;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The hazard the end transaction is built around: ZooKeeper applies the winning multi, its reply is lost,
+ * Curator retries the same multi, and the retry fails because the record is already gone. The store must still
+ * report ENDED (the caller's operations were applied) and export the span once.
+ */
+class LostReplyTest {
+
+  @Test
+  void winnerWhoseReplyWasLostStillKnowsItWon() throws Exception {
+    try (TestingServer zookeeper = new TestingServer(true);
+        OtlpTestReceiver receiver = OtlpTestReceiver.start();
+        ReplyDroppingProxy proxy = new ReplyDroppingProxy(zookeeper.getConnectString());
+        TestHost a = TestHost.start("host-a", zookeeper.getConnectString(), "/ds",
+            TestHost.httpExporter(receiver.httpEndpoint()));
+        TestHost b = TestHost.start("host-b", proxy.connectString(), "/ds",
+            TestHost.httpExporter(receiver.httpEndpoint()))) {
+      a.client.create().forPath("/item-1");
+      DeferredSpanRecord record = a.tracing.spanBuilder("QueueItem").setOwner("/item-1").begin();
+      a.store.beginDeferredSpan("item-1", record);
+
+      proxy.dropNextReply();
+      EndResult result = b.store.endDeferredSpan(
+          "item-1", DeferredSpanEnding.now(), b.client.transactionOp().delete().forPath("/item-1"));
+
+      assertTrue(proxy.awaitReplyDropped(Duration.ofSeconds(1)), "the reply really was lost");
+      assertEquals(EndResult.Outcome.ENDED, result.getOutcome());
+      assertTrue(result.callerOperationsApplied());
+      assertNull(a.client.checkExists().forPath("/item-1"));
+      assertEquals(1, b.store.stats().retriedWinners(), "won on the first attempt, learned it on the retry");
+
+      List<ReceivedSpan> spans = receiver.awaitSpans(1, Duration.ofSeconds(20));
+      assertEquals(record.getSpanContext().getSpanId(), spans.get(0).spanId());
+      b.flush();
+      assertEquals(1, receiver.spans().size());
+    }
+  }
+}
