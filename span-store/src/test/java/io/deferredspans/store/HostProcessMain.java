@@ -1,0 +1,150 @@
+package io.deferredspans.store;
+
+import io.deferredspans.sdk.DeferredSpanEnding;
+import io.deferredspans.sdk.DeferredSpanRecord;
+import io.deferredspans.sdk.DeferredTracing;
+import io.opentelemetry.api.common.AttributeKey;
+import io.opentelemetry.api.common.Attributes;
+import io.opentelemetry.sdk.resources.Resource;
+import io.opentelemetry.sdk.trace.export.BatchSpanProcessor;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import org.apache.curator.framework.CuratorFramework;
+import org.apache.curator.framework.CuratorFrameworkFactory;
+import org.apache.curator.retry.ExponentialBackoffRetry;
+
+/**
+ * One simulated host in its own JVM, for fault tests that kill hosts for real. Reports what it did as one line
+ * per event on stdout, which {@link HostProcess} reads:
+ *
+ * <pre>
+ * BEGUN key traceId spanId startEpochNanos
+ * ENDED key spanId | LOST key | NORECORD key | FAILED key reason
+ * DONE            (all work finished, exports acknowledged and cleaned up)
+ * LEADER          (recovery worker leads)
+ * </pre>
+ *
+ * Usage: {@code --name N --zk CONNECT --base PATH --otlp URL [--batch-delay-ms D] MODE ...} with MODE one of
+ * {@code begin PREFIX COUNT} (COUNT 0: until killed), {@code end KEYS_FILE SEED}, {@code recover}.
+ */
+public final class HostProcessMain {
+  static final String ITEMS = "/items";
+
+  private HostProcessMain() {}
+
+  public static void main(String[] argv) throws Exception {
+    Map<String, String> options = new HashMap<>();
+    List<String> mode = new ArrayList<>();
+    for (int i = 0; i < argv.length; i++) {
+      if (argv[i].startsWith("--")) {
+        options.put(argv[i].substring(2), argv[++i]);
+      } else {
+        mode.add(argv[i]);
+      }
+    }
+    String name = options.get("name");
+    CuratorFramework client = CuratorFrameworkFactory.newClient(
+        options.get("zk"), 10_000, 5_000, new ExponentialBackoffRetry(100, 5));
+    client.start();
+    client.blockUntilConnected(30, TimeUnit.SECONDS);
+    DeferredTracing tracing = DeferredTracing.builder()
+        .setResource(Resource.getDefault().merge(Resource.create(Attributes.of(
+            AttributeKey.stringKey("service.name"), "fault-host",
+            AttributeKey.stringKey("service.instance.id"), name))))
+        .addSpanExporter(TestHost.httpExporter(options.get("otlp")), exporter -> BatchSpanProcessor.builder(exporter)
+            .setScheduleDelay(Duration.ofMillis(Long.parseLong(options.getOrDefault("batch-delay-ms", "50"))))
+            .build())
+        .build();
+    DeferredSpanStore store = DeferredSpanStore.builder(client, tracing).basePath(options.get("base")).build();
+    store.start();
+    switch (mode.get(0)) {
+      case "begin":
+        begin(client, tracing, store, mode.get(1), Integer.parseInt(mode.get(2)));
+        break;
+      case "end":
+        end(client, store, Files.readAllLines(Path.of(mode.get(1))), Long.parseLong(mode.get(2)));
+        break;
+      case "recover":
+        recover(store);
+        break;
+      default:
+        throw new IllegalArgumentException("unknown mode " + mode);
+    }
+    tracing.getTracerProvider().orElseThrow().forceFlush().join(30, TimeUnit.SECONDS);
+    long ended = store.stats().ended();
+    while (store.stats().removed() < ended) {
+      LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(10)); // a process, not a test: polling is fine
+    }
+    report("DONE");
+    store.close();
+    client.close();
+    System.exit(0);
+  }
+
+  private static void begin(CuratorFramework client, DeferredTracing tracing, DeferredSpanStore store,
+      String prefix, int count) throws Exception {
+    client.createContainers(ITEMS);
+    for (int i = 0; count == 0 || i < count; i++) {
+      String key = prefix + "-" + i;
+      String item = ITEMS + "/" + key;
+      DeferredSpanRecord record = tracing.spanBuilder("QueueItem").setNoParent().setOwner(item).begin();
+      store.beginDeferredSpan(key, record, client.transactionOp().create().forPath(item));
+      report("BEGUN " + key + " " + record.getSpanContext().getTraceId() + " "
+          + record.getSpanContext().getSpanId() + " " + record.getStartEpochNanos());
+    }
+  }
+
+  private static void end(CuratorFramework client, DeferredSpanStore store, List<String> keys, long seed) {
+    List<String> order = new ArrayList<>(keys);
+    Collections.shuffle(order, new Random(seed));
+    for (String key : order) {
+      try {
+        EndResult result = store.endDeferredSpan(key, DeferredSpanEnding.now(),
+            client.transactionOp().delete().forPath(ITEMS + "/" + key));
+        switch (result.getOutcome()) {
+          case ENDED:
+            report("ENDED " + key + " " + result.getSpan().orElseThrow().getRecord().getSpanContext().getSpanId());
+            break;
+          case ALREADY_ENDED:
+            report("LOST " + key);
+            break;
+          default:
+            report(result.getOutcome().name() + " " + key);
+        }
+      } catch (DeferredSpanStoreException e) {
+        report("FAILED " + key + " " + e.getClass().getSimpleName());
+      } catch (Exception e) {
+        report("FAILED " + key + " " + e);
+      }
+    }
+  }
+
+  private static void recover(DeferredSpanStore store) throws Exception {
+    DeferredSpanRecovery recovery = DeferredSpanRecovery.builder(store)
+        .scanInterval(Duration.ofMillis(200)).gracePeriod(Duration.ofMillis(500)).build();
+    recovery.start();
+    while (!recovery.hasLeadership()) {
+      LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(10));
+    }
+    report("LEADER");
+    // Runs until killed, or until the test closes our stdin.
+    while (System.in.read() >= 0) {
+      // ignore input
+    }
+    recovery.close();
+  }
+
+  private static synchronized void report(String line) {
+    System.out.println(line);
+    System.out.flush();
+  }
+}
