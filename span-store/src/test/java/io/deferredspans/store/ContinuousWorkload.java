@@ -1,0 +1,160 @@
+package io.deferredspans.store;
+
+import io.deferredspans.sdk.DeferredSpanEnding;
+import io.deferredspans.sdk.DeferredSpanRecord;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.curator.framework.api.transaction.CuratorOp;
+
+/**
+ * Keeps beginning items on one host and ending them on another while a test breaks ZooKeeper underneath. It
+ * settles every uncertain outcome the way a careful caller would: after an unknown begin it checks whether the
+ * record exists; an unknown end is simply retried (ends are idempotent). At the end, {@link #begun()} holds
+ * exactly the spans that really were begun, so a test can compare them with what reached the wire.
+ */
+final class ContinuousWorkload implements AutoCloseable {
+  private final TestHost beginner;
+  private final TestHost ender;
+  private final String itemsPath;
+  private final Map<String, String> begun = new ConcurrentHashMap<>(); // key -> span id
+  private final Set<String> ended = ConcurrentHashMap.newKeySet();
+  private final LinkedBlockingQueue<String> toEnd = new LinkedBlockingQueue<>();
+  private final AtomicBoolean running = new AtomicBoolean(true);
+  private final AtomicInteger failures = new AtomicInteger();
+  private final CountDownLatch stopped = new CountDownLatch(2);
+  private final List<Thread> threads = new ArrayList<>();
+
+  ContinuousWorkload(TestHost beginner, TestHost ender, String itemsPath) throws Exception {
+    this.beginner = beginner;
+    this.ender = ender;
+    this.itemsPath = itemsPath;
+    beginner.client.createContainers(itemsPath);
+    threads.add(new Thread(this::beginLoop, "workload-begin"));
+    threads.add(new Thread(this::endLoop, "workload-end"));
+    threads.forEach(Thread::start);
+  }
+
+  private void beginLoop() {
+    try {
+      for (int i = 0; running.get(); i++) {
+        String key = "w-" + i;
+        DeferredSpanRecord record = beginner.tracing.spanBuilder("QueueItem").setNoParent()
+            .setOwner(itemsPath + "/" + key).begin();
+        if (settleBegin(key, record)) {
+          begun.put(key, record.getSpanContext().getSpanId());
+          toEnd.add(key);
+        }
+      }
+    } finally {
+      stopped.countDown();
+    }
+  }
+
+  /** True once the record (with its item) is known to exist; false if it certainly was not written. */
+  private boolean settleBegin(String key, DeferredSpanRecord record) {
+    try {
+      beginner.store.beginDeferredSpan(key, record,
+          beginner.client.transactionOp().create().forPath(itemsPath + "/" + key));
+      return true;
+    } catch (DeferredSpanStoreUnavailableException e) {
+      failures.incrementAndGet();
+      if (!e.isOutcomeUnknown()) {
+        return false;
+      }
+      return awaitAnswer(() -> beginner.store.read(key)).isPresent();
+    } catch (Exception e) {
+      failures.incrementAndGet();
+      // e.g. the retried create found its own first attempt: the record exists iff it can be read back
+      return awaitAnswer(() -> beginner.store.read(key)).isPresent();
+    }
+  }
+
+  private void endLoop() {
+    try {
+      while (running.get() || !toEnd.isEmpty()) {
+        String key = toEnd.poll(50, TimeUnit.MILLISECONDS);
+        if (key != null && !endUntilSettled(key)) {
+          toEnd.add(key);
+        }
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } finally {
+      stopped.countDown();
+    }
+  }
+
+  private boolean endUntilSettled(String key) {
+    try {
+      CuratorOp dequeue = ender.client.transactionOp().delete().forPath(itemsPath + "/" + key);
+      EndResult result = ender.store.endDeferredSpan(key, DeferredSpanEnding.now(), dequeue);
+      if (result.getOutcome() == EndResult.Outcome.ENDED || result.getOutcome() == EndResult.Outcome.NO_RECORD) {
+        ended.add(key);
+        return true;
+      }
+      throw new AssertionError("unexpected end of " + key + ": " + result);
+    } catch (DeferredSpanStoreUnavailableException e) {
+      failures.incrementAndGet();
+      return false; // retry later: a second end is safe
+    } catch (DeferredSpanStoreException e) {
+      failures.incrementAndGet();
+      // NO_RECORD and the item is gone too: an earlier, uncertain attempt did end it
+      if (ender.store.read(key).isEmpty()) {
+        ended.add(key);
+        return true;
+      }
+      return false;
+    } catch (Exception e) {
+      failures.incrementAndGet();
+      return false;
+    }
+  }
+
+  /** Waits out a disconnection: the store fails fast while Curator reconnects, so ask until it answers. */
+  private static <T> T awaitAnswer(java.util.concurrent.Callable<T> read) {
+    return org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(60))
+        .pollInterval(java.time.Duration.ofMillis(50)).ignoreExceptions().until(read, answer -> true);
+  }
+
+  int begunCount() {
+    return begun.size();
+  }
+
+  /** Stops beginning, ends everything begun, and returns key -> span id of every span that was begun. */
+  Map<String, String> finish() throws InterruptedException {
+    running.set(false);
+    if (!stopped.await(120, TimeUnit.SECONDS)) {
+      throw new AssertionError("workload did not drain: " + toEnd.size() + " still to end");
+    }
+    Set<String> notEnded = new java.util.HashSet<>(begun.keySet());
+    notEnded.removeAll(ended);
+    if (!notEnded.isEmpty()) {
+      throw new AssertionError("begun but not ended: " + notEnded);
+    }
+    return Map.copyOf(begun);
+  }
+
+  int failures() {
+    return failures.get();
+  }
+
+  @Override
+  public void close() {
+    running.set(false);
+    try {
+      for (Thread thread : threads) {
+        thread.join(TimeUnit.SECONDS.toMillis(30));
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}
