@@ -119,6 +119,26 @@ class DeferredSpanRecordCodecTest {
   }
 
   @Test
+  void nonFiniteDoublesAreStoredAsStringsAndCanBeReadBack() {
+    // JSON has no NaN or infinity. What matters is that such a value never makes a stored record unreadable.
+    Attributes attributes =
+        Attributes.builder()
+            .put("nan", Double.NaN)
+            .put("infinity", Double.NEGATIVE_INFINITY)
+            .put(AttributeKey.doubleArrayKey("with.nan"), List.of(1.0, Double.NaN, Double.POSITIVE_INFINITY))
+            .build();
+
+    DeferredSpanRecord decoded =
+        DeferredSpanRecordCodec.decodeRecord(
+            DeferredSpanRecordCodec.encode(record().attributes(attributes).build()), RECORD_NAME);
+
+    assertEquals("NaN", decoded.getAttributes().get(AttributeKey.stringKey("nan")));
+    assertEquals("-Infinity", decoded.getAttributes().get(AttributeKey.stringKey("infinity")));
+    assertEquals(
+        List.of("1.0", "NaN", "Infinity"), decoded.getAttributes().get(AttributeKey.stringArrayKey("with.nan")));
+  }
+
+  @Test
   void roundTripsOwnerBeganByAndUnicodeNames() {
     DeferredSpanRecord original =
         record()
