@@ -1,6 +1,5 @@
 package io.deferredspans.sdk;
 
-import static io.deferredspans.sdk.TestRecords.LINKED_SPAN_ID;
 import static io.deferredspans.sdk.TestRecords.LINKED_TRACE_ID;
 import static io.deferredspans.sdk.TestRecords.PARENT_SPAN_ID;
 import static io.deferredspans.sdk.TestRecords.SPAN_ID;
