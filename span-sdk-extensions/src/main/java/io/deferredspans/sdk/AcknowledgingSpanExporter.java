@@ -19,7 +19,14 @@ final class AcknowledgingSpanExporter implements SpanExporter {
   @Override
   public CompletableResultCode export(Collection<SpanData> spans) {
     List<ExportListener> listeners = acknowledgements.claim(spans);
-    CompletableResultCode result = delegate.export(spans);
+    CompletableResultCode result;
+    try {
+      result = delegate.export(spans);
+    } catch (RuntimeException e) {
+      // The processors log and swallow this, and the claimed listeners can no longer expire: tell them now.
+      listeners.forEach(ExportListener::onExportFailed);
+      throw e;
+    }
     if (!listeners.isEmpty()) {
       result.whenComplete(
           () -> {

@@ -242,6 +242,12 @@ public final class DeferredSpanRecordCodec {
       case LONG_ARRAY:
       case DOUBLE_ARRAY:
         AttributeType elementType = elementType(type);
+        if (type == AttributeType.DOUBLE_ARRAY
+            && !((List<?>) value).stream().allMatch(d -> Double.isFinite((Double) d))) {
+          // A string among numbers is a mixed array no reader accepts: store every element as a string, like a
+          // single non-finite double.
+          elementType = AttributeType.STRING;
+        }
         generator.writeStartArray();
         for (Object element : (List<?>) value) {
           writeAttributeValue(generator, elementType, element);

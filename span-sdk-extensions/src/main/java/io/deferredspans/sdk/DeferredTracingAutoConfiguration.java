@@ -31,6 +31,7 @@ public final class DeferredTracingAutoConfiguration {
   private final ExportAcknowledgements acknowledgements = new ExportAcknowledgements();
   private final List<SpanProcessor> processors = new CopyOnWriteArrayList<>();
   private volatile Resource resource;
+  private volatile boolean sdkDisabled;
   private volatile boolean acknowledging;
   private String hostName;
   private int maxAttributeBytes = DeferredTracingBuilder.DEFAULT_MAX_ATTRIBUTE_BYTES;
@@ -44,6 +45,8 @@ public final class DeferredTracingAutoConfiguration {
         .addResourceCustomizer(
             (resource, config) -> {
               capture.resource = resource;
+              // Autoconfigure computes the resource even when the SDK is disabled, so its customizer runs too.
+              capture.sdkDisabled = config.getBoolean("otel.sdk.disabled", false);
               return resource;
             })
         .addSpanExporterCustomizer(
@@ -75,8 +78,8 @@ public final class DeferredTracingAutoConfiguration {
   /** The deferred tracing sharing the pipeline of {@code tracerProvider}, which autoconfigure has built. */
   public DeferredTracing build(SdkTracerProvider tracerProvider) {
     Resource captured = resource;
-    if (captured == null) {
-      return DeferredTracing.noop(); // autoconfigure never ran its customizers: the SDK is disabled
+    if (captured == null || sdkDisabled) {
+      return DeferredTracing.noop();
     }
     return new DeferredTracing(
         true,
