@@ -46,6 +46,8 @@ import org.slf4j.LoggerFactory;
  *       unclaimed for the claim grace period (which gives a host that is merely slow time to finish).
  *   <li><b>Orphans</b>: an open record whose owner znode is gone (seen twice, a grace period apart), or whose
  *       span is older than the maximum age, is ended with an error status and {@code deferred_span.abandoned}.
+ *   <li><b>A bounded backlog</b>: if an exporter outage leaves more than {@code maxRetainedSpans} finished spans
+ *       waiting, the oldest undelivered ones are dropped with an ERROR log and a counter, never silently.
  *   <li><b>Unreadable records</b> are moved to the quarantine znode, so they neither block the scan nor get
  *       lost; a record of a newer format version is left for a newer host until it exceeds the maximum age.
  * </ul>
@@ -65,6 +67,7 @@ public final class DeferredSpanRecovery implements Closeable {
   private final Duration scanInterval;
   private final Duration gracePeriod;
   private final Duration maxAge;
+  private final int maxRetainedSpans;
   private final LeaderLatch latch;
   private final ScheduledExecutorService scheduler;
   private final AtomicBoolean started = new AtomicBoolean();
@@ -80,6 +83,7 @@ public final class DeferredSpanRecovery implements Closeable {
     this.scanInterval = builder.scanInterval;
     this.gracePeriod = builder.gracePeriod;
     this.maxAge = builder.maxAge;
+    this.maxRetainedSpans = builder.maxRetainedSpans;
     this.latch = new LeaderLatch(client, layout.recoveryLeaderPath(), store.tracing().getHostName());
     this.scheduler = Executors.newSingleThreadScheduledExecutor(Threads.daemon("deferred-span-recovery"));
   }
@@ -137,25 +141,59 @@ public final class DeferredSpanRecovery implements Closeable {
   }
 
   private void scanFinished(ScanResult result) throws Exception {
-    Set<String> seen = new HashSet<>();
+    List<String> unclaimed = new ArrayList<>();
+    int stored = 0;
     for (String shard : layout.endedShards()) {
       for (String spanId : children(shard)) {
         String endedPath = ZKPaths.makePath(shard, spanId);
-        seen.add(endedPath);
-        if (client.checkExists().forPath(ZNodeLayout.claimPath(endedPath)) != null) {
-          unclaimedSince.remove(endedPath);
-          continue;
-        }
-        if (!graceElapsed(unclaimedSince, endedPath)) {
-          continue;
-        }
-        if (recoverFinished(endedPath)) {
-          unclaimedSince.remove(endedPath);
-          result.recovered++;
+        stored++;
+        if (client.checkExists().forPath(ZNodeLayout.claimPath(endedPath)) == null) {
+          unclaimed.add(endedPath);
         }
       }
     }
-    unclaimedSince.keySet().retainAll(seen);
+    if (stored > maxRetainedSpans) {
+      unclaimed.removeAll(dropOldest(unclaimed, stored - maxRetainedSpans, result));
+    }
+    unclaimedSince.keySet().retainAll(unclaimed);
+    for (String endedPath : unclaimed) {
+      if (graceElapsed(unclaimedSince, endedPath) && recoverFinished(endedPath)) {
+        unclaimedSince.remove(endedPath);
+        result.recovered++;
+      }
+    }
+  }
+
+  /**
+   * The exporter has been failing for long enough that more finished spans wait in ZooKeeper than allowed:
+   * drop the oldest unclaimed ones, loudly, so that ZooKeeper itself is never put at risk by a tracing outage.
+   */
+  private List<String> dropOldest(List<String> unclaimed, int excess, ScanResult result) throws Exception {
+    List<Map.Entry<String, Stat>> byAge = new ArrayList<>();
+    for (String path : unclaimed) {
+      Stat stat = client.checkExists().forPath(path);
+      if (stat != null) {
+        byAge.add(Map.entry(path, stat));
+      }
+    }
+    byAge.sort(java.util.Comparator.comparingLong(entry -> entry.getValue().getCzxid()));
+    List<String> dropped = new ArrayList<>();
+    for (Map.Entry<String, Stat> entry : byAge.subList(0, Math.min(excess, byAge.size()))) {
+      try {
+        client.delete().withVersion(entry.getValue().getVersion()).forPath(entry.getKey());
+        dropped.add(entry.getKey());
+      } catch (KeeperException.NoNodeException | KeeperException.NotEmptyException
+          | KeeperException.BadVersionException exportedOrClaimedMeanwhile) {
+        // someone is delivering it after all
+      }
+    }
+    if (!dropped.isEmpty()) {
+      store.counters().droppedAtBound.add(dropped.size());
+      result.dropped += dropped.size();
+      log.error("exporter backlog: {} finished spans waited in ZooKeeper, more than maxRetainedSpans={}; "
+          + "dropped the {} oldest undelivered spans", unclaimed.size() + excess, maxRetainedSpans, dropped.size());
+    }
+    return dropped;
   }
 
   /** Claims and exports one unclaimed finished span; false if someone else got there first. */
@@ -277,6 +315,7 @@ public final class DeferredSpanRecovery implements Closeable {
     private int recovered;
     private int abandoned;
     private int quarantined;
+    private int dropped;
 
     ScanResult() {}
 
@@ -295,9 +334,15 @@ public final class DeferredSpanRecovery implements Closeable {
       return quarantined;
     }
 
+    /** Undelivered finished spans dropped because more than {@code maxRetainedSpans} were waiting. */
+    public int dropped() {
+      return dropped;
+    }
+
     @Override
     public String toString() {
-      return "ScanResult{recovered=" + recovered + ", abandoned=" + abandoned + ", quarantined=" + quarantined + "}";
+      return "ScanResult{recovered=" + recovered + ", abandoned=" + abandoned + ", quarantined=" + quarantined
+          + ", dropped=" + dropped + "}";
     }
   }
 
@@ -307,6 +352,7 @@ public final class DeferredSpanRecovery implements Closeable {
     private Duration scanInterval = Duration.ofSeconds(10);
     private Duration gracePeriod = Duration.ofSeconds(30);
     private Duration maxAge = Duration.ofDays(7);
+    private int maxRetainedSpans = 100_000;
 
     private Builder(DeferredSpanStore store) {
       this.store = java.util.Objects.requireNonNull(store, "store");
@@ -333,6 +379,19 @@ public final class DeferredSpanRecovery implements Closeable {
     /** Spans open longer than this are ended as abandoned. Default 7 days. */
     public Builder maxAge(Duration maxAge) {
       this.maxAge = DeferredSpanStore.Builder.requirePositive(maxAge, "maxAge");
+      return this;
+    }
+
+    /**
+     * The most finished spans that may wait in ZooKeeper for an exporter that keeps failing. Beyond it the
+     * oldest undelivered ones are dropped, with an ERROR log and {@link StoreStats#droppedAtBound()}, so a long
+     * tracing outage can never fill ZooKeeper. Default 100,000 (about 30 MB of znodes).
+     */
+    public Builder maxRetainedSpans(int maxRetainedSpans) {
+      if (maxRetainedSpans < 1) {
+        throw new IllegalArgumentException("maxRetainedSpans must be positive");
+      }
+      this.maxRetainedSpans = maxRetainedSpans;
       return this;
     }
 

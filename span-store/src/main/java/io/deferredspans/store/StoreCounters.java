@@ -17,6 +17,7 @@ final class StoreCounters {
   final LongAdder cleanupRetries = new LongAdder();
   final LongAdder recovered = new LongAdder();
   final LongAdder abandoned = new LongAdder();
+  final LongAdder droppedAtBound = new LongAdder();
 
   StoreStats snapshot() {
     return new StoreStats(this);

@@ -15,6 +15,7 @@ public final class StoreStats {
   private final long cleanupRetries;
   private final long recovered;
   private final long abandoned;
+  private final long droppedAtBound;
 
   StoreStats(StoreCounters c) {
     this.begun = c.begun.sum();
@@ -30,6 +31,7 @@ public final class StoreStats {
     this.cleanupRetries = c.cleanupRetries.sum();
     this.recovered = c.recovered.sum();
     this.abandoned = c.abandoned.sum();
+    this.droppedAtBound = c.droppedAtBound.sum();
   }
 
   /** Spans begun through {@link DeferredSpanStore#beginDeferredSpan} (not counting caller-run begin ops). */
@@ -93,12 +95,17 @@ public final class StoreStats {
     return abandoned;
   }
 
+  /** Undelivered spans the recovery worker dropped because its backlog bound was exceeded. */
+  public long droppedAtBound() {
+    return droppedAtBound;
+  }
+
   @Override
   public String toString() {
     return "StoreStats{begun=" + begun + ", ended=" + ended + ", retriedWinners=" + retriedWinners
         + ", alreadyEnded=" + alreadyEnded + ", noRecord=" + noRecord + ", rejected=" + rejected
         + ", quarantined=" + quarantined + ", exportAcknowledged=" + exportAcknowledged + ", exportFailed="
         + exportFailed + ", removed=" + removed + ", cleanupRetries=" + cleanupRetries + ", recovered="
-        + recovered + ", abandoned=" + abandoned + "}";
+        + recovered + ", abandoned=" + abandoned + ", droppedAtBound=" + droppedAtBound + "}";
   }
 }
