@@ -25,5 +25,16 @@ public final class DeferredSpanAttributes {
   public static final AttributeKey<String> ABANDON_REASON =
       AttributeKey.stringKey("deferred_span.abandon_reason");
 
+  /** How many attributes the deny-list removed before the span was stored or exported. */
+  public static final AttributeKey<Long> REDACTED_ATTRIBUTES =
+      AttributeKey.longKey("deferred_span.redacted_attributes");
+
+  /** On a link to a context that arrived from an untrusted source (see {@link UntrustedParentPolicy#LINK}). */
+  public static final AttributeKey<Boolean> UNTRUSTED_LINK = AttributeKey.booleanKey("deferred_span.untrusted_link");
+
+  /** Set when a {@code traceparent} from an untrusted source was malformed and ignored. */
+  public static final AttributeKey<String> REJECTED_TRACEPARENT =
+      AttributeKey.stringKey("deferred_span.rejected_traceparent");
+
   private DeferredSpanAttributes() {}
 }

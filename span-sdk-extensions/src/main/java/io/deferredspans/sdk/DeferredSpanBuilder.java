@@ -51,6 +51,32 @@ public final class DeferredSpanBuilder {
     return setParent(Context.root().with(Span.wrap(parent)));
   }
 
+  /**
+   * The parent named by a {@code traceparent} (and {@code tracestate}) that came from outside the system,
+   * handled by the tracing's {@link UntrustedParentPolicy}: used as the parent ({@code TRUST}), only linked from
+   * a new trace ({@code LINK}, the default), or ignored ({@code IGNORE}). A malformed value never fails the
+   * caller and is never half-used: the span starts a new trace and records {@link
+   * DeferredSpanAttributes#REJECTED_TRACEPARENT}.
+   */
+  public DeferredSpanBuilder setUntrustedParent(String traceparent, String tracestate) {
+    SpanContext outside;
+    try {
+      outside = TraceParent.parse(traceparent, tracestate);
+    } catch (MalformedTraceparentException e) {
+      attributes.put(DeferredSpanAttributes.REJECTED_TRACEPARENT, e.getMessage());
+      return setNoParent();
+    }
+    switch (tracing.getUntrustedParentPolicy()) {
+      case TRUST:
+        return setParent(outside);
+      case LINK:
+        setNoParent();
+        return addLink(outside, Attributes.of(DeferredSpanAttributes.UNTRUSTED_LINK, true));
+      default:
+        return setNoParent();
+    }
+  }
+
   /** Starts a new trace even if a span is current. */
   public DeferredSpanBuilder setNoParent() {
     return setParent(Context.root());
@@ -123,14 +149,20 @@ public final class DeferredSpanBuilder {
     }
     Context parentContext = parent == null ? Context.current() : parent;
     SpanContext parentSpan = Span.fromContext(parentContext).getSpanContext();
-    Attributes beginAttributes = attributes.build();
-    tracing.checkSize(beginAttributes, links, "begin of " + name);
+    AttributeFilter.Redactions redactions = new AttributeFilter.Redactions();
+    Attributes beginAttributes = tracing.getAttributeFilter().filter(attributes.build(), redactions);
+    List<LinkData> beginLinks = tracing.getAttributeFilter().filterLinks(links, redactions);
+    if (redactions.count() > 0) {
+      beginAttributes = beginAttributes.toBuilder()
+          .put(DeferredSpanAttributes.REDACTED_ATTRIBUTES, (long) redactions.count()).build();
+    }
+    tracing.checkSize(beginAttributes, beginLinks, "begin of " + name);
 
     String traceId =
         parentSpan.isValid() ? parentSpan.getTraceId() : tracing.getIdGenerator().generateTraceId();
     String spanId = tracing.getIdGenerator().generateSpanId();
     SamplingResult sampling =
-        tracing.getSampler().shouldSample(parentContext, traceId, name, kind, beginAttributes, links);
+        tracing.getSampler().shouldSample(parentContext, traceId, name, kind, beginAttributes, beginLinks);
     boolean sampled = sampling.getDecision() == SamplingDecision.RECORD_AND_SAMPLE;
     TraceState parentState = parentSpan.isValid() ? parentSpan.getTraceState() : TraceState.getDefault();
     SpanContext context =
@@ -150,7 +182,7 @@ public final class DeferredSpanBuilder {
         name,
         kind,
         start,
-        links,
+        beginLinks,
         beginAttributes,
         tracing.getHostName(),
         owner);

@@ -9,6 +9,7 @@ import io.opentelemetry.sdk.trace.IdGenerator;
 import io.opentelemetry.sdk.trace.SdkTracerProvider;
 import io.opentelemetry.sdk.trace.SpanLimits;
 import io.opentelemetry.sdk.trace.SpanProcessor;
+import io.opentelemetry.sdk.trace.data.EventData;
 import io.opentelemetry.sdk.trace.data.LinkData;
 import io.opentelemetry.sdk.trace.samplers.Sampler;
 import java.util.List;
@@ -37,7 +38,7 @@ public final class DeferredTracing {
   private static final DeferredTracing NOOP =
       new DeferredTracing(
           false, null, SpanProcessor.composite(List.of()), Resource.empty(), Sampler.alwaysOff(),
-          IdGenerator.random(), Clock.getDefault(), SpanLimits.getDefault(), "", 0, null);
+          IdGenerator.random(), Clock.getDefault(), SpanLimits.getDefault(), "", new DeferredTracingOptions(), null);
 
   private final boolean enabled;
   private final SdkTracerProvider tracerProvider;
@@ -49,6 +50,8 @@ public final class DeferredTracing {
   private final SpanLimits spanLimits;
   private final String hostName;
   private final int maxAttributeBytes;
+  private final AttributeFilter attributeFilter;
+  private final UntrustedParentPolicy untrustedParentPolicy;
   private final ExportAcknowledgements acknowledgements;
   private final InstrumentationScopeInfo scope;
 
@@ -62,7 +65,7 @@ public final class DeferredTracing {
       Clock clock,
       SpanLimits spanLimits,
       String hostName,
-      int maxAttributeBytes,
+      DeferredTracingOptions options,
       ExportAcknowledgements acknowledgements) {
     this.enabled = enabled;
     this.tracerProvider = tracerProvider;
@@ -73,7 +76,9 @@ public final class DeferredTracing {
     this.clock = clock;
     this.spanLimits = spanLimits;
     this.hostName = hostName;
-    this.maxAttributeBytes = maxAttributeBytes;
+    this.maxAttributeBytes = options.maxAttributeBytes;
+    this.attributeFilter = options.attributeFilter();
+    this.untrustedParentPolicy = options.untrustedParentPolicy;
     this.acknowledgements = acknowledgements;
     String version = DeferredTracing.class.getPackage().getImplementationVersion();
     this.scope =
@@ -140,17 +145,24 @@ public final class DeferredTracing {
    */
   public FinishedDeferredSpan finish(DeferredSpanRecord record, DeferredSpanEnding ending) {
     requireValid(record);
-    checkSize(ending.getAttributes(), ending.getLinks(), "end of " + record.getName());
+    AttributeFilter.Redactions redactions = new AttributeFilter.Redactions();
+    Attributes endAttributes = attributeFilter.filter(ending.getAttributes(), redactions);
+    List<LinkData> endLinks = attributeFilter.filterLinks(ending.getLinks(), redactions);
+    List<EventData> events = attributeFilter.filterEvents(ending.getEvents(), redactions);
+    checkSize(endAttributes, endLinks, "end of " + record.getName());
     long end = ending.getEndEpochNanos().orElseGet(clock::now);
-    var attributes = ending.getAttributes().toBuilder();
+    var attributes = endAttributes.toBuilder();
     attributes.put(DeferredSpanAttributes.BEGAN_BY, record.getBeganBy());
     attributes.put(DeferredSpanAttributes.ENDED_BY, hostName);
     if (end < record.getStartEpochNanos()) {
       attributes.put(DeferredSpanAttributes.CLOCK_SKEW_CLAMPED_NANOS, record.getStartEpochNanos() - end);
       end = record.getStartEpochNanos();
     }
-    return new FinishedDeferredSpan(
-        record, end, attributes.build(), ending.getEvents(), ending.getStatus(), ending.getLinks(), hostName);
+    if (redactions.count() > 0) {
+      Long atBegin = record.getAttributes().get(DeferredSpanAttributes.REDACTED_ATTRIBUTES);
+      attributes.put(DeferredSpanAttributes.REDACTED_ATTRIBUTES, (atBegin == null ? 0 : atBegin) + redactions.count());
+    }
+    return new FinishedDeferredSpan(record, end, attributes.build(), events, ending.getStatus(), endLinks, hostName);
   }
 
   /**
@@ -217,6 +229,14 @@ public final class DeferredTracing {
    */
   public int expireAcknowledgements(java.time.Duration maxAge) {
     return acknowledgements == null ? 0 : acknowledgements.expire(maxAge.toNanos());
+  }
+
+  AttributeFilter getAttributeFilter() {
+    return attributeFilter;
+  }
+
+  UntrustedParentPolicy getUntrustedParentPolicy() {
+    return untrustedParentPolicy;
   }
 
   Sampler getSampler() {

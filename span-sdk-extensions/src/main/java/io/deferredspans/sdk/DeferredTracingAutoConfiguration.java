@@ -6,7 +6,10 @@ import io.opentelemetry.sdk.resources.Resource;
 import io.opentelemetry.sdk.trace.IdGenerator;
 import io.opentelemetry.sdk.trace.SdkTracerProvider;
 import io.opentelemetry.sdk.trace.SpanProcessor;
+import io.opentelemetry.sdk.autoconfigure.spi.ConfigProperties;
+import io.opentelemetry.sdk.autoconfigure.spi.ConfigurationException;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
@@ -33,8 +36,9 @@ public final class DeferredTracingAutoConfiguration {
   private volatile Resource resource;
   private volatile boolean sdkDisabled;
   private volatile boolean acknowledging;
-  private String hostName;
-  private int maxAttributeBytes = DeferredTracingBuilder.DEFAULT_MAX_ATTRIBUTE_BYTES;
+  private final DeferredTracingOptions options = new DeferredTracingOptions();
+  // Setters called in code win over the configuration, which is read only while autoconfigure builds.
+  private final List<java.util.function.Consumer<DeferredTracingOptions>> overrides = new CopyOnWriteArrayList<>();
 
   private DeferredTracingAutoConfiguration() {}
 
@@ -47,6 +51,7 @@ public final class DeferredTracingAutoConfiguration {
               capture.resource = resource;
               // Autoconfigure computes the resource even when the SDK is disabled, so its customizer runs too.
               capture.sdkDisabled = config.getBoolean("otel.sdk.disabled", false);
+              capture.readOptions(config);
               return resource;
             })
         .addSpanExporterCustomizer(
@@ -62,17 +67,51 @@ public final class DeferredTracingAutoConfiguration {
     return capture;
   }
 
-  /** See {@link DeferredTracingBuilder#setHostName(String)}. */
-  public DeferredTracingAutoConfiguration setHostName(String hostName) {
-    this.hostName = hostName;
+  private void readOptions(ConfigProperties config) {
+    options.hostName = config.getString("deferred.spans.host.name");
+    Integer maxBytes = config.getInt("deferred.spans.max.attribute.bytes");
+    if (maxBytes != null) {
+      options.setMaxAttributeBytes(maxBytes);
+    }
+    if (config.getString("deferred.spans.attribute.deny") != null) {
+      options.setDeniedAttributeKeys(config.getList("deferred.spans.attribute.deny"));
+    }
+    String policy = config.getString("deferred.spans.untrusted.parent");
+    if (policy != null) {
+      try {
+        options.setUntrustedParentPolicy(UntrustedParentPolicy.valueOf(policy.trim().toUpperCase(Locale.ROOT)));
+      } catch (IllegalArgumentException e) {
+        throw new ConfigurationException(
+            "deferred.spans.untrusted.parent must be trust, link or ignore, not '" + policy + "'", e);
+      }
+    }
+    overrides.forEach(override -> override.accept(options));
+  }
+
+  private DeferredTracingAutoConfiguration override(java.util.function.Consumer<DeferredTracingOptions> override) {
+    override.accept(new DeferredTracingOptions()); // validate now, where the caller can see it
+    overrides.add(override);
     return this;
   }
 
-  /** See {@link DeferredTracingBuilder#setMaxAttributeBytes(int)}. */
+  /** See {@link DeferredTracingBuilder#setHostName(String)}; also {@code DEFERRED_SPANS_HOST_NAME}. */
+  public DeferredTracingAutoConfiguration setHostName(String hostName) {
+    return override(options -> options.hostName = hostName);
+  }
+
+  /** See {@link DeferredTracingBuilder#setMaxAttributeBytes(int)}; also {@code DEFERRED_SPANS_MAX_ATTRIBUTE_BYTES}. */
   public DeferredTracingAutoConfiguration setMaxAttributeBytes(int maxAttributeBytes) {
-    DeferredTracing.builder().setMaxAttributeBytes(maxAttributeBytes); // same validation, one place
-    this.maxAttributeBytes = maxAttributeBytes;
-    return this;
+    return override(options -> options.setMaxAttributeBytes(maxAttributeBytes));
+  }
+
+  /** See {@link DeferredTracingBuilder#setDeniedAttributeKeys}; also {@code DEFERRED_SPANS_ATTRIBUTE_DENY}. */
+  public DeferredTracingAutoConfiguration setDeniedAttributeKeys(List<String> patterns) {
+    return override(options -> options.setDeniedAttributeKeys(patterns));
+  }
+
+  /** See {@link DeferredTracingBuilder#setUntrustedParentPolicy}; also {@code DEFERRED_SPANS_UNTRUSTED_PARENT}. */
+  public DeferredTracingAutoConfiguration setUntrustedParentPolicy(UntrustedParentPolicy policy) {
+    return override(options -> options.setUntrustedParentPolicy(policy));
   }
 
   /** The deferred tracing sharing the pipeline of {@code tracerProvider}, which autoconfigure has built. */
@@ -90,8 +129,8 @@ public final class DeferredTracingAutoConfiguration {
         IdGenerator.random(),
         Clock.getDefault(),
         tracerProvider.getSpanLimits(),
-        hostName != null ? hostName : HostNames.defaultHostName(captured),
-        maxAttributeBytes,
+        options.hostName != null ? options.hostName : HostNames.defaultHostName(captured),
+        options,
         acknowledging ? acknowledgements : null);
   }
 }

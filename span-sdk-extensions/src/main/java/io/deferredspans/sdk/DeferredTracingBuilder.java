@@ -30,8 +30,7 @@ public final class DeferredTracingBuilder {
   private final List<SpanProcessor> processors = new ArrayList<>();
   private final ExportAcknowledgements acknowledgements = new ExportAcknowledgements();
   private boolean acknowledging;
-  private String hostName;
-  private int maxAttributeBytes = DEFAULT_MAX_ATTRIBUTE_BYTES;
+  private final DeferredTracingOptions options = new DeferredTracingOptions();
 
   DeferredTracingBuilder() {}
 
@@ -90,16 +89,30 @@ public final class DeferredTracingBuilder {
    * service.instance.id}, else {@code host.name}, else {@code pid@hostname}.
    */
   public DeferredTracingBuilder setHostName(String hostName) {
-    this.hostName = hostName;
+    options.hostName = hostName;
     return this;
   }
 
   /** Upper bound on one span's stored attributes and links, encoded; larger ones are rejected with a clear error. */
   public DeferredTracingBuilder setMaxAttributeBytes(int maxAttributeBytes) {
-    if (maxAttributeBytes <= 0 || maxAttributeBytes > DeferredSpanRecordCodec.MAX_ENCODED_BYTES / 2) {
-      throw new IllegalArgumentException("maxAttributeBytes must be in (0, 512 KiB]: " + maxAttributeBytes);
-    }
-    this.maxAttributeBytes = maxAttributeBytes;
+    options.setMaxAttributeBytes(maxAttributeBytes);
+    return this;
+  }
+
+  /**
+   * Attribute keys (Java regular expressions, matched against the whole key) that are dropped from begin and
+   * end attributes, link and event attributes before anything is stored or exported. Replaces the default, which
+   * denies keys containing password, secret, token, api key, authorization, credential, private key or cookie,
+   * and {@code exception.stacktrace}. An empty list allows everything.
+   */
+  public DeferredTracingBuilder setDeniedAttributeKeys(java.util.List<String> patterns) {
+    options.setDeniedAttributeKeys(patterns);
+    return this;
+  }
+
+  /** What {@link DeferredSpanBuilder#setUntrustedParent} does with outside contexts. Default {@code LINK}. */
+  public DeferredTracingBuilder setUntrustedParentPolicy(UntrustedParentPolicy policy) {
+    options.setUntrustedParentPolicy(policy);
     return this;
   }
 
@@ -122,8 +135,8 @@ public final class DeferredTracingBuilder {
         idGenerator,
         clock,
         spanLimits,
-        hostName != null ? hostName : HostNames.defaultHostName(resource),
-        maxAttributeBytes,
+        options.hostName != null ? options.hostName : HostNames.defaultHostName(resource),
+        options,
         acknowledging ? acknowledgements : null);
   }
 }

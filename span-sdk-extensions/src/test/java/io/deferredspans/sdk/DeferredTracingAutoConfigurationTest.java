@@ -80,6 +80,33 @@ class DeferredTracingAutoConfigurationTest {
     assertThrows(DeferredSpanLimitException.class, span::begin);
   }
 
+  @Test
+  void securityOptionsComeFromTheOtelConfigurationAndCodeOverridesThem() {
+    AutoConfiguredOpenTelemetrySdkBuilder builder = builder(Map.of(
+        "deferred.spans.untrusted.parent", "ignore",
+        "deferred.spans.attribute.deny", "internal\\..*",
+        "deferred.spans.host.name", "from-config"));
+    DeferredTracingAutoConfiguration capture = DeferredTracingAutoConfiguration.install(builder).setHostName("from-code");
+    DeferredTracing tracing = build(builder, capture);
+
+    assertEquals("from-code", tracing.getHostName());
+    DeferredSpanRecord record = tracing.spanBuilder("Event")
+        .setUntrustedParent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", null)
+        .setAttribute("internal.ip", "10.0.0.1").setAttribute("password", "kept: the deny-list was replaced")
+        .begin();
+    assertTrue(record.getLinks().isEmpty(), "ignored, not linked");
+    assertEquals(null, record.getAttributes().get(AttributeKey.stringKey("internal.ip")));
+    assertEquals("kept: the deny-list was replaced", record.getAttributes().get(AttributeKey.stringKey("password")));
+  }
+
+  @Test
+  void invalidPolicyInConfigurationIsAClearError() {
+    AutoConfiguredOpenTelemetrySdkBuilder builder = builder(Map.of("deferred.spans.untrusted.parent", "maybe"));
+    DeferredTracingAutoConfiguration.install(builder);
+    Exception e = assertThrows(io.opentelemetry.sdk.autoconfigure.spi.ConfigurationException.class, builder::build);
+    assertTrue(e.getMessage().contains("trust, link or ignore"), e.getMessage());
+  }
+
   private DeferredTracing autoconfigure(Map<String, String> properties) {
     AutoConfiguredOpenTelemetrySdkBuilder builder = builder(properties);
     return build(builder, DeferredTracingAutoConfiguration.install(builder));

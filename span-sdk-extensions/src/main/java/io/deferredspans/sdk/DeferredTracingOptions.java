@@ -1,0 +1,32 @@
+package io.deferredspans.sdk;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/** The options both ways of building a {@link DeferredTracing} share, validated in one place. */
+final class DeferredTracingOptions {
+  String hostName;
+  int maxAttributeBytes = DeferredTracingBuilder.DEFAULT_MAX_ATTRIBUTE_BYTES;
+  List<String> deniedAttributeKeys = new ArrayList<>(AttributeFilter.DEFAULT_DENIED_KEYS);
+  UntrustedParentPolicy untrustedParentPolicy = UntrustedParentPolicy.LINK;
+
+  void setMaxAttributeBytes(int maxAttributeBytes) {
+    if (maxAttributeBytes <= 0 || maxAttributeBytes > DeferredSpanRecordCodec.MAX_ENCODED_BYTES / 2) {
+      throw new IllegalArgumentException("maxAttributeBytes must be in (0, 512 KiB]: " + maxAttributeBytes);
+    }
+    this.maxAttributeBytes = maxAttributeBytes;
+  }
+
+  void setDeniedAttributeKeys(List<String> patterns) {
+    this.deniedAttributeKeys = new ArrayList<>(patterns);
+    new AttributeFilter(patterns); // fail now on a bad regex, not at the first span
+  }
+
+  void setUntrustedParentPolicy(UntrustedParentPolicy policy) {
+    this.untrustedParentPolicy = java.util.Objects.requireNonNull(policy, "policy");
+  }
+
+  AttributeFilter attributeFilter() {
+    return new AttributeFilter(deniedAttributeKeys);
+  }
+}
