@@ -424,14 +424,21 @@ class DeferredSpanStoreTest {
     TestHost a = host("host-a");
     a.client.create().forPath(a.store.layout().openPath("junk-1"), new byte[] {(byte) 0xff, 0, 1});
     a.client.create().forPath(a.store.layout().openPath("junk-2"), new byte[0]);
+    byte[] huge = new byte[900 * 1024];
+    java.util.Arrays.fill(huge, (byte) '[');
+    a.client.create().forPath(a.store.layout().openPath("junk-huge"), huge);
+    a.client.create().forPath(a.store.layout().openPath("newer"), "{\"v\":7}".getBytes(StandardCharsets.UTF_8));
+    enqueue(a, "live", eventContext());
     DeferredSpanRecord old =
         a.tracing.spanBuilder("QueueItem").setStartTimestamp(Instant.now().minus(Duration.ofDays(30))).begin();
     a.store.beginDeferredSpan("old", old);
 
     DeferredSpanRecovery.ScanResult scan = recovery(a).scanNow();
-    assertEquals(2, scan.quarantined());
+    assertEquals(3, scan.quarantined());
     assertEquals(1, scan.abandoned());
-    assertEquals(0, openRecords(a));
+    assertEquals(2, openRecords(a), "the newer-format record and the live span stay");
+    assertEquals(EndResult.Outcome.ENDED,
+        a.store.endDeferredSpan("live", DeferredSpanEnding.now(), dequeueOp(a, "live")).getOutcome());
   }
 
   @Test
