@@ -27,6 +27,8 @@ import org.slf4j.LoggerFactory;
 public final class DemoLauncher {
   private static final Logger log = LoggerFactory.getLogger(DemoLauncher.class);
   private static final int USAGE = 64;
+  /** The shell's convention for "ended by a signal" (128 + SIGINT). */
+  private static final int STOPPED_BY_SIGNAL = 130;
 
   private final LauncherOptions options;
   private final PrintStream out;
@@ -61,7 +63,7 @@ public final class DemoLauncher {
     TraceFiles.clear(options.tracesDir(), TraceFiles.JSON_LINES);
     TraceFiles.clear(options.logDir(), ".log");
     Resources resources = new Resources();
-    Thread hook = new Thread(resources::close, "demo-ctrl-c");
+    Thread hook = new Thread(() -> resources.closeOnSignal(out), "demo-ctrl-c");
     Runtime.getRuntime().addShutdownHook(hook);
     DemoScenario.Outcome outcome;
     try {
@@ -75,6 +77,11 @@ public final class DemoLauncher {
       out.printf("Deferred Spans demo: ZooKeeper %s, items of %d s, traces in %s%s%n", connectString,
           options.itemSeconds(), options.tracesDir(), settings.exportsOtlp() ? " and over OTLP" : "");
       outcome = new DemoScenario(options, resources.fleet, znodes, resources.telemetry, connectString, out).run();
+    } catch (Exception e) {
+      if (resources.stoppedBySignal) {
+        return STOPPED_BY_SIGNAL; // the hook closed ZooKeeper under the scenario: its failure is expected
+      }
+      throw e;
     } finally {
       resources.close();
       removeHook(hook);
@@ -125,11 +132,22 @@ public final class DemoLauncher {
    */
   private static final class Resources {
     private final AtomicBoolean closed = new AtomicBoolean();
+    volatile boolean stoppedBySignal;
     volatile ProcessFleet fleet;
     volatile CuratorFramework client;
     volatile DemoTelemetry telemetry;
     volatile EmbeddedZooKeeper zookeeper;
     volatile Path temporaryDataDir;
+
+    void closeOnSignal(PrintStream out) {
+      if (closed.get()) {
+        return;
+      }
+      stoppedBySignal = true;
+      out.println("\nStopping: SIGTERM to every demo process, then ZooKeeper...");
+      close();
+      out.println("Stopped; no demo process is left running.");
+    }
 
     void close() {
       if (!closed.compareAndSet(false, true)) {
