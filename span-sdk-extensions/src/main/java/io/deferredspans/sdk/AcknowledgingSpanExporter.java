@@ -6,7 +6,7 @@ import io.opentelemetry.sdk.trace.export.SpanExporter;
 import java.util.Collection;
 import java.util.List;
 
-/** Wraps a real exporter and tells each deferred span's listener whether the exporter accepted its batch. */
+/** Wraps a real exporter and reports, per deferred span, whether the exporter accepted its batch. */
 final class AcknowledgingSpanExporter implements SpanExporter {
   private final SpanExporter delegate;
   private final ExportAcknowledgements acknowledgements;
@@ -14,30 +14,22 @@ final class AcknowledgingSpanExporter implements SpanExporter {
   AcknowledgingSpanExporter(SpanExporter delegate, ExportAcknowledgements acknowledgements) {
     this.delegate = delegate;
     this.acknowledgements = acknowledgements;
+    acknowledgements.addExporter();
   }
 
   @Override
   public CompletableResultCode export(Collection<SpanData> spans) {
-    List<ExportListener> listeners = acknowledgements.claim(spans);
+    List<ExportAcknowledgements.Claim> claims = acknowledgements.claim(spans);
     CompletableResultCode result;
     try {
       result = delegate.export(spans);
     } catch (RuntimeException e) {
-      // The processors log and swallow this, and the claimed listeners can no longer expire: tell them now.
-      listeners.forEach(ExportListener::onExportFailed);
+      // The processors log and swallow this: fail the spans now rather than at the acknowledgement timeout.
+      claims.forEach(claim -> acknowledgements.answer(claim, false));
       throw e;
     }
-    if (!listeners.isEmpty()) {
-      result.whenComplete(
-          () -> {
-            for (ExportListener listener : listeners) {
-              if (result.isSuccess()) {
-                listener.onExported();
-              } else {
-                listener.onExportFailed();
-              }
-            }
-          });
+    if (!claims.isEmpty()) {
+      result.whenComplete(() -> claims.forEach(claim -> acknowledgements.answer(claim, result.isSuccess())));
     }
     return result;
   }

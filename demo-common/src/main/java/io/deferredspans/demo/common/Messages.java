@@ -1,0 +1,66 @@
+package io.deferredspans.demo.common;
+
+import java.util.List;
+
+/**
+ * The JSON bodies of the demo's znodes. Requests carry only a small parent context (a W3C traceparent), as
+ * Zuul's do; the deferred spans themselves live in the {@code DeferredSpanStore}.
+ */
+public final class Messages {
+  private Messages() {}
+
+  /** A "patchset uploaded" event from the code-review system, waiting for a scheduler. */
+  public record TriggerEvent(String id, String change, String project, String traceparent, long createdAtMillis) {}
+
+  /** The states a queue item goes through; each transition is one ZooKeeper transaction. */
+  public enum ItemState {
+    ENQUEUED,
+    MERGING,
+    BUILDING,
+    COMPLETED
+  }
+
+  /** One job of an item's build set, and its result once known. */
+  public record BuildEntry(String uuid, String job, long durationMillis, String result) {
+    public BuildEntry withResult(String newResult) {
+      return new BuildEntry(uuid, job, durationMillis, newResult);
+    }
+
+    public boolean done() {
+      return result != null;
+    }
+  }
+
+  /** A change under test in a pipeline queue. */
+  public record QueueItem(
+      String id,
+      String eventId,
+      String change,
+      String project,
+      String enqueuedBy,
+      long enqueuedAtMillis,
+      ItemState state,
+      List<BuildEntry> builds) {
+
+    public QueueItem withState(ItemState newState) {
+      return new QueueItem(id, eventId, change, project, enqueuedBy, enqueuedAtMillis, newState, builds);
+    }
+
+    public QueueItem withBuilds(ItemState newState, List<BuildEntry> newBuilds) {
+      return new QueueItem(id, eventId, change, project, enqueuedBy, enqueuedAtMillis, newState, List.copyOf(newBuilds));
+    }
+
+    public long buildsDone() {
+      return builds.stream().filter(BuildEntry::done).count();
+    }
+  }
+
+  public record MergeRequest(String itemId, String change, String project, long durationMillis, String traceparent) {}
+
+  public record MergeResult(String itemId, String merger, String result) {}
+
+  public record BuildRequest(
+      String uuid, String itemId, String job, String change, long durationMillis, String traceparent) {}
+
+  public record BuildResult(String uuid, String itemId, String job, String result, String executor) {}
+}

@@ -1,0 +1,185 @@
+package io.deferredspans.demo.scheduler;
+
+import io.deferredspans.demo.common.DemoPaths;
+import io.deferredspans.demo.common.DemoTelemetry;
+import io.deferredspans.demo.common.ZooKeeperConnection;
+import io.deferredspans.demo.common.Znodes;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.stream.Stream;
+import org.apache.curator.framework.CuratorFramework;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The demo's one entry point ({@code demo/run}): runs ZooKeeper (embedded unless {@code --zookeeper}), two
+ * schedulers and the executors as separate JVMs, plays a "patchset uploaded" event, kills the scheduler that
+ * enqueued the item while it is in flight, and prints the item's trace as a waterfall with a verdict. Exit status:
+ * 0 trace complete, 1 trace broken, 2 run failed, 64 bad arguments.
+ */
+public final class DemoLauncher {
+  private static final Logger log = LoggerFactory.getLogger(DemoLauncher.class);
+  private static final int USAGE = 64;
+  /** The shell's convention for "ended by a signal" (128 + SIGINT). */
+  private static final int STOPPED_BY_SIGNAL = 130;
+
+  private final LauncherOptions options;
+  private final PrintStream out;
+
+  DemoLauncher(LauncherOptions options, PrintStream out) {
+    this.options = options;
+    this.out = out;
+  }
+
+  public static void main(String[] args) throws Exception {
+    LauncherOptions options;
+    try {
+      options = LauncherOptions.parse(args, otelSystemProperties(), System.getenv());
+    } catch (IllegalArgumentException e) {
+      System.err.println(e.getMessage().equals("help requested") ? LauncherOptions.USAGE
+          : "demo: " + e.getMessage() + "\n" + LauncherOptions.USAGE);
+      System.exit(USAGE);
+      return;
+    }
+    System.exit(new DemoLauncher(options, System.out).run());
+  }
+
+  /** The {@code otel.*} system properties the launcher was given, to forward to every process. */
+  private static Map<String, String> otelSystemProperties() {
+    Map<String, String> settings = new LinkedHashMap<>();
+    System.getProperties().stringPropertyNames().stream().filter(k -> k.startsWith("otel."))
+        .forEach(k -> settings.put(k, System.getProperty(k)));
+    return settings;
+  }
+
+  int run() throws Exception {
+    TraceFiles.clear(options.tracesDir(), TraceFiles.JSON_LINES);
+    TraceFiles.clear(options.logDir(), ".log");
+    Resources resources = new Resources();
+    Thread hook = new Thread(() -> resources.closeOnSignal(out), "demo-ctrl-c");
+    Runtime.getRuntime().addShutdownHook(hook);
+    DemoScenario.Outcome outcome;
+    try {
+      String connectString = startZooKeeper(resources);
+      TelemetrySettings settings = new TelemetrySettings(options.otelSettings(), System.getenv(), options.tracesDir());
+      resources.telemetry = DemoTelemetry.start(settings.forProcess("demo-launcher", "launcher"));
+      resources.client = ZooKeeperConnection.connect(connectString, Duration.ofSeconds(10));
+      Znodes znodes = new Znodes(resources.client);
+      resetDemoState(znodes);
+      resources.fleet = new ProcessFleet(settings, options.logDir());
+      out.printf("Deferred Spans demo: ZooKeeper %s, items of %d s, traces in %s%s%n", connectString,
+          options.itemSeconds(), options.tracesDir(), settings.exportsOtlp() ? " and over OTLP" : "");
+      outcome = new DemoScenario(options, resources.fleet, znodes, resources.telemetry, connectString, out).run();
+    } catch (Exception e) {
+      if (resources.stoppedBySignal) {
+        return STOPPED_BY_SIGNAL; // the hook closed ZooKeeper under the scenario: its failure is expected
+      }
+      throw e;
+    } finally {
+      resources.close();
+      removeHook(hook);
+    }
+    TraceFiles.Contents files = TraceFiles.read(options.tracesDir());
+    TraceAnalysis.Report report = TraceAnalysis.analyze(files.spans(), files.unreadableLines(), options.items());
+    return new RunReport(out, options.width()).print(outcome, files, report);
+  }
+
+  private String startZooKeeper(Resources resources) throws Exception {
+    if (options.zookeeper() != null) {
+      return options.zookeeper();
+    }
+    Path dataDir = options.dataDir();
+    if (dataDir == null) {
+      dataDir = Files.createTempDirectory("deferred-spans-demo-zk");
+      resources.temporaryDataDir = dataDir;
+    }
+    resources.zookeeper = EmbeddedZooKeeper.start(dataDir);
+    return resources.zookeeper.connectString();
+  }
+
+  /** A previous run (a reused --data-dir, an external ZooKeeper) may have left items behind: start clean. */
+  private static void resetDemoState(Znodes znodes) throws Exception {
+    if (!znodes.children(DemoPaths.PROCESSES).isEmpty()) {
+      throw new IllegalStateException("demo processes are already registered in this ZooKeeper ("
+          + znodes.children(DemoPaths.PROCESSES) + "): is another demo running against it?");
+    }
+    for (String root : new String[] {DemoPaths.ROOT, DemoPaths.SPAN_STORE}) {
+      if (znodes.exists(root)) {
+        znodes.client().delete().deletingChildrenIfNeeded().forPath(root);
+      }
+    }
+    znodes.ensureFolders();
+  }
+
+  private static void removeHook(Thread hook) {
+    try {
+      Runtime.getRuntime().removeShutdownHook(hook);
+    } catch (IllegalStateException shuttingDown) {
+      // Ctrl-C arrived: the hook is running or has run
+    }
+  }
+
+  /**
+   * Everything the launcher started, closed once, children first, from the normal end or from the Ctrl-C hook:
+   * no stray JVMs, and ZooKeeper outlives the processes that use it.
+   */
+  private static final class Resources {
+    private final AtomicBoolean closed = new AtomicBoolean();
+    volatile boolean stoppedBySignal;
+    volatile ProcessFleet fleet;
+    volatile CuratorFramework client;
+    volatile DemoTelemetry telemetry;
+    volatile EmbeddedZooKeeper zookeeper;
+    volatile Path temporaryDataDir;
+
+    void closeOnSignal(PrintStream out) {
+      if (closed.get()) {
+        return;
+      }
+      stoppedBySignal = true;
+      out.println("\nStopping: SIGTERM to every demo process, then ZooKeeper...");
+      close();
+      out.println("Stopped; no demo process is left running.");
+    }
+
+    void close() {
+      if (!closed.compareAndSet(false, true)) {
+        return;
+      }
+      try {
+        if (fleet != null) {
+          fleet.close();
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      if (client != null) {
+        client.close();
+      }
+      if (telemetry != null) {
+        telemetry.close();
+      }
+      if (zookeeper != null) {
+        zookeeper.close();
+      }
+      if (temporaryDataDir != null) {
+        deleteRecursively(temporaryDataDir);
+      }
+    }
+
+    private static void deleteRecursively(Path dir) {
+      try (Stream<Path> paths = Files.walk(dir)) {
+        paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+      } catch (IOException e) {
+        log.warn("could not delete {}", dir, e);
+      }
+    }
+  }
+}

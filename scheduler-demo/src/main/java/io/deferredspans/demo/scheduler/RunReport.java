@@ -1,0 +1,61 @@
+package io.deferredspans.demo.scheduler;
+
+import io.deferredspans.testing.otlp.ReceivedSpan;
+import java.io.PrintStream;
+import java.nio.charset.Charset;
+import java.util.List;
+
+/** Prints the end of a run: the waterfalls of the event and item traces, and a verdict line per item. */
+final class RunReport {
+  static final int OK = 0;
+  static final int TRACE_BROKEN = 1;
+  static final int RUN_FAILED = 2;
+  /** Waterfalls for the first few items only: the verdict covers all of them. */
+  private static final int ITEMS_DRAWN = 2;
+
+  private final PrintStream out;
+  private final Waterfall waterfall;
+
+  RunReport(PrintStream out, int width) {
+    this.out = out;
+    this.waterfall = new Waterfall(width, Charset.defaultCharset().name().toUpperCase().startsWith("UTF"));
+  }
+
+  int print(DemoScenario.Outcome outcome, TraceFiles.Contents files, TraceAnalysis.Report report) {
+    out.println();
+    for (TraceAnalysis.ItemTrace item : report.items().stream().limit(ITEMS_DRAWN).toList()) {
+      item.linkedEventSpan().ifPresent(event -> {
+        List<ReceivedSpan> eventTrace = files.spans().stream().filter(s -> s.traceId().equals(event.traceId())).toList();
+        out.printf("Event trace %s (%d spans)%n", event.traceId(), eventTrace.size());
+        waterfall.render(eventTrace).forEach(out::println);
+        out.println();
+      });
+      out.printf("Queue item trace %s (%d spans)%n", item.traceId(), item.spans().size());
+      waterfall.render(item.spans()).forEach(out::println);
+      out.printf("  QueueItem links to: %s%n%n", item.linkedEventSpan()
+          .map(e -> e.name() + " " + e.spanId() + " in event trace " + e.traceId() + " (" + Waterfall.who(e) + ")")
+          .orElse("NOTHING RECEIVED"));
+    }
+    out.printf("Spans read from %d files in %s%s%n", files.files().size(),
+        files.files().isEmpty() ? "-" : files.files().get(0).getParent(),
+        files.unreadableLines() == 0 ? "" : " (" + files.unreadableLines() + " unreadable lines skipped)");
+    for (TraceAnalysis.ItemTrace item : report.items()) {
+      out.printf("  item trace %s: %d spans; QueueItem begun by %s, ended by %s%s%s%n", item.traceId(),
+          item.spans().size(), item.beganBy(), item.endedBy(),
+          item.crossProcess() ? " (different processes)" : " (same process)",
+          item.problems().isEmpty() ? "" : "; PROBLEMS: " + String.join("; ", item.problems()));
+    }
+    boolean traceOk = report.ok();
+    out.printf("VERDICT: %s | spans received %d | item traces %d/%d | orphans %d | duplicates %d"
+            + " | missing parents %d | item span begun and ended by different processes: %s%s%n",
+        !outcome.completed() ? "RUN FAILED" : traceOk ? "OK" : "TRACE BROKEN",
+        report.totalSpans(), report.items().size(), report.expectedItems(), report.orphans(), report.duplicates(),
+        report.missingParents(), report.anyCrossProcess() ? "yes" : "no",
+        outcome.killed() == null ? "" : " (" + outcome.killed() + " was killed mid-item)");
+    if (!outcome.completed()) {
+      out.println("run failed: " + outcome.problem());
+      return RUN_FAILED;
+    }
+    return traceOk ? OK : TRACE_BROKEN;
+  }
+}

@@ -1,0 +1,22 @@
+package io.deferredspans.demo.scheduler;
+
+/** The keys under which the scheduler keeps its deferred spans in the store: one per thing whose life they measure. */
+final class SpanKeys {
+  private SpanKeys() {}
+
+  static String item(String itemId) {
+    return "item/" + itemId;
+  }
+
+  static String buildSet(String itemId) {
+    return "buildset/" + itemId;
+  }
+
+  static String merge(String itemId) {
+    return "merge/" + itemId;
+  }
+
+  static String build(String buildUuid) {
+    return "build/" + buildUuid;
+  }
+}

@@ -1,0 +1,148 @@
+package io.deferredspans.demo.scheduler;
+
+import io.deferredspans.sdk.DeferredSpanAttributes;
+import io.deferredspans.testing.otlp.ReceivedSpan;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * Checks the spans of a run: one trace per queue item, every parent present, no span ID twice, nothing abandoned,
+ * the item span begun and ended by different processes, the expected spans under the right parents, and the item's
+ * link to the event trace.
+ */
+final class TraceAnalysis {
+  static final String ITEM_SPAN = "QueueItem";
+  /** Each span name the item trace must hold, with the name its parent must have. */
+  static final Map<String, String> EXPECTED_PARENTS = expectedParents();
+
+  private TraceAnalysis() {}
+
+  private static Map<String, String> expectedParents() {
+    Map<String, String> parents = new LinkedHashMap<>();
+    parents.put("BuildSet", ITEM_SPAN);
+    parents.put("Merge", "BuildSet");
+    parents.put("MergeJob", "Merge");
+    parents.put("Build", "BuildSet");
+    parents.put("JobExecution", "Build");
+    return parents;
+  }
+
+  /** One queue item's trace, de-duplicated by span ID, and what is wrong with it. */
+  record ItemTrace(
+      String traceId,
+      ReceivedSpan item,
+      List<ReceivedSpan> spans,
+      int duplicates,
+      List<ReceivedSpan> missingParents,
+      List<ReceivedSpan> abandoned,
+      Optional<ReceivedSpan> linkedEventSpan,
+      List<String> structureProblems) {
+
+    String beganBy() {
+      return attribute(item, DeferredSpanAttributes.BEGAN_BY.getKey());
+    }
+
+    String endedBy() {
+      return attribute(item, DeferredSpanAttributes.ENDED_BY.getKey());
+    }
+
+    boolean crossProcess() {
+      return !beganBy().isEmpty() && !endedBy().isEmpty() && !beganBy().equals(endedBy());
+    }
+
+    List<String> problems() {
+      List<String> problems = new ArrayList<>(structureProblems);
+      if (duplicates > 0) {
+        problems.add(duplicates + " duplicate span IDs");
+      }
+      missingParents.forEach(s -> problems.add(s.name() + " " + s.spanId() + ": parent " + s.parentSpanId() + " missing"));
+      abandoned.forEach(s -> problems.add(s.name() + " " + s.spanId() + " was abandoned (orphan)"));
+      if (linkedEventSpan.isEmpty()) {
+        problems.add("QueueItem has no link to a received span of the event trace");
+      }
+      return problems;
+    }
+  }
+
+  /** Every item trace of a run, and the run's totals. */
+  record Report(int totalSpans, int unreadableLines, int expectedItems, List<ItemTrace> items) {
+    int duplicates() {
+      return items.stream().mapToInt(ItemTrace::duplicates).sum();
+    }
+
+    int missingParents() {
+      return items.stream().mapToInt(i -> i.missingParents().size()).sum();
+    }
+
+    int orphans() {
+      return items.stream().mapToInt(i -> i.abandoned().size()).sum();
+    }
+
+    /** Broken if any item trace has a problem, or an item trace is missing. Unreadable lines are only reported. */
+    boolean ok() {
+      return items.size() == expectedItems && items.stream().allMatch(i -> i.problems().isEmpty());
+    }
+
+    /** Whether the failover the demo shows happened: some item span was begun and ended by different processes. */
+    boolean anyCrossProcess() {
+      return items.stream().anyMatch(ItemTrace::crossProcess);
+    }
+  }
+
+  static Report analyze(List<ReceivedSpan> all, int unreadableLines, int expectedItems) {
+    Map<String, List<ReceivedSpan>> byTrace = new LinkedHashMap<>();
+    all.stream().sorted(Comparator.comparingLong(ReceivedSpan::startEpochNanos))
+        .forEach(s -> byTrace.computeIfAbsent(s.traceId(), t -> new ArrayList<>()).add(s));
+    Map<String, ReceivedSpan> allById = new HashMap<>();
+    all.forEach(s -> allById.putIfAbsent(s.spanId(), s));
+    List<ItemTrace> items = new ArrayList<>();
+    for (List<ReceivedSpan> trace : byTrace.values()) {
+      trace.stream().filter(s -> s.name().equals(ITEM_SPAN)).findFirst()
+          .ifPresent(item -> items.add(itemTrace(item, trace, allById)));
+    }
+    return new Report(all.size(), unreadableLines, expectedItems, items);
+  }
+
+  private static ItemTrace itemTrace(ReceivedSpan item, List<ReceivedSpan> trace, Map<String, ReceivedSpan> allById) {
+    Map<String, ReceivedSpan> unique = new LinkedHashMap<>();
+    trace.forEach(s -> unique.putIfAbsent(s.spanId(), s));
+    List<ReceivedSpan> spans = List.copyOf(unique.values());
+    List<ReceivedSpan> missingParents =
+        spans.stream().filter(s -> !s.isRoot() && !unique.containsKey(s.parentSpanId())).toList();
+    List<ReceivedSpan> abandoned =
+        spans.stream().filter(s -> Boolean.TRUE.equals(s.attributes().get(DeferredSpanAttributes.ABANDONED.getKey())))
+            .toList();
+    Optional<ReceivedSpan> linked =
+        item.links().stream().map(l -> allById.get(l.spanId()))
+            .filter(Objects::nonNull).filter(s -> !s.traceId().equals(item.traceId())).findFirst();
+    List<String> structure = new ArrayList<>();
+    if (!item.isRoot()) {
+      structure.add("QueueItem is not the root of its trace");
+    }
+    EXPECTED_PARENTS.forEach((name, parentName) -> {
+      List<ReceivedSpan> named = spans.stream().filter(s -> s.name().equals(name)).toList();
+      if (named.isEmpty()) {
+        structure.add("no " + name + " span");
+      }
+      for (ReceivedSpan span : named) {
+        ReceivedSpan parent = unique.get(span.parentSpanId());
+        if (parent != null && !parent.name().equals(parentName)) {
+          structure.add(name + " " + span.spanId() + " is under " + parent.name() + ", not " + parentName);
+        }
+      }
+    });
+    return new ItemTrace(item.traceId(), item, spans, trace.size() - spans.size(), missingParents, abandoned, linked,
+        structure);
+  }
+
+  static String attribute(ReceivedSpan span, String key) {
+    Object value = span.attributes().get(key);
+    return value == null ? "" : value.toString();
+  }
+}

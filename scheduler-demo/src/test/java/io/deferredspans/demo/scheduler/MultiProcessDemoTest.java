@@ -1,0 +1,163 @@
+package io.deferredspans.demo.scheduler;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.deferredspans.testing.otlp.OtlpJsonLines;
+import io.deferredspans.testing.otlp.OtlpTestReceiver;
+import io.deferredspans.testing.otlp.ReceivedSpan;
+import io.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import org.apache.curator.test.InstanceSpec;
+import org.apache.curator.test.TestingServer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The real demo: two scheduler and two executor JVMs against an in-process ZooKeeper, exporting over OTLP/gRPC to
+ * a receiver in this JVM and to JSON lines files, with the enqueuing scheduler killed (SIGKILL) mid-item. Runs
+ * once; the tests check what arrived on the wire and in the files.
+ */
+class MultiProcessDemoTest {
+  private static final long ITEM_SECONDS = 8;
+
+  @TempDir static Path outDir;
+
+  private static TestingServer zookeeper;
+  private static OtlpTestReceiver receiver;
+  private static int exitCode;
+  private static String printed;
+
+  @BeforeAll
+  static void runDemo() throws Exception {
+    // Short ticks allow the short sessions with which a killed scheduler's claims expire quickly.
+    zookeeper = new TestingServer(new InstanceSpec(null, -1, -1, -1, true, -1, 500, -1), true);
+    receiver = OtlpTestReceiver.start();
+    LauncherOptions options =
+        new LauncherOptions(zookeeper.getConnectString(), null, outDir, ITEM_SECONDS, 1, 2, true,
+            Duration.ofSeconds(90), 100,
+            Map.of("otel.exporter.otlp.endpoint", receiver.grpcEndpoint(), "otel.exporter.otlp.protocol", "grpc"));
+    ByteArrayOutputStream output = new ByteArrayOutputStream();
+    try (PrintStream out = new PrintStream(output, true, StandardCharsets.UTF_8)) {
+      exitCode = new DemoLauncher(options, out).run();
+    }
+    printed = output.toString(StandardCharsets.UTF_8);
+    System.out.println(printed); // in the surefire report, for whoever reads a failure
+  }
+
+  @AfterAll
+  static void stopServers() throws Exception {
+    if (receiver != null) {
+      receiver.close();
+    }
+    if (zookeeper != null) {
+      zookeeper.close();
+    }
+  }
+
+  @Test
+  void itemBegunByTheKilledSchedulerIsFinishedByTheOtherAndItsTraceIsWhole() {
+    assertThat(exitCode).as(printed).isZero();
+    List<ReceivedSpan> spans = receiver.spans();
+    assertThat(spans).allSatisfy(s -> assertThat(s.transport()).isEqualTo(ReceivedSpan.TRANSPORT_GRPC));
+    assertThat(duplicateSpanIds(spans)).isEmpty();
+
+    List<ReceivedSpan> items = named(spans, "QueueItem");
+    assertThat(items).hasSize(1);
+    ReceivedSpan item = items.get(0);
+    List<ReceivedSpan> trace = spans.stream().filter(s -> s.traceId().equals(item.traceId())).toList();
+    Map<String, ReceivedSpan> byId = trace.stream().collect(Collectors.toMap(ReceivedSpan::spanId, Function.identity()));
+
+    assertThat(item.isRoot()).isTrue();
+    assertThat(trace).filteredOn(s -> !s.isRoot())
+        .allSatisfy(s -> assertThat(byId).as("parent of %s", s.name()).containsKey(s.parentSpanId()));
+    assertThat(trace).filteredOn(ReceivedSpan::isRoot).containsExactly(item);
+
+    String beganBy = (String) item.attributes().get("deferred_span.began_by");
+    String endedBy = (String) item.attributes().get("deferred_span.ended_by");
+    assertThat(beganBy).startsWith("scheduler-");
+    assertThat(endedBy).startsWith("scheduler-").isNotEqualTo(beganBy);
+    assertThat(printed).contains("KILLED " + beganBy + " (SIGKILL");
+    assertThat(item.attributes()).containsEntry("ci.pipeline", "check").containsKey("ci.event.id");
+
+    ReceivedSpan buildSet = single(trace, "BuildSet");
+    assertThat(buildSet.parentSpanId()).isEqualTo(item.spanId());
+    ReceivedSpan merge = single(trace, "Merge");
+    assertThat(merge.parentSpanId()).isEqualTo(buildSet.spanId());
+    ReceivedSpan mergeJob = single(trace, "MergeJob");
+    assertThat(mergeJob.parentSpanId()).isEqualTo(merge.spanId());
+    assertThat((String) mergeJob.attributes().get("ci.merger.hostname")).startsWith("executor-");
+
+    List<ReceivedSpan> builds = named(trace, "Build");
+    assertThat(builds).hasSize(3).allSatisfy(build -> {
+      assertThat(build.parentSpanId()).isEqualTo(buildSet.spanId());
+      assertThat(build.attributes()).containsKeys("ci.build.uuid", "ci.job.name").containsEntry("ci.result", "SUCCESS");
+    });
+    assertThat(builds).extracting(b -> b.attributes().get("ci.job.name"))
+        .containsExactlyInAnyOrder("tox-py311", "tox-linters", "build-docs");
+    List<ReceivedSpan> jobs = named(trace, "JobExecution");
+    assertThat(jobs).hasSize(3).allSatisfy(job -> {
+      assertThat(byId.get(job.parentSpanId()).name()).isEqualTo("Build");
+      assertThat(trace).filteredOn(s -> s.parentSpanId().equals(job.spanId())).extracting(ReceivedSpan::name)
+          .contains("RepoPrep", "Setup", "Playbook run", "Cleanup");
+    });
+
+    // The item's own trace is linked, not parented, to the event that caused it.
+    assertThat(item.links()).hasSize(1);
+    ReceivedSpan processing = spans.stream().filter(s -> s.spanId().equals(item.links().get(0).spanId()))
+        .findFirst().orElseThrow(() -> new AssertionError("linked event span not received"));
+    assertThat(processing.name()).isEqualTo("ProcessTriggerEvent");
+    assertThat(processing.traceId()).isNotEqualTo(item.traceId());
+    ReceivedSpan event = single(spans.stream().filter(s -> s.traceId().equals(processing.traceId())).toList(),
+        "PatchsetUploaded");
+    assertThat(processing.parentSpanId()).isEqualTo(event.spanId());
+  }
+
+  @Test
+  void jsonLinesFilesHoldTheSameSpansAsTheOtlpWire() throws Exception {
+    assertThat(exitCode).as(printed).isZero();
+    List<Path> files;
+    try (Stream<Path> list = Files.list(outDir.resolve("traces"))) {
+      files = list.sorted().toList();
+    }
+    assertThat(files).extracting(p -> p.getFileName().toString())
+        .contains("launcher.jsonl", "scheduler-1.jsonl", "scheduler-2.jsonl", "executor-1.jsonl", "executor-2.jsonl");
+    List<ReceivedSpan> fromFiles = new ArrayList<>();
+    for (Path file : files) {
+      List<ExportTraceServiceRequest> requests = OtlpJsonLines.readRequests(file);
+      assertThat(requests).as(file.toString()).isNotEmpty();
+      requests.forEach(r -> fromFiles.addAll(ReceivedSpan.fromRequest(r, ReceivedSpan.TRANSPORT_FILE)));
+    }
+    assertThat(duplicateSpanIds(fromFiles)).isEmpty();
+    assertThat(fromFiles).extracting(ReceivedSpan::spanId)
+        .containsExactlyInAnyOrderElementsOf(receiver.spans().stream().map(ReceivedSpan::spanId).toList());
+    assertThat(printed).contains("VERDICT: OK").contains("QueueItem").contains("JobExecution");
+  }
+
+  private static List<ReceivedSpan> named(List<ReceivedSpan> spans, String name) {
+    return spans.stream().filter(s -> s.name().equals(name)).toList();
+  }
+
+  private static ReceivedSpan single(List<ReceivedSpan> spans, String name) {
+    List<ReceivedSpan> named = named(spans, name);
+    assertThat(named).as(name).hasSize(1);
+    return named.get(0);
+  }
+
+  private static List<String> duplicateSpanIds(List<ReceivedSpan> spans) {
+    return spans.stream().collect(Collectors.groupingBy(ReceivedSpan::spanId, Collectors.counting()))
+        .entrySet().stream().filter(e -> e.getValue() > 1).map(Map.Entry::getKey).toList();
+  }
+}
