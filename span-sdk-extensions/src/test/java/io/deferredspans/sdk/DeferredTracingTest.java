@@ -382,9 +382,10 @@ class DeferredTracingTest {
 
     assertTrue(tracing.acknowledgesExports());
     assertEquals(1, exporter.calls.size());
-    assertEquals(0, tracing.pendingAcknowledgements(), "claimed by the exporter call");
+    assertEquals(1, tracing.pendingAcknowledgements(), "waits for the exporter's answer");
     assertEquals(0, listener.exported.get() + listener.failed.get(), "no answer before the exporter's");
     exporter.calls.get(0).succeed();
+    assertEquals(0, tracing.pendingAcknowledgements());
     assertEquals(1, listener.exported.get());
     assertEquals(0, listener.failed.get());
   }
