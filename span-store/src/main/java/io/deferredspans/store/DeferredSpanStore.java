@@ -25,10 +25,12 @@ import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicReference;
+import org.apache.curator.RetryLoop;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.api.transaction.CuratorOp;
 import org.apache.curator.framework.state.ConnectionState;
 import org.apache.curator.framework.state.ConnectionStateListener;
+import org.apache.curator.utils.ZKPaths;
 import org.apache.zookeeper.CreateMode;
 import org.apache.zookeeper.KeeperException;
 import org.apache.zookeeper.OpResult;
@@ -131,7 +133,7 @@ public final class DeferredSpanStore implements Closeable {
   }
 
   private void ensureShards(List<String> shards) throws Exception {
-    String parent = org.apache.curator.utils.ZKPaths.getPathAndNode(shards.get(0)).getPath();
+    String parent = ZKPaths.getPathAndNode(shards.get(0)).getPath();
     if (client.checkExists().forPath(parent) != null
         && client.getChildren().forPath(parent).size() >= shards.size()) {
       return;
@@ -201,23 +203,37 @@ public final class DeferredSpanStore implements Closeable {
     if (ops.isEmpty()) {
       return record;
     }
+    byte[] recordBytes = ourOps == 0 ? null : DeferredSpanRecordCodec.encode(record);
+    String path = layout.openPath(key);
     call(
         "begin " + key,
         () -> {
           try {
             client.transaction().forOperations(ops);
+            return null;
           } catch (KeeperException e) {
-            int failed = firstFailedIndex(e);
-            if (failed >= ourOps) {
-              throw callerOperationFailed("begin " + key, failed - ourOps, e);
+            if (!isConnectionProblem(e)) {
+              int failed = firstFailedIndex(e);
+              if (failed >= ourOps) {
+                throw callerOperationFailed("begin " + key, failed - ourOps, e);
+              }
+              if (e.code() != KeeperException.Code.NODEEXISTS) {
+                throw e;
+              }
             }
-            if (e.code() == KeeperException.Code.NODEEXISTS) {
-              throw new DeferredSpanStoreException(
-                  "a deferred span is already open under key " + key + "; nothing was written", e);
+            // Refused as "exists" (perhaps our own first attempt, whose reply was lost), or no answer at all.
+            byte[] stored = untilAnswered("begin " + key, () -> dataOrNull(path));
+            if (recordBytes != null && Arrays.equals(stored, recordBytes)) {
+              counters.retriedWinners.increment();
+              return null;
             }
-            throw e;
+            if (stored == null) {
+              throw new DeferredSpanStoreUnavailableException(
+                  "begin " + key + ": connection lost; nothing was written, retry", false, e);
+            }
+            throw new DeferredSpanStoreException(
+                "a deferred span is already open under key " + key + "; nothing was written", e);
           }
-          return null;
         });
     counters.begun.increment();
     return record;
@@ -230,7 +246,7 @@ public final class DeferredSpanStore implements Closeable {
         "read " + key,
         () -> {
           try {
-            return Optional.of(DeferredSpanRecordCodec.decodeRecord(client.getData().forPath(path), path));
+            return Optional.of(DeferredSpanRecordCodec.decodeRecord(readFresh(path, new Stat()), path));
           } catch (KeeperException.NoNodeException e) {
             return Optional.empty();
           }
@@ -266,7 +282,7 @@ public final class DeferredSpanStore implements Closeable {
     Stat stat = new Stat();
     byte[] data;
     try {
-      data = client.getData().storingStatIn(stat).forPath(path);
+      data = readFresh(path, stat);
     } catch (KeeperException.NoNodeException e) {
       applyCallerOps(path, callerOps, List.of());
       counters.noRecord.increment();
@@ -308,20 +324,97 @@ public final class DeferredSpanStore implements Closeable {
     try {
       client.transaction().forOperations(ops);
     } catch (KeeperException e) {
-      int failed = firstFailedIndex(e);
-      if (failed >= END_OPS) {
-        throw callerOperationFailed("end " + openPath, failed - END_OPS, e);
+      boolean unanswered = isConnectionProblem(e);
+      if (!unanswered) {
+        int failed = firstFailedIndex(e);
+        if (failed >= END_OPS) {
+          throw callerOperationFailed("end " + openPath, failed - END_OPS, e);
+        }
       }
-      if (!committedEarlier(endedPath, finishedBytes)) {
+      // Either ZooKeeper refused our record ops (a race we lost, or Curator's retry of a multi whose first
+      // attempt committed and whose reply was lost), or there was no answer at all. Ask until it can tell:
+      // giving up here could leave a committed end, claimed by our live session, that nobody exports.
+      if (!untilAnswered("end " + openPath, () -> committedEarlier(endedPath, finishedBytes))) {
+        if (unanswered && untilAnswered("end " + openPath, () -> client.checkExists().forPath(openPath) != null)) {
+          throw new DeferredSpanStoreUnavailableException(
+              "end " + openPath + ": connection lost; nothing was applied, retry", false, e);
+        }
         counters.alreadyEnded.increment();
         return EndResult.alreadyEnded();
       }
-      // Our first attempt committed and only its reply was lost; Curator's retry then failed.
       counters.retriedWinners.increment();
     }
     counters.ended.increment();
     export(finished, endedPath);
     return EndResult.ended(finished);
+  }
+
+  /**
+   * Reads a record, never trusting a stale "absent": a client's server may lag behind the leader, and a record
+   * begun through another server may not have reached it yet. Ending as NO_RECORD on such a read would apply the
+   * caller's operations (dequeue the item) and leave its span open. So an absent record is re-read after a sync
+   * with the leader; the common case, a present record, costs nothing extra.
+   */
+  private byte[] readFresh(String path, Stat stat) throws Exception {
+    try {
+      return client.getData().storingStatIn(stat).forPath(path);
+    } catch (KeeperException.NoNodeException maybeStale) {
+      String synced = ZKPaths.fixForNamespace(client.getNamespace(), path);
+      RetryLoop.callWithRetry(client.getZookeeperClient(), () -> {
+        client.getZookeeperClient().getZooKeeper().sync(synced);
+        return null;
+      });
+      return client.getData().storingStatIn(stat).forPath(path);
+    }
+  }
+
+  private byte[] dataOrNull(String path) throws Exception {
+    try {
+      return client.getData().forPath(path);
+    } catch (KeeperException.NoNodeException e) {
+      return null;
+    }
+  }
+
+  static boolean isConnectionProblem(KeeperException e) {
+    switch (e.code()) {
+      case CONNECTIONLOSS:
+      case OPERATIONTIMEOUT:
+      case SESSIONMOVED:
+      case SESSIONEXPIRED:
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  private interface ZooKeeperQuestion<T> {
+    T ask() throws Exception;
+  }
+
+  /**
+   * Asks ZooKeeper until it answers, waiting out disconnections, for at most twice the session timeout: by then a
+   * session that cannot reach ZooKeeper has expired, its claims are gone, and recovery owns whatever it held.
+   * Runs on the store's call thread, so the caller itself still waits no longer than the operation timeout.
+   */
+  private <T> T untilAnswered(String what, ZooKeeperQuestion<T> question) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(
+        2L * client.getZookeeperClient().getZooKeeper().getSessionTimeout()
+            + client.getZookeeperClient().getConnectionTimeoutMs());
+    while (true) {
+      try {
+        return question.ask();
+      } catch (KeeperException e) {
+        if (!isConnectionProblem(e) || e.code() == KeeperException.Code.SESSIONEXPIRED
+            || System.nanoTime() > deadline || state.get() != State.STARTED) {
+          throw new DeferredSpanStoreUnavailableException(
+              what + ": ZooKeeper did not say whether the operation was applied; if it was, recovery exports "
+                  + "the span once this session's claim expires", true, e);
+        }
+        counters.uncertainOutcomes.increment();
+        client.getZookeeperClient().blockUntilConnectedOrTimedOut();
+      }
+    }
   }
 
   /** After a failed end transaction: did an earlier, retried attempt of the very same transaction commit? */

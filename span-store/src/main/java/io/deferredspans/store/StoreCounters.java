@@ -18,6 +18,7 @@ final class StoreCounters {
   final LongAdder recovered = new LongAdder();
   final LongAdder abandoned = new LongAdder();
   final LongAdder droppedAtBound = new LongAdder();
+  final LongAdder uncertainOutcomes = new LongAdder();
 
   StoreStats snapshot() {
     return new StoreStats(this);

@@ -16,6 +16,7 @@ public final class StoreStats {
   private final long recovered;
   private final long abandoned;
   private final long droppedAtBound;
+  private final long uncertainOutcomes;
 
   StoreStats(StoreCounters c) {
     this.begun = c.begun.sum();
@@ -32,6 +33,7 @@ public final class StoreStats {
     this.recovered = c.recovered.sum();
     this.abandoned = c.abandoned.sum();
     this.droppedAtBound = c.droppedAtBound.sum();
+    this.uncertainOutcomes = c.uncertainOutcomes.sum();
   }
 
   /** Spans begun through {@link DeferredSpanStore#beginDeferredSpan} (not counting caller-run begin ops). */
@@ -100,12 +102,18 @@ public final class StoreStats {
     return droppedAtBound;
   }
 
+  /** Times ZooKeeper could not say at once whether a begin or end was applied, and the store asked again. */
+  public long uncertainOutcomes() {
+    return uncertainOutcomes;
+  }
+
   @Override
   public String toString() {
     return "StoreStats{begun=" + begun + ", ended=" + ended + ", retriedWinners=" + retriedWinners
         + ", alreadyEnded=" + alreadyEnded + ", noRecord=" + noRecord + ", rejected=" + rejected
         + ", quarantined=" + quarantined + ", exportAcknowledged=" + exportAcknowledged + ", exportFailed="
         + exportFailed + ", removed=" + removed + ", cleanupRetries=" + cleanupRetries + ", recovered="
-        + recovered + ", abandoned=" + abandoned + ", droppedAtBound=" + droppedAtBound + "}";
+        + recovered + ", abandoned=" + abandoned + ", droppedAtBound=" + droppedAtBound
+        + ", uncertainOutcomes=" + uncertainOutcomes + "}";
   }
 }

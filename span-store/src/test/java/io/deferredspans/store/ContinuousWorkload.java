@@ -26,6 +26,8 @@ final class ContinuousWorkload implements AutoCloseable {
   private final String itemsPath;
   private final Map<String, String> begun = new ConcurrentHashMap<>(); // key -> span id
   private final Set<String> ended = ConcurrentHashMap.newKeySet();
+  // How each key's begin and end were settled, to explain any loss a test finds.
+  private final Map<String, List<String>> history = new ConcurrentHashMap<>();
   private final LinkedBlockingQueue<String> toEnd = new LinkedBlockingQueue<>();
   private final AtomicBoolean running = new AtomicBoolean(true);
   private final AtomicInteger failures = new AtomicInteger();
@@ -48,7 +50,9 @@ final class ContinuousWorkload implements AutoCloseable {
         String key = "w-" + i;
         DeferredSpanRecord record = beginner.tracing.spanBuilder("QueueItem").setNoParent()
             .setOwner(itemsPath + "/" + key).begin();
-        if (settleBegin(key, record)) {
+        boolean wasBegun = settleBegin(key, record);
+        note(key, "begin " + (wasBegun ? "settled: begun" : "settled: not begun"));
+        if (wasBegun) {
           begun.put(key, record.getSpanContext().getSpanId());
           toEnd.add(key);
         }
@@ -66,12 +70,14 @@ final class ContinuousWorkload implements AutoCloseable {
       return true;
     } catch (DeferredSpanStoreUnavailableException e) {
       failures.incrementAndGet();
+      note(key, "begin threw " + e.getMessage());
       if (!e.isOutcomeUnknown()) {
         return false;
       }
       return awaitAnswer(() -> beginner.store.read(key)).isPresent();
     } catch (Exception e) {
       failures.incrementAndGet();
+      note(key, "begin threw " + e);
       // e.g. the retried create found its own first attempt: the record exists iff it can be read back
       return awaitAnswer(() -> beginner.store.read(key)).isPresent();
     }
@@ -96,6 +102,7 @@ final class ContinuousWorkload implements AutoCloseable {
     try {
       CuratorOp dequeue = ender.client.transactionOp().delete().forPath(itemsPath + "/" + key);
       EndResult result = ender.store.endDeferredSpan(key, DeferredSpanEnding.now(), dequeue);
+      note(key, "end " + result.getOutcome());
       if (result.getOutcome() == EndResult.Outcome.ENDED || result.getOutcome() == EndResult.Outcome.NO_RECORD) {
         ended.add(key);
         return true;
@@ -103,9 +110,11 @@ final class ContinuousWorkload implements AutoCloseable {
       throw new AssertionError("unexpected end of " + key + ": " + result);
     } catch (DeferredSpanStoreUnavailableException e) {
       failures.incrementAndGet();
+      note(key, "end threw " + e.getMessage());
       return false; // retry later: a second end is safe
     } catch (DeferredSpanStoreException e) {
       failures.incrementAndGet();
+      note(key, "end threw " + e.getMessage());
       // NO_RECORD and the item is gone too: an earlier, uncertain attempt did end it
       if (ender.store.read(key).isEmpty()) {
         ended.add(key);
@@ -114,8 +123,18 @@ final class ContinuousWorkload implements AutoCloseable {
       return false;
     } catch (Exception e) {
       failures.incrementAndGet();
+      note(key, "end threw " + e);
       return false;
     }
+  }
+
+  private void note(String key, String event) {
+    history.computeIfAbsent(key, k -> new java.util.concurrent.CopyOnWriteArrayList<>()).add(event);
+  }
+
+  /** What happened to {@code key}, in order. */
+  List<String> history(String key) {
+    return history.getOrDefault(key, List.of());
   }
 
   /** Waits out a disconnection: the store fails fast while Curator reconnects, so ask until it answers. */

@@ -21,6 +21,41 @@ import org.junit.jupiter.api.Test;
 class LostReplyTest {
 
   @Test
+  void endWhoseReplyIsLostWhileCuratorGivesUpIsStillExportedOnce() throws Exception {
+    try (TestingServer zookeeper = new TestingServer(true);
+        OtlpTestReceiver receiver = OtlpTestReceiver.start();
+        ReplyDroppingProxy proxy = new ReplyDroppingProxy(zookeeper.getConnectString());
+        TestHost a = TestHost.start("host-a", zookeeper.getConnectString(), "/ds",
+            TestHost.httpExporter(receiver.httpEndpoint()));
+        org.apache.curator.framework.CuratorFramework impatient =
+            org.apache.curator.framework.CuratorFrameworkFactory.newClient(proxy.connectString(), 30_000, 300,
+                new org.apache.curator.retry.RetryOneTime(50))) {
+      impatient.start();
+      impatient.blockUntilConnected(30, java.util.concurrent.TimeUnit.SECONDS);
+      io.deferredspans.sdk.DeferredTracing tracingB = io.deferredspans.sdk.DeferredTracing.builder()
+          .setHostName("host-b").addSpanExporter(TestHost.httpExporter(receiver.httpEndpoint())).build();
+      try (DeferredSpanStore storeB = DeferredSpanStore.builder(impatient, tracingB).basePath("/ds")
+          .operationTimeout(Duration.ofSeconds(30)).build()) {
+        storeB.start();
+        DeferredSpanRecord record = a.tracing.spanBuilder("QueueItem").begin();
+        a.store.beginDeferredSpan("item-1", record);
+
+        // Curator's single retry finds no server (the proxy refuses for 10 s) and gives up; the session lives on.
+        proxy.dropNextReplyThenRefuseConnections(Duration.ofSeconds(10));
+        EndResult result = storeB.endDeferredSpan("item-1", DeferredSpanEnding.now());
+
+        assertEquals(EndResult.Outcome.ENDED, result.getOutcome());
+        System.out.println("lost-reply-refused: " + storeB.stats());
+        assertEquals(record.getSpanContext().getSpanId(), receiver.awaitSpans(1, Duration.ofSeconds(30)).get(0).spanId());
+        tracingB.getTracerProvider().orElseThrow().forceFlush().join(10, java.util.concurrent.TimeUnit.SECONDS);
+        assertEquals(1, receiver.spans().size());
+      } finally {
+        tracingB.getTracerProvider().orElseThrow().shutdown().join(10, java.util.concurrent.TimeUnit.SECONDS);
+      }
+    }
+  }
+
+  @Test
   void winnerWhoseReplyWasLostStillKnowsItWon() throws Exception {
     try (TestingServer zookeeper = new TestingServer(true);
         OtlpTestReceiver receiver = OtlpTestReceiver.start();

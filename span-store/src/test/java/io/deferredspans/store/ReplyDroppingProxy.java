@@ -27,6 +27,8 @@ final class ReplyDroppingProxy implements AutoCloseable {
   private final AtomicInteger armed = new AtomicInteger();
   private final CountDownLatch replyDropped = new CountDownLatch(1);
   private volatile boolean closed;
+  private volatile long refuseNanos;
+  private volatile long refuseUntilNanos;
 
   ReplyDroppingProxy(String targetConnectString) throws IOException {
     String[] hostPort = targetConnectString.split(":");
@@ -43,6 +45,15 @@ final class ReplyDroppingProxy implements AutoCloseable {
 
   /** The next large request's reply is lost. */
   void dropNextReply() {
+    dropNextReplyThenRefuseConnections(java.time.Duration.ZERO);
+  }
+
+  /**
+   * The next large request's reply is lost, and reconnections are refused for {@code refusal} afterwards: long
+   * enough for Curator to give up retrying, short enough for the session to survive.
+   */
+  void dropNextReplyThenRefuseConnections(java.time.Duration refusal) {
+    refuseNanos = refusal.toNanos();
     armed.set(1);
   }
 
@@ -54,6 +65,10 @@ final class ReplyDroppingProxy implements AutoCloseable {
     while (!closed) {
       try {
         Socket client = listener.accept();
+        if (System.nanoTime() < refuseUntilNanos) {
+          closeQuietly(client);
+          continue;
+        }
         Socket server = new Socket(target.getAddress(), target.getPort());
         sockets.add(client);
         sockets.add(server);
@@ -91,6 +106,7 @@ final class ReplyDroppingProxy implements AutoCloseable {
         int n;
         while ((n = in.read(buffer)) >= 0) {
           if (!clientToServer && dropReply) {
+            refuseUntilNanos = System.nanoTime() + refuseNanos;
             cut();
             replyDropped.countDown();
             return;

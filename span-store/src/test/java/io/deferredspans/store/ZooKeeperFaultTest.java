@@ -59,6 +59,12 @@ class ZooKeeperFaultTest {
   /** Exports everything recovery still holds, then compares the wire with what was begun. */
   private static void assertExactlyOnce(String fault, Map<String, String> begun, TestHost recoverer,
       OtlpTestReceiver receiver, int failuresSeen) throws Exception {
+    assertExactlyOnce(fault, begun, recoverer, receiver, failuresSeen, key -> List.of());
+  }
+
+  private static void assertExactlyOnce(String fault, Map<String, String> begun, TestHost recoverer,
+      OtlpTestReceiver receiver, int failuresSeen, java.util.function.Function<String, List<String>> history)
+      throws Exception {
     try (DeferredSpanRecovery recovery =
         DeferredSpanRecovery.builder(recoverer.store).gracePeriod(Duration.ZERO).build()) {
       await().atMost(WAIT).ignoreExceptions().until(() -> {
@@ -66,7 +72,25 @@ class ZooKeeperFaultTest {
         return finishedSpansStored(recoverer) == 0;
       });
     }
-    receiver.awaitSpans(begun.size(), WAIT);
+    try {
+      receiver.awaitSpans(begun.size(), WAIT);
+    } catch (AssertionError tooFew) {
+      Set<String> arrived = new HashSet<>();
+      receiver.spans().forEach(s -> arrived.add(s.spanId()));
+      StringBuilder why = new StringBuilder(fault + ": lost spans:");
+      for (Map.Entry<String, String> span : begun.entrySet()) {
+        if (!arrived.contains(span.getValue())) {
+          String open = recoverer.store.layout().openPath(span.getKey());
+          String ended = recoverer.store.layout().endedPath(span.getValue());
+          why.append("\n  ").append(span.getKey()).append(" span ").append(span.getValue())
+              .append(" open=").append(recoverer.client.checkExists().forPath(open) != null)
+              .append(" ended=").append(recoverer.client.checkExists().forPath(ended) != null)
+              .append(" item=").append(recoverer.client.checkExists().forPath("/items/" + span.getKey()) != null)
+              .append(" history=").append(history.apply(span.getKey()));
+        }
+      }
+      throw new AssertionError(why.toString(), tooFew);
+    }
     Set<String> exported = new HashSet<>();
     List<String> duplicates = new ArrayList<>();
     for (ReceivedSpan span : receiver.spans()) {
@@ -75,6 +99,9 @@ class ZooKeeperFaultTest {
       }
     }
     long lost = begun.values().stream().filter(id -> !exported.contains(id)).count();
+    // Every begun span was ended by the workload: none may be left open (e.g. ended as NO_RECORD on a stale read).
+    assertEquals(0, countUnder(recoverer, ZKPaths.makePath(BASE, "open")), "spans left open");
+    assertEquals(0, recoverer.store.stats().abandoned(), "spans only recovery could end");
     System.out.printf("fault: %s begun=%d exported=%d duplicates=%d lost=%d failed-calls-during-fault=%d%n",
         fault, begun.size(), receiver.spans().size(), duplicates.size(), lost, failuresSeen);
     assertEquals(0, lost, "lost");
@@ -82,10 +109,13 @@ class ZooKeeperFaultTest {
   }
 
   private static int finishedSpansStored(TestHost host) throws Exception {
-    String ended = ZKPaths.makePath(BASE, "ended");
+    return countUnder(host, ZKPaths.makePath(BASE, "ended"));
+  }
+
+  private static int countUnder(TestHost host, String parent) throws Exception {
     int count = 0;
-    for (String shard : host.client.getChildren().forPath(ended)) {
-      count += host.client.getChildren().forPath(ZKPaths.makePath(ended, shard)).size();
+    for (String shard : host.client.getChildren().forPath(parent)) {
+      count += host.client.getChildren().forPath(ZKPaths.makePath(parent, shard)).size();
     }
     return count;
   }
@@ -115,7 +145,8 @@ class ZooKeeperFaultTest {
         Map<String, String> begun = workload.finish();
         a.flush();
         b.flush();
-        assertExactlyOnce("ensemble-follower-and-leader-killed", begun, a, receiver, workload.failures());
+        assertExactlyOnce("ensemble-follower-and-leader-killed", begun, a, receiver, workload.failures(),
+            workload::history);
       }
     }
   }
@@ -192,7 +223,7 @@ class ZooKeeperFaultTest {
         begun.putAll(workload.finish());
         a.flush();
         b.flush();
-        assertExactlyOnce("session-expiry", begun, a, receiver, workload.failures());
+        assertExactlyOnce("session-expiry", begun, a, receiver, workload.failures(), workload::history);
       }
     }
   }
@@ -216,7 +247,9 @@ class ZooKeeperFaultTest {
       KillSession.kill(leaderHost.client.getZookeeperClient().getZooKeeper());
       await().atMost(WAIT).until(() -> first.hasLeadership() ^ second.hasLeadership());
 
-      // Whoever leads now really works: a span stranded by a dead ender is exported.
+      // Whoever leads now really works: a span stranded by a dead ender is exported. (The host whose session was
+      // killed fails fast until it has reconnected, as it should.)
+      await().atMost(WAIT).until(() -> leaderHost.client.getZookeeperClient().isConnected());
       DeferredSpanRecord record = a.tracing.spanBuilder("QueueItem").begin();
       a.store.beginDeferredSpan("stranded", record);
       silent.store.endDeferredSpan("stranded", DeferredSpanEnding.now());
