@@ -56,7 +56,7 @@ public final class CpuFigures {
     TimeValue iteration = TimeValue.milliseconds(options.jmhIterationTime().toMillis());
     Options jmh = new OptionsBuilder()
         .include(EndPathBenchmark.class.getName() + "\\.")
-        .forks(1)
+        .forks(options.jmhForks())
         .warmupIterations(options.jmhWarmupIterations())
         .warmupTime(iteration)
         .measurementIterations(options.jmhMeasurementIterations())
