@@ -12,8 +12,9 @@ import java.util.Map;
 
 /**
  * Figures 1 (begin piggy-backed on an enqueue) and 2 (end piggy-backed on a dequeue, durable-export cleanup
- * included). Each repetition runs every variant on a fresh batch of keys, in rotated order, so that noise from
- * the shared machine hits the variants alike; the ratios are taken within a repetition.
+ * included). Each repetition runs every variant on a fresh batch of keys, interleaved operation by operation
+ * ({@link InterleavedRun}), so that noise from the shared machine hits the variants alike; the ratios are taken
+ * within a repetition.
  */
 public final class LifecycleFigures {
   public static final String BEGIN = "1. begin piggy-backed on enqueue";
@@ -23,7 +24,10 @@ public final class LifecycleFigures {
 
   public static List<FigureRow> run(String connectString, RunOptions options) throws Exception {
     DeferredTracing tracing = BenchTracing.withNoopExporter();
-    try (BenchClient host = BenchClient.connect(connectString, "/lifecycle/deferred-spans", tracing)) {
+    // beginDeferredSpan gets a host of its own: each variant's settle must flush and clean up only its own spans.
+    DeferredTracing storeTracing = BenchTracing.withNoopExporter();
+    try (BenchClient host = BenchClient.connect(connectString, "/lifecycle/deferred-spans", tracing);
+        BenchClient storeHost = BenchClient.connect(connectString, "/lifecycle/deferred-spans", storeTracing)) {
       QueueItems items = new QueueItems("/lifecycle/items");
       items.createParent(host.client);
       BareMultiQueue bare = new BareMultiQueue(host.client, items, tracing, "/lifecycle/bare");
@@ -33,7 +37,7 @@ public final class LifecycleFigures {
       DeferredSpanQueue withBeginOps =
           new DeferredSpanQueue(host, items, DeferredSpanQueue.Begin.CALLER_TRANSACTION_WITH_BEGIN_OPS);
       DeferredSpanQueue withStoreBegin =
-          new DeferredSpanQueue(host, items, DeferredSpanQueue.Begin.STORE_BEGIN_DEFERRED_SPAN);
+          new DeferredSpanQueue(storeHost, items, DeferredSpanQueue.Begin.STORE_BEGIN_DEFERRED_SPAN);
       List<QueueVariant> variants = List.of(plain, transaction, bare, withBeginOps, withStoreBegin);
 
       Map<QueueVariant, double[]> begin = new LinkedHashMap<>();
@@ -43,14 +47,12 @@ public final class LifecycleFigures {
         end.put(v, new double[options.reps()]);
       });
       for (int rep = -options.warmupReps(); rep < options.reps(); rep++) {
-        for (QueueVariant variant : BatchTimer.rotated(variants, rep + options.warmupReps())) {
-          List<String> keys = QueueItems.freshKeys("lc", options.batch());
-          variant.prepare(keys);
-          double beginMicros = BatchTimer.microsPerOp(keys, variant::enqueue);
-          double endMicros = BatchTimer.microsPerOp(keys, variant::dequeue, variant::awaitDequeuesSettled);
-          if (rep >= 0) {
-            begin.get(variant)[rep] = beginMicros;
-            end.get(variant)[rep] = endMicros;
+        Map<QueueVariant, InterleavedRun.Cost> costs =
+            InterleavedRun.run(variants, options.batch(), rep + options.warmupReps());
+        if (rep >= 0) {
+          for (QueueVariant variant : variants) {
+            begin.get(variant)[rep] = costs.get(variant).enqueueMicros();
+            end.get(variant)[rep] = costs.get(variant).dequeueMicros();
           }
         }
       }
@@ -85,6 +87,7 @@ public final class LifecycleFigures {
       return rows;
     } finally {
       BenchTracing.shutdown(tracing);
+      BenchTracing.shutdown(storeTracing);
     }
   }
 

@@ -10,6 +10,7 @@ import io.opentelemetry.api.trace.Tracer;
 import java.util.ArrayList;
 import java.util.IntSummaryStatistics;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -94,16 +95,13 @@ public final class OpenRecordsFigures {
     }
   }
 
-  /** Times enqueue-then-dequeue batches of each variant, rotated per rep; returns µs per cycle [variant][rep]. */
+  /** Times enqueue+dequeue of the variants, interleaved; returns µs per cycle [variant][rep]. */
   private static double[][] timeCycles(List<QueueVariant> variants, RunOptions options, int reps) throws Exception {
     double[][] micros = new double[variants.size()][reps];
     for (int rep = 0; rep < reps; rep++) {
-      for (QueueVariant variant : BatchTimer.rotated(variants, rep)) {
-        List<String> keys = QueueItems.freshKeys("or", options.batch());
-        variant.prepare(keys);
-        double enqueue = BatchTimer.microsPerOp(keys, variant::enqueue);
-        double dequeue = BatchTimer.microsPerOp(keys, variant::dequeue, variant::awaitDequeuesSettled);
-        micros[variants.indexOf(variant)][rep] = enqueue + dequeue;
+      Map<QueueVariant, InterleavedRun.Cost> costs = InterleavedRun.run(variants, options.batch(), rep);
+      for (int v = 0; v < variants.size(); v++) {
+        micros[v][rep] = costs.get(variants.get(v)).cycleMicros();
       }
     }
     return micros;
