@@ -1,0 +1,128 @@
+package io.deferredspans.benchmarks;
+
+import io.deferredspans.benchmarks.cpu.CpuFigures;
+import io.deferredspans.benchmarks.report.FigureReport;
+import io.deferredspans.benchmarks.report.FigureRow;
+import io.deferredspans.benchmarks.report.MachineInfo;
+import io.deferredspans.benchmarks.size.RecordSizeFigures;
+import io.deferredspans.benchmarks.zk.ChildZooKeeper;
+import io.deferredspans.benchmarks.zk.ConcurrencyFigures;
+import io.deferredspans.benchmarks.zk.ExportLatencyFigures;
+import io.deferredspans.benchmarks.zk.LifecycleFigures;
+import io.deferredspans.benchmarks.zk.OpenRecordsFigures;
+import io.deferredspans.benchmarks.zk.StorageInfo;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Runs every figure of docs/benchmarks.md, prints a table per figure and writes {@code figures-<time>.json} and
+ * {@code .csv} to the results directory.
+ *
+ * <pre>
+ * RunAllFigures [--short | --smoke] [--only=1,2,4] [--results=DIR]
+ * </pre>
+ */
+public final class RunAllFigures {
+  private RunAllFigures() {}
+
+  /** What to run: which options, which figures (by number), where to write. */
+  public record Plan(RunOptions options, Set<String> figures, Path results) {
+    boolean includes(String figure) {
+      return figures.isEmpty() || figures.contains(figure);
+    }
+  }
+
+  public static void main(String[] args) throws Exception {
+    if (System.getProperty("org.slf4j.simpleLogger.defaultLogLevel") == null) {
+      System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn"); // ZooKeeper and Curator are chatty
+    }
+    FigureReport report = run(parse(args));
+    System.exit(report.rows().isEmpty() ? 1 : 0); // exporters' and Curator's threads must not keep us alive
+  }
+
+  static Plan parse(String[] args) {
+    RunOptions options = RunOptions.full();
+    Set<String> figures = new LinkedHashSet<>();
+    Path results = Path.of("benchmarks", "results");
+    for (String arg : args) {
+      if (arg.equals("--short")) {
+        options = RunOptions.quick();
+      } else if (arg.equals("--smoke")) {
+        options = RunOptions.smoke();
+      } else if (arg.startsWith("--only=")) {
+        figures.addAll(List.of(arg.substring("--only=".length()).split(",")));
+      } else if (arg.startsWith("--results=")) {
+        results = Path.of(arg.substring("--results=".length()));
+      } else {
+        throw new IllegalArgumentException("unknown argument " + arg + "; use [--short|--smoke] [--only=1,2] [--results=DIR]");
+      }
+    }
+    return new Plan(options, figures, results);
+  }
+
+  public static FigureReport run(Plan plan) throws Exception {
+    RunOptions options = plan.options();
+    FigureReport report = new FigureReport();
+    String started = DateTimeFormatter.ISO_INSTANT.format(Instant.now());
+    report.put("mode", options.name());
+    report.put("started", started);
+    MachineInfo.describe().forEach(report::put);
+    report.put("load average at start", MachineInfo.loadAverage());
+
+    if (plan.includes("4")) {
+      record(report, RecordSizeFigures.FIGURE, RecordSizeFigures.run());
+      List<String> examples = RecordSizeFigures.examples();
+      report.put("example record (ours, child with one link)", examples.get(0));
+      report.put("example record (Zuul-style, same span)", examples.get(1));
+    }
+    if (plan.includes("3")) {
+      record(report, CpuFigures.FIGURE, CpuFigures.run(options));
+      report.put("load average after JMH", MachineInfo.loadAverage());
+    }
+    if (needsZooKeeper(plan)) {
+      try (ChildZooKeeper zookeeper = ChildZooKeeper.start(plan.results().resolve("zookeeper-child.log"))) {
+        report.put("zookeeper", "curator-test TestingServer in a child JVM (pid " + zookeeper.pid() + "), data in "
+            + StorageInfo.describe(zookeeper.dataDir()));
+        String connect = zookeeper.connectString();
+        if (plan.includes("1") || plan.includes("2")) {
+          List<FigureRow> rows = LifecycleFigures.run(connect, options);
+          record(report, LifecycleFigures.BEGIN, rows);
+          report.printFigure(LifecycleFigures.END, System.out);
+        }
+        if (plan.includes("6")) {
+          record(report, ConcurrencyFigures.FIGURE, ConcurrencyFigures.run(connect, options));
+        }
+        if (plan.includes("7")) {
+          record(report, ExportLatencyFigures.FIGURE, ExportLatencyFigures.run(connect, options));
+        }
+        if (plan.includes("5") || plan.includes("6")) {
+          List<FigureRow> rows = OpenRecordsFigures.run(connect, options);
+          record(report, OpenRecordsFigures.HEAP, rows);
+          report.printFigure(OpenRecordsFigures.COST, System.out);
+        }
+      }
+    }
+    report.put("load average at end", MachineInfo.loadAverage());
+    report.printRun(System.out);
+    String stamp = DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss").withZone(ZoneOffset.UTC).format(Instant.now());
+    report.write(plan.results(), "figures-" + options.name() + "-" + stamp);
+    System.out.println("results: " + plan.results().resolve("figures-" + options.name() + "-" + stamp) + ".{json,csv}");
+    return report;
+  }
+
+  private static boolean needsZooKeeper(Plan plan) {
+    return new ArrayList<>(List.of("1", "2", "5", "6", "7")).stream().anyMatch(plan::includes);
+  }
+
+  /** Adds rows as soon as a figure is done and prints its table, so a long run shows progress. */
+  private static void record(FigureReport report, String figure, List<FigureRow> rows) {
+    report.addAll(rows);
+    report.printFigure(figure, System.out);
+  }
+}

@@ -1,0 +1,43 @@
+package io.deferredspans.benchmarks;
+
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * How much of each figure to run. {@link #full()} gives the published figures in a few minutes; {@link #quick()}
+ * is the ~1 minute smoke run of {@code benchmarks/run --short}; {@link #smoke()} only proves every harness
+ * still works (unit test; JMH then runs in-process, forks 0, which proves the benchmarks run, not their speed).
+ */
+public record RunOptions(
+    String name,
+    int warmupReps,
+    int reps,
+    int batch,
+    List<Integer> clientCounts,
+    int cyclesPerConcurrencyRun,
+    List<Integer> openRecordLevels,
+    int heapReadings,
+    List<Duration> scheduleDelays,
+    int latencyReps,
+    int latencySpansPerType,
+    int jmhRounds,
+    int jmhForks,
+    int jmhWarmupIterations,
+    int jmhMeasurementIterations,
+    Duration jmhIterationTime) {
+
+  public static RunOptions full() {
+    return new RunOptions("full", 1, 7, 300, List.of(1, 2, 4, 8), 600, List.of(1_000, 10_000, 100_000), 5,
+        List.of(Duration.ofMillis(1000), Duration.ofMillis(50)), 3, 150, 5, 1, 2, 3, Duration.ofMillis(700));
+  }
+
+  public static RunOptions quick() {
+    return new RunOptions("short", 1, 3, 100, List.of(1, 2, 4, 8), 160, List.of(1_000, 3_000, 10_000), 3,
+        List.of(Duration.ofMillis(1000), Duration.ofMillis(50)), 2, 60, 2, 1, 1, 2, Duration.ofMillis(300));
+  }
+
+  public static RunOptions smoke() {
+    return new RunOptions("smoke", 0, 2, 10, List.of(1, 2), 20, List.of(100, 300), 2,
+        List.of(Duration.ofMillis(50)), 1, 10, 1, 0, 0, 1, Duration.ofMillis(100));
+  }
+}

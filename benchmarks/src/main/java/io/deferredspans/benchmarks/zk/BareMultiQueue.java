@@ -1,0 +1,116 @@
+package io.deferredspans.benchmarks.zk;
+
+import io.deferredspans.sdk.DeferredSpanEnding;
+import io.deferredspans.sdk.DeferredSpanRecord;
+import io.deferredspans.sdk.DeferredSpanRecordCodec;
+import io.deferredspans.sdk.DeferredTracing;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.curator.framework.CuratorFramework;
+import org.apache.curator.utils.ZKPaths;
+import org.apache.zookeeper.CreateMode;
+import org.apache.zookeeper.KeeperException;
+import org.apache.zookeeper.data.Stat;
+
+/**
+ * ZooKeeper's own floor for what the library does, written by hand with no library code in the timed part: the
+ * same znodes (sharded the same way), the same bytes (encoded before the batch starts), the same round trips.
+ *
+ * <ul>
+ *   <li>enqueue: one multi creating the item and a record znode;
+ *   <li>dequeue: read the record with its version, then one multi deleting it at that version, creating the
+ *       finished span and an ephemeral claim, and deleting the item;
+ *   <li>settle: per dequeued item one multi deleting the claim and the finished span (the export cleanup).
+ * </ul>
+ */
+public final class BareMultiQueue implements QueueVariant {
+  private static final int SHARDS = 256;
+
+  private record Prepared(String openPath, String endedPath, byte[] recordBytes, byte[] finishedBytes) {}
+
+  private final CuratorFramework client;
+  private final QueueItems items;
+  private final DeferredTracing tracing;
+  private final String base;
+  private final Map<String, Prepared> prepared = new HashMap<>();
+  private final List<String> awaitingCleanup = new ArrayList<>();
+  private final byte[] claimBytes = BenchTracing.HOST_NAME.getBytes(StandardCharsets.UTF_8);
+
+  public BareMultiQueue(CuratorFramework client, QueueItems items, DeferredTracing tracing, String base) {
+    this.client = client;
+    this.items = items;
+    this.tracing = tracing;
+    this.base = base;
+  }
+
+  /** Creates the shard parents once, as the store's start() does for its own. */
+  public void createShards() throws Exception {
+    for (int i = 0; i < SHARDS; i++) {
+      client.create().creatingParentsIfNeeded().forPath(ZKPaths.makePath(base, "open", shard(i)));
+      client.create().creatingParentsIfNeeded().forPath(ZKPaths.makePath(base, "ended", shard(i)));
+    }
+  }
+
+  @Override
+  public String name() {
+    return "bare multi, same znodes and bytes (no library code)";
+  }
+
+  @Override
+  public void prepare(List<String> keys) {
+    prepared.clear();
+    for (String key : keys) {
+      DeferredSpanRecord record =
+          tracing.spanBuilder("QueueItem").setNoParent().setOwner(items.path(key)).begin();
+      String spanId = record.getSpanContext().getSpanId();
+      prepared.put(key, new Prepared(
+          ZKPaths.makePath(base, "open", shard(key.hashCode()), key),
+          ZKPaths.makePath(base, "ended", spanId.substring(0, 2), spanId),
+          DeferredSpanRecordCodec.encode(record),
+          DeferredSpanRecordCodec.encode(tracing.finish(record, DeferredSpanEnding.now()))));
+    }
+  }
+
+  @Override
+  public void enqueue(String key) throws Exception {
+    Prepared p = prepared.get(key);
+    client.transaction().forOperations(
+        client.transactionOp().create().withMode(CreateMode.PERSISTENT).forPath(p.openPath(), p.recordBytes()),
+        client.transactionOp().create().forPath(items.path(key), items.payload(key)));
+  }
+
+  @Override
+  public void dequeue(String key) throws Exception {
+    Prepared p = prepared.get(key);
+    Stat stat = new Stat();
+    client.getData().storingStatIn(stat).forPath(p.openPath());
+    client.transaction().forOperations(
+        client.transactionOp().delete().withVersion(stat.getVersion()).forPath(p.openPath()),
+        client.transactionOp().create().withMode(CreateMode.PERSISTENT).forPath(p.endedPath(), p.finishedBytes()),
+        client.transactionOp().create().withMode(CreateMode.EPHEMERAL)
+            .forPath(ZKPaths.makePath(p.endedPath(), "claim"), claimBytes),
+        client.transactionOp().delete().forPath(items.path(key)));
+    awaitingCleanup.add(p.endedPath());
+  }
+
+  @Override
+  public void awaitDequeuesSettled() throws Exception {
+    for (String endedPath : awaitingCleanup) {
+      try {
+        client.transaction().forOperations(
+            client.transactionOp().delete().forPath(ZKPaths.makePath(endedPath, "claim")),
+            client.transactionOp().delete().forPath(endedPath));
+      } catch (KeeperException.NoNodeException impossible) {
+        throw new IllegalStateException("bare cleanup found nothing at " + endedPath, impossible);
+      }
+    }
+    awaitingCleanup.clear();
+  }
+
+  private static String shard(int hash) {
+    return String.format("%02x", hash & (SHARDS - 1));
+  }
+}

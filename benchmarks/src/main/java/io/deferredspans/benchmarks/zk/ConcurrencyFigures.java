@@ -1,0 +1,104 @@
+package io.deferredspans.benchmarks.zk;
+
+import io.deferredspans.benchmarks.RunOptions;
+import io.deferredspans.benchmarks.report.FigureRow;
+import io.deferredspans.benchmarks.report.Spread;
+import io.deferredspans.benchmarks.report.Target;
+import io.deferredspans.sdk.DeferredTracing;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.function.Function;
+
+/**
+ * Figure 6a: begin+end throughput with 1, 2, 4, 8 concurrent clients (each its own ZooKeeper session and store),
+ * against plain create+delete with as many clients in the same repetition.
+ */
+public final class ConcurrencyFigures {
+  public static final String FIGURE = "6a. throughput vs concurrent clients";
+
+  private ConcurrencyFigures() {}
+
+  public static List<FigureRow> run(String connectString, RunOptions options) throws Exception {
+    List<Integer> counts = options.clientCounts();
+    int maxClients = counts.stream().mapToInt(Integer::intValue).max().orElseThrow();
+    DeferredTracing tracing = BenchTracing.withNoopExporter();
+    List<BenchClient> clients = new ArrayList<>();
+    ExecutorService threads = Executors.newFixedThreadPool(maxClients);
+    try {
+      QueueItems items = new QueueItems("/concurrency/items");
+      for (int i = 0; i < maxClients; i++) {
+        clients.add(BenchClient.connect(connectString, "/concurrency/deferred-spans", tracing));
+      }
+      items.createParent(clients.get(0).client);
+      Function<BenchClient, QueueVariant> plain = c -> new PlainQueue(c.client, items);
+      Function<BenchClient, QueueVariant> deferred =
+          c -> new DeferredSpanQueue(c, items, DeferredSpanQueue.Begin.CALLER_TRANSACTION_WITH_BEGIN_OPS);
+
+      double[][] plainRate = new double[counts.size()][options.reps()];
+      double[][] deferredRate = new double[counts.size()][options.reps()];
+      for (int rep = -options.warmupReps(); rep < options.reps(); rep++) {
+        for (int level = 0; level < counts.size(); level++) {
+          int n = counts.get(level);
+          boolean plainFirst = (rep + level) % 2 == 0;
+          double first = cyclesPerSecond(threads, clients.subList(0, n), plainFirst ? plain : deferred, options);
+          double second = cyclesPerSecond(threads, clients.subList(0, n), plainFirst ? deferred : plain, options);
+          if (rep >= 0) {
+            plainRate[level][rep] = plainFirst ? first : second;
+            deferredRate[level][rep] = plainFirst ? second : first;
+          }
+        }
+      }
+
+      List<FigureRow> rows = new ArrayList<>();
+      for (int level = 0; level < counts.size(); level++) {
+        int n = counts.get(level);
+        rows.add(FigureRow.ratio(FIGURE, n + " clients: begin+end / plain create+delete throughput",
+            Spread.ratios(deferredRate[level], plainRate[level]), Target.none(), "higher is better"));
+        rows.add(FigureRow.ratio(FIGURE, n + " clients: begin+end throughput / 1 client's",
+            Spread.ratios(deferredRate[level], deferredRate[0]), Target.none(), "scaling; plain below"));
+        rows.add(FigureRow.ratio(FIGURE, n + " clients: plain throughput / 1 client's",
+            Spread.ratios(plainRate[level], plainRate[0]), Target.none(), "ZooKeeper's own scaling"));
+        rows.add(FigureRow.context(FIGURE, "  abs: " + n + " clients begin+end", deferredRate[level], "cycles/s",
+            options.cyclesPerConcurrencyRun() + " cycles per run, cleanup included"));
+        rows.add(FigureRow.context(FIGURE, "  abs: " + n + " clients plain create+delete", plainRate[level],
+            "cycles/s", ""));
+      }
+      return rows;
+    } finally {
+      threads.shutdownNow();
+      clients.forEach(BenchClient::close);
+      BenchTracing.shutdown(tracing);
+    }
+  }
+
+  /** All clients enqueue and dequeue their share of the cycles at once; the clock stops when all settled. */
+  private static double cyclesPerSecond(
+      ExecutorService threads, List<BenchClient> clients, Function<BenchClient, QueueVariant> variantOf,
+      RunOptions options) throws Exception {
+    int perClient = Math.max(1, options.cyclesPerConcurrencyRun() / clients.size());
+    List<Callable<Void>> work = new ArrayList<>();
+    for (BenchClient client : clients) {
+      QueueVariant variant = variantOf.apply(client);
+      List<String> keys = QueueItems.freshKeys("cc", perClient);
+      variant.prepare(keys);
+      work.add(() -> {
+        for (String key : keys) {
+          variant.enqueue(key);
+          variant.dequeue(key);
+        }
+        variant.awaitDequeuesSettled();
+        return null;
+      });
+    }
+    long start = System.nanoTime();
+    for (Future<Void> done : threads.invokeAll(work)) {
+      done.get();
+    }
+    double seconds = (System.nanoTime() - start) / 1e9;
+    return perClient * clients.size() / seconds;
+  }
+}

@@ -1,0 +1,81 @@
+package io.deferredspans.benchmarks.zk;
+
+import io.deferredspans.sdk.DeferredSpanEnding;
+import io.deferredspans.sdk.DeferredSpanRecord;
+import io.deferredspans.store.DeferredSpanStore;
+import io.deferredspans.store.EndResult;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.curator.framework.api.transaction.CuratorOp;
+
+/**
+ * The library as the README shows it: begin a span and add {@code beginOps} to the item's create in one
+ * transaction (or let {@code beginDeferredSpan} run it); end with {@code endDeferredSpan} and the item's delete;
+ * settle = flush the span pipeline and wait until the store removed every exported span from ZooKeeper.
+ */
+public final class DeferredSpanQueue implements QueueVariant {
+  /** How the begin transaction is run: by the caller with beginOps, or by the store. */
+  public enum Begin {
+    CALLER_TRANSACTION_WITH_BEGIN_OPS,
+    STORE_BEGIN_DEFERRED_SPAN
+  }
+
+  private final BenchClient host;
+  private final QueueItems items;
+  private final Begin begin;
+
+  public DeferredSpanQueue(BenchClient host, QueueItems items, Begin begin) {
+    this.host = host;
+    this.items = items;
+    this.begin = begin;
+  }
+
+  @Override
+  public String name() {
+    return begin == Begin.CALLER_TRANSACTION_WITH_BEGIN_OPS
+        ? "item + beginOps in caller's transaction / endDeferredSpan"
+        : "beginDeferredSpan(item op) / endDeferredSpan";
+  }
+
+  @Override
+  public void enqueue(String key) throws Exception {
+    String itemPath = items.path(key);
+    DeferredSpanRecord record =
+        host.tracing.spanBuilder("QueueItem").setNoParent().setOwner(itemPath).begin();
+    CuratorOp createItem = host.client.transactionOp().create().forPath(itemPath, items.payload(key));
+    if (begin == Begin.STORE_BEGIN_DEFERRED_SPAN) {
+      host.store.beginDeferredSpan(key, record, createItem);
+      return;
+    }
+    List<CuratorOp> ops = new ArrayList<>(host.store.beginOps(key, record));
+    ops.add(createItem);
+    host.client.transaction().forOperations(ops);
+  }
+
+  @Override
+  public void dequeue(String key) throws Exception {
+    EndResult result =
+        host.store.endDeferredSpan(
+            key, DeferredSpanEnding.now(), host.client.transactionOp().delete().forPath(items.path(key)));
+    if (result.getOutcome() != EndResult.Outcome.ENDED) {
+      throw new IllegalStateException("end of " + key + " did not end a span: " + result);
+    }
+  }
+
+  @Override
+  public void awaitDequeuesSettled() throws Exception {
+    BenchTracing.flush(host.tracing);
+    awaitCleanup(host.store);
+  }
+
+  /** Spins until the store removed every span it ended (its housekeeping thread runs the cleanup). */
+  static void awaitCleanup(DeferredSpanStore store) {
+    long deadline = System.nanoTime() + 60_000_000_000L;
+    while (store.stats().removed() < store.stats().ended()) {
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException("export cleanup did not catch up within 60 s: " + store.stats());
+      }
+      java.util.concurrent.locks.LockSupport.parkNanos(200_000);
+    }
+  }
+}

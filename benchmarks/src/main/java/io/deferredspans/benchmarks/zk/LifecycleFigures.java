@@ -1,0 +1,100 @@
+package io.deferredspans.benchmarks.zk;
+
+import io.deferredspans.benchmarks.RunOptions;
+import io.deferredspans.benchmarks.report.FigureRow;
+import io.deferredspans.benchmarks.report.Spread;
+import io.deferredspans.benchmarks.report.Target;
+import io.deferredspans.sdk.DeferredTracing;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Figures 1 (begin piggy-backed on an enqueue) and 2 (end piggy-backed on a dequeue, durable-export cleanup
+ * included). Each repetition runs every variant on a fresh batch of keys, interleaved operation by operation
+ * ({@link InterleavedRun}), so that noise from the shared machine hits the variants alike; the ratios are taken
+ * within a repetition.
+ */
+public final class LifecycleFigures {
+  public static final String BEGIN = "1. begin piggy-backed on enqueue";
+  public static final String END = "2. end piggy-backed on dequeue";
+
+  private LifecycleFigures() {}
+
+  public static List<FigureRow> run(String connectString, RunOptions options) throws Exception {
+    DeferredTracing tracing = BenchTracing.withNoopExporter();
+    // beginDeferredSpan gets a host of its own: each variant's settle must flush and clean up only its own spans.
+    DeferredTracing storeTracing = BenchTracing.withNoopExporter();
+    try (BenchClient host = BenchClient.connect(connectString, "/lifecycle/deferred-spans", tracing);
+        BenchClient storeHost = BenchClient.connect(connectString, "/lifecycle/deferred-spans", storeTracing)) {
+      QueueItems items = new QueueItems("/lifecycle/items");
+      items.createParent(host.client);
+      BareMultiQueue bare = new BareMultiQueue(host.client, items, tracing, "/lifecycle/bare");
+      bare.createShards();
+      PlainQueue plain = new PlainQueue(host.client, items);
+      SingleOpTransactionQueue transaction = new SingleOpTransactionQueue(host.client, items);
+      DeferredSpanQueue withBeginOps =
+          new DeferredSpanQueue(host, items, DeferredSpanQueue.Begin.CALLER_TRANSACTION_WITH_BEGIN_OPS);
+      DeferredSpanQueue withStoreBegin =
+          new DeferredSpanQueue(storeHost, items, DeferredSpanQueue.Begin.STORE_BEGIN_DEFERRED_SPAN);
+      List<QueueVariant> variants = List.of(plain, transaction, bare, withBeginOps, withStoreBegin);
+
+      Map<QueueVariant, double[]> begin = new LinkedHashMap<>();
+      Map<QueueVariant, double[]> end = new LinkedHashMap<>();
+      variants.forEach(v -> {
+        begin.put(v, new double[options.reps()]);
+        end.put(v, new double[options.reps()]);
+      });
+      for (int rep = -options.warmupReps(); rep < options.reps(); rep++) {
+        Map<QueueVariant, InterleavedRun.Cost> costs =
+            InterleavedRun.run(variants, options.batch(), rep + options.warmupReps());
+        if (rep >= 0) {
+          for (QueueVariant variant : variants) {
+            begin.get(variant)[rep] = costs.get(variant).enqueueMicros();
+            end.get(variant)[rep] = costs.get(variant).dequeueMicros();
+          }
+        }
+      }
+
+      List<FigureRow> rows = new ArrayList<>();
+      String batchNote = options.batch() + " ops per batch, " + options.reps() + " reps";
+      rows.add(FigureRow.ratio(BEGIN, "item+beginOps txn / 1-op txn create",
+          Spread.ratios(begin.get(withBeginOps), begin.get(transaction)), Target.atMost(1.10, "<= 1.10x"),
+          "includes spanBuilder.begin() and encoding"));
+      rows.add(FigureRow.ratio(BEGIN, "item+beginOps txn / plain client.create()",
+          Spread.ratios(begin.get(withBeginOps), begin.get(plain)), Target.atMost(1.10, "<= 1.10x"), ""));
+      rows.add(FigureRow.ratio(BEGIN, "item+beginOps txn / bare 2-op txn, same bytes",
+          Spread.ratios(begin.get(withBeginOps), begin.get(bare)), Target.atMost(1.05, "<= 1.05x (within 5%)"),
+          "our code's overhead over ZooKeeper's"));
+      rows.add(FigureRow.ratio(BEGIN, "beginDeferredSpan(item op) / 1-op txn create",
+          Spread.ratios(begin.get(withStoreBegin), begin.get(transaction)), Target.none(),
+          "store runs the txn on its call thread (timeout guard)"));
+      rows.add(FigureRow.ratio(BEGIN, "bare 2-op txn / 1-op txn create (ZooKeeper floor)",
+          Spread.ratios(begin.get(bare), begin.get(transaction)), Target.none(), "no library code"));
+      addAbsolute(rows, BEGIN, begin, batchNote);
+
+      rows.add(FigureRow.ratio(END, "endDeferredSpan+cleanup / plain client.delete()",
+          Spread.ratios(end.get(withBeginOps), end.get(plain)), Target.atMost(2.0, "<= 2.0x"),
+          "getData + 4-op multi + later 2-op cleanup multi"));
+      rows.add(FigureRow.ratio(END, "bare same ops / plain client.delete() (ZooKeeper floor)",
+          Spread.ratios(end.get(bare), end.get(plain)), Target.none(), "no library code"));
+      rows.add(FigureRow.ratio(END, "endDeferredSpan+cleanup / bare same ops",
+          Spread.ratios(end.get(withBeginOps), end.get(bare)), Target.none(), "our code's overhead"));
+      rows.add(FigureRow.ratio(END, "endDeferredSpan+cleanup / 1-op txn delete",
+          Spread.ratios(end.get(withBeginOps), end.get(transaction)), Target.none(), ""));
+      addAbsolute(rows, END, end, batchNote);
+      return rows;
+    } finally {
+      BenchTracing.shutdown(tracing);
+      BenchTracing.shutdown(storeTracing);
+    }
+  }
+
+  private static void addAbsolute(
+      List<FigureRow> rows, String figure, Map<QueueVariant, double[]> micros, String note) {
+    for (Map.Entry<QueueVariant, double[]> entry : micros.entrySet()) {
+      rows.add(FigureRow.context(figure, "  abs: " + entry.getKey().name(), entry.getValue(), "us/op", note));
+    }
+  }
+}
