@@ -64,16 +64,24 @@ public final class DeferredSpanQueue implements QueueVariant {
 
   @Override
   public void awaitDequeuesSettled() throws Exception {
-    BenchTracing.flush(host.tracing);
-    awaitCleanup(host.store);
+    awaitCleanup(host);
   }
 
-  /** Spins until the store removed every span it ended (its housekeeping thread runs the cleanup). */
-  static void awaitCleanup(DeferredSpanStore store) {
+  /**
+   * Spins until the store removed every span it ended (its housekeeping thread runs the cleanup), flushing the
+   * pipeline while it waits: with concurrent clients, another thread may export its last span after this
+   * thread's flush, and the batch processor's long delay would otherwise hold it for an hour.
+   */
+  static void awaitCleanup(BenchClient host) {
     long deadline = System.nanoTime() + 60_000_000_000L;
-    while (store.stats().removed() < store.stats().ended()) {
+    long nextFlush = 0;
+    while (host.store.stats().removed() < host.store.stats().ended()) {
       if (System.nanoTime() > deadline) {
-        throw new IllegalStateException("export cleanup did not catch up within 60 s: " + store.stats());
+        throw new IllegalStateException("export cleanup did not catch up within 60 s: " + host.store.stats());
+      }
+      if (System.nanoTime() >= nextFlush) {
+        BenchTracing.flush(host.tracing);
+        nextFlush = System.nanoTime() + 50_000_000L;
       }
       java.util.concurrent.locks.LockSupport.parkNanos(200_000);
     }
