@@ -127,8 +127,7 @@ public final class DeferredSpanBuilder {
   }
 
   public DeferredSpanBuilder setStartTimestamp(Instant timestamp) {
-    return setStartTimestamp(
-        TimeUnit.SECONDS.toNanos(timestamp.getEpochSecond()) + timestamp.getNano(), TimeUnit.NANOSECONDS);
+    return setStartTimestamp(DeferredSpanRecord.epochNanos(timestamp), TimeUnit.NANOSECONDS);
   }
 
   /** What the span measures the lifetime of (e.g. the queue item's znode path), for orphan detection. */

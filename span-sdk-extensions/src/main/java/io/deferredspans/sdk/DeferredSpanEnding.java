@@ -81,8 +81,7 @@ public final class DeferredSpanEnding {
     }
 
     public Builder setEndTimestamp(Instant timestamp) {
-      return setEndTimestamp(
-          TimeUnit.SECONDS.toNanos(timestamp.getEpochSecond()) + timestamp.getNano(), TimeUnit.NANOSECONDS);
+      return setEndTimestamp(DeferredSpanRecord.epochNanos(timestamp), TimeUnit.NANOSECONDS);
     }
 
     public <T> Builder setAttribute(AttributeKey<T> key, T value) {

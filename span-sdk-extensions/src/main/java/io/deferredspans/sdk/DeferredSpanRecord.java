@@ -56,6 +56,10 @@ public final class DeferredSpanRecord {
     this.owner = owner;
   }
 
+  static long epochNanos(java.time.Instant instant) {
+    return java.util.concurrent.TimeUnit.SECONDS.toNanos(instant.getEpochSecond()) + instant.getNano();
+  }
+
   /** The record begun while tracing is disabled: invalid IDs, never stored and never exported. */
   static DeferredSpanRecord disabled() {
     return DISABLED;

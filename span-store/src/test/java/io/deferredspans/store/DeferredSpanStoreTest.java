@@ -123,22 +123,6 @@ class DeferredSpanStoreTest {
         "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331", TraceFlags.getSampled(), TraceState.getDefault());
   }
 
-  private int openRecords(TestHost host) throws Exception {
-    return countGrandchildren(host, ZKPaths.makePath(basePath, "open"));
-  }
-
-  private int storedFinishedSpans(TestHost host) throws Exception {
-    return countGrandchildren(host, ZKPaths.makePath(basePath, "ended"));
-  }
-
-  private static int countGrandchildren(TestHost host, String parent) throws Exception {
-    int count = 0;
-    for (String shard : host.client.getChildren().forPath(parent)) {
-      count += host.client.getChildren().forPath(ZKPaths.makePath(parent, shard)).size();
-    }
-    return count;
-  }
-
   @ParameterizedTest
   @EnumSource(TestHost.Transport.class)
   void spanBegunOnOneHostIsEndedOnAnotherWithTheStoredIdsAndStartTime(TestHost.Transport transport)
@@ -173,8 +157,8 @@ class DeferredSpanStoreTest {
     assertEquals(transport.name().toLowerCase(java.util.Locale.ROOT), span.transport());
 
     assertNull(b.client.checkExists().forPath(itemPath("item-1")), "the item was dequeued with the end");
-    assertEquals(0, openRecords(b));
-    await().atMost(WAIT).until(() -> storedFinishedSpans(b) == 0);
+    assertEquals(0, b.openRecords());
+    await().atMost(WAIT).until(() -> b.storedFinishedSpans() == 0);
     assertEquals(1, b.store.stats().removed());
   }
 
@@ -260,7 +244,7 @@ class DeferredSpanStoreTest {
     assertThrows(DeferredSpanStoreException.class,
         () -> b.store.endDeferredSpan("item-1", DeferredSpanEnding.now(), impossible));
     assertTrue(b.store.read("item-1").isPresent(), "the span stays open when the dequeue fails");
-    assertEquals(0, storedFinishedSpans(b));
+    assertEquals(0, b.storedFinishedSpans());
 
     assertEquals(EndResult.Outcome.ENDED,
         b.store.endDeferredSpan("item-1", DeferredSpanEnding.now(), dequeueOp(b, "item-1")).getOutcome());
@@ -295,7 +279,7 @@ class DeferredSpanStoreTest {
     assertFalse(a.store.read("item-1").orElseThrow().isSampled());
 
     assertEquals(EndResult.Outcome.ENDED, b.store.endDeferredSpan("item-1", DeferredSpanEnding.now()).getOutcome());
-    await().atMost(WAIT).until(() -> storedFinishedSpans(b) == 0);
+    await().atMost(WAIT).until(() -> b.storedFinishedSpans() == 0);
     b.flush();
     assertEquals(0, receiver.spans().size());
   }
@@ -306,7 +290,7 @@ class DeferredSpanStoreTest {
     DeferredSpanRecord record = DeferredTracing.noop().spanBuilder("QueueItem").begin();
     assertTrue(a.store.beginOps("item-1", record).isEmpty());
     a.store.beginDeferredSpan("item-1", record, a.client.transactionOp().create().forPath(itemPath("item-1")));
-    assertEquals(0, openRecords(a));
+    assertEquals(0, a.openRecords());
 
     EndResult result = a.store.endDeferredSpan("item-1", DeferredSpanEnding.now(), dequeueOp(a, "item-1"));
     assertEquals(EndResult.Outcome.NO_RECORD, result.getOutcome());
@@ -332,7 +316,7 @@ class DeferredSpanStoreTest {
     assertEquals(record.getSpanContext().getSpanId(), span.spanId());
     assertEquals("host-b", span.attributes().get("deferred_span.ended_by"));
     assertEquals("host-a", span.resourceAttributes().get("service.instance.id"), "exported by the recovering host");
-    await().atMost(WAIT).until(() -> storedFinishedSpans(a) == 0);
+    await().atMost(WAIT).until(() -> a.storedFinishedSpans() == 0);
     assertEquals(0, recovery.scanNow().recovered());
     a.flush();
     assertEquals(1, receiver.spans().size());
@@ -348,13 +332,13 @@ class DeferredSpanStoreTest {
 
     b.store.endDeferredSpan("item-1", DeferredSpanEnding.now(), dequeueOp(b, "item-1"));
     await().atMost(WAIT).until(() -> b.store.stats().exportFailed() == 1);
-    assertEquals(1, storedFinishedSpans(b), "kept in ZooKeeper while undelivered");
+    assertEquals(1, b.storedFinishedSpans(), "kept in ZooKeeper while undelivered");
 
     receiver.setFailing(false);
     DeferredSpanRecovery recovery = recovery(a);
     await().atMost(WAIT).until(() -> recovery.scanNow().recovered() == 1);
     receiver.awaitSpans(1, WAIT);
-    await().atMost(WAIT).until(() -> storedFinishedSpans(a) == 0);
+    await().atMost(WAIT).until(() -> a.storedFinishedSpans() == 0);
     a.flush();
     assertEquals(1, receiver.spans().size());
     assertThat(receiver.rejectedRequestCount()).isPositive();
@@ -436,7 +420,7 @@ class DeferredSpanStoreTest {
     DeferredSpanRecovery.ScanResult scan = recovery(a).scanNow();
     assertEquals(3, scan.quarantined());
     assertEquals(1, scan.abandoned());
-    assertEquals(2, openRecords(a), "the newer-format record and the live span stay");
+    assertEquals(2, a.openRecords(), "the newer-format record and the live span stay");
     assertEquals(EndResult.Outcome.ENDED,
         a.store.endDeferredSpan("live", DeferredSpanEnding.now(), dequeueOp(a, "live")).getOutcome());
   }

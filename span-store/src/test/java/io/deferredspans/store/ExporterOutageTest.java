@@ -14,7 +14,6 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import org.apache.curator.test.TestingServer;
-import org.apache.curator.utils.ZKPaths;
 import org.junit.jupiter.api.Test;
 
 /** The OTLP receiver is down for longer than the exporter keeps retrying, then comes back. */
@@ -28,15 +27,6 @@ class ExporterOutageTest {
         .setRetryPolicy(RetryPolicy.builder().setMaxAttempts(3).setInitialBackoff(Duration.ofMillis(50))
             .setMaxBackoff(Duration.ofMillis(100)).build())
         .build();
-  }
-
-  private static int stored(TestHost host) throws Exception {
-    String ended = ZKPaths.makePath(BASE, "ended");
-    int count = 0;
-    for (String shard : host.client.getChildren().forPath(ended)) {
-      count += host.client.getChildren().forPath(ZKPaths.makePath(ended, shard)).size();
-    }
-    return count;
   }
 
   private static Set<String> endDuringOutage(TestHost beginner, TestHost ender, String prefix, int count) {
@@ -65,11 +55,11 @@ class ExporterOutageTest {
       recovery.start();
       // The outage outlasts several recovery attempts too: none of them may lose or double anything.
       await().atMost(WAIT).until(() -> a.store.stats().exportFailed() >= 100);
-      assertEquals(100, stored(a), "all kept in ZooKeeper while undeliverable");
+      assertEquals(100, a.storedFinishedSpans(), "all kept in ZooKeeper while undeliverable");
 
       receiver.setFailing(false);
       List<ReceivedSpan> delivered = receiver.awaitSpans(100, WAIT);
-      await().atMost(WAIT).until(() -> stored(a) == 0);
+      await().atMost(WAIT).until(() -> a.storedFinishedSpans() == 0);
       a.flush();
       b.flush();
       Set<String> distinct = new HashSet<>();
@@ -98,12 +88,12 @@ class ExporterOutageTest {
 
       assertEquals(20, recovery.scanNow().dropped());
       assertEquals(20, a.store.stats().droppedAtBound());
-      assertEquals(10, stored(a));
+      assertEquals(10, a.storedFinishedSpans());
 
       receiver.setFailing(false);
       await().atMost(WAIT).until(() -> {
         recovery.scanNow();
-        return stored(a) == 0;
+        return a.storedFinishedSpans() == 0;
       });
       a.flush();
       Set<String> delivered = new HashSet<>();

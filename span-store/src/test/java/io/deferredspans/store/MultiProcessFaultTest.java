@@ -18,7 +18,6 @@ import java.util.Random;
 import java.util.Set;
 import java.util.stream.Collectors;
 import org.apache.curator.test.TestingServer;
-import org.apache.curator.utils.ZKPaths;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -90,28 +89,12 @@ class MultiProcessFaultTest {
     return file;
   }
 
-  private int openRecords() throws Exception {
-    return countUnder(ZKPaths.makePath(BASE, "open"));
-  }
-
-  private int storedFinishedSpans() throws Exception {
-    return countUnder(ZKPaths.makePath(BASE, "ended"));
-  }
-
-  private int countUnder(String parent) throws Exception {
-    int count = 0;
-    for (String shard : local.client.getChildren().forPath(parent)) {
-      count += local.client.getChildren().forPath(ZKPaths.makePath(parent, shard)).size();
-    }
-    return count;
-  }
-
   /** Runs recovery scans from this JVM until nothing is left to export, then flushes. */
   private void recoverEverything() throws Exception {
     try (DeferredSpanRecovery recovery = DeferredSpanRecovery.builder(local.store).gracePeriod(Duration.ZERO).build()) {
       await().atMost(WAIT).until(() -> {
         recovery.scanNow();
-        return storedFinishedSpans() == 0;
+        return local.storedFinishedSpans() == 0;
       });
     }
     local.flush();
@@ -183,7 +166,7 @@ class MultiProcessFaultTest {
       assertEquals("beginner", span.attributes().get("deferred_span.began_by"));
       assertEquals("ender", span.attributes().get("deferred_span.ended_by"));
     }
-    assertEquals(0, openRecords());
+    assertEquals(0, local.openRecords());
     System.out.printf("fault: beginner-killed begun>=%d committed=%d ended-elsewhere=%d exported=%d lost=%d%n",
         begunLines.size(), items.size(), count(endLines, "ENDED "), receiver.spans().size(),
         items.size() - exported.size());
@@ -224,7 +207,7 @@ class MultiProcessFaultTest {
         + "(all in the documented window) lost=%d%n", kills, spans, recovered, receiver.spans().size(),
         duplicates, lost);
     assertEquals(0, lost);
-    assertEquals(0, openRecords());
-    assertEquals(0, storedFinishedSpans());
+    assertEquals(0, local.openRecords());
+    assertEquals(0, local.storedFinishedSpans());
   }
 }

@@ -90,6 +90,25 @@ final class TestHost implements AutoCloseable {
     return new TestHost(name, client, tracing, store);
   }
 
+  /** Open records: spans begun and not yet ended. */
+  int openRecords() throws Exception {
+    return countInShards("open");
+  }
+
+  /** Finished spans still stored, i.e. not yet acknowledged by an exporter and removed. */
+  int storedFinishedSpans() throws Exception {
+    return countInShards("ended");
+  }
+
+  private int countInShards(String area) throws Exception {
+    String parent = org.apache.curator.utils.ZKPaths.makePath(store.layout().base(), area);
+    int count = 0;
+    for (String shard : client.getChildren().forPath(parent)) {
+      count += client.getChildren().forPath(org.apache.curator.utils.ZKPaths.makePath(parent, shard)).size();
+    }
+    return count;
+  }
+
   /** Pushes everything this host's pipeline holds to the exporter and waits for the exporter's answer. */
   void flush() {
     tracing.getTracerProvider().orElseThrow().forceFlush().join(10, TimeUnit.SECONDS);

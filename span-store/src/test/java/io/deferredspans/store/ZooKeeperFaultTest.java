@@ -20,7 +20,6 @@ import org.apache.curator.test.KillSession;
 import org.apache.curator.test.TestingCluster;
 import org.apache.curator.test.TestingServer;
 import org.apache.curator.test.TestingZooKeeperServer;
-import org.apache.curator.utils.ZKPaths;
 import org.apache.zookeeper.client.FourLetterWordMain;
 import org.junit.jupiter.api.Test;
 
@@ -69,7 +68,7 @@ class ZooKeeperFaultTest {
         DeferredSpanRecovery.builder(recoverer.store).gracePeriod(Duration.ZERO).build()) {
       await().atMost(WAIT).ignoreExceptions().until(() -> {
         recovery.scanNow();
-        return finishedSpansStored(recoverer) == 0;
+        return recoverer.storedFinishedSpans() == 0;
       });
     }
     try {
@@ -100,24 +99,12 @@ class ZooKeeperFaultTest {
     }
     long lost = begun.values().stream().filter(id -> !exported.contains(id)).count();
     // Every begun span was ended by the workload: none may be left open (e.g. ended as NO_RECORD on a stale read).
-    assertEquals(0, countUnder(recoverer, ZKPaths.makePath(BASE, "open")), "spans left open");
+    assertEquals(0, recoverer.openRecords(), "spans left open");
     assertEquals(0, recoverer.store.stats().abandoned(), "spans only recovery could end");
     System.out.printf("fault: %s begun=%d exported=%d duplicates=%d lost=%d failed-calls-during-fault=%d%n",
         fault, begun.size(), receiver.spans().size(), duplicates.size(), lost, failuresSeen);
     assertEquals(0, lost, "lost");
     assertEquals(List.of(), duplicates, "duplicates");
-  }
-
-  private static int finishedSpansStored(TestHost host) throws Exception {
-    return countUnder(host, ZKPaths.makePath(BASE, "ended"));
-  }
-
-  private static int countUnder(TestHost host, String parent) throws Exception {
-    int count = 0;
-    for (String shard : host.client.getChildren().forPath(parent)) {
-      count += host.client.getChildren().forPath(ZKPaths.makePath(parent, shard)).size();
-    }
-    return count;
   }
 
   @Test
