@@ -20,7 +20,6 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.curator.framework.CuratorFramework;
-import org.apache.curator.framework.api.transaction.CuratorOp;
 import org.apache.curator.framework.recipes.leader.LeaderLatch;
 import org.apache.curator.utils.ZKPaths;
 import org.apache.zookeeper.CreateMode;
@@ -212,10 +211,7 @@ public final class DeferredSpanRecovery implements Closeable {
       finished = DeferredSpanRecordCodec.decodeFinished(data, endedPath);
     } catch (DeferredSpanRecordException e) {
       log.error("{}; moving it to quarantine", e.getMessage());
-      List<CuratorOp> ops = new ArrayList<>();
-      ops.add(client.transactionOp().delete().forPath(ZNodeLayout.claimPath(endedPath)));
-      ops.addAll(store.quarantineOps(endedPath, stat.getVersion(), data));
-      client.transaction().forOperations(ops);
+      client.transaction().forOperations(store.quarantineOps(endedPath, stat.getVersion(), data)); // and our claim
       store.counters().quarantined.increment();
       return false;
     }

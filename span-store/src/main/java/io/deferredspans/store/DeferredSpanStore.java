@@ -74,7 +74,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class DeferredSpanStore implements Closeable {
   private static final Logger log = LoggerFactory.getLogger(DeferredSpanStore.class);
-  private static final int END_OPS = 3; // delete record, create finished span, create claim
+  private static final int END_OPS = 4; // delete marker and record, create finished span and claim
   private static final int MAX_CLEANUP_ATTEMPTS = 10;
   // An exporter batch is acknowledged at once; removing its spans in one transaction saves a ZooKeeper write
   // (an fsync) per span. 100 spans make 200 small delete ops, far below jute.maxbuffer.
@@ -186,10 +186,13 @@ public final class DeferredSpanStore implements Closeable {
     if (!record.isValid()) {
       return List.of();
     }
+    String path = layout.openPath(key);
     try {
       return List.of(
           client.transactionOp().create().withMode(CreateMode.PERSISTENT)
-              .forPath(layout.openPath(key), DeferredSpanRecordCodec.encode(record)));
+              .forPath(path, DeferredSpanRecordCodec.encode(record)),
+          client.transactionOp().create().withMode(CreateMode.PERSISTENT)
+              .forPath(ZNodeLayout.markerPath(path, record.getSpanContext().getSpanId())));
     } catch (Exception e) {
       throw new DeferredSpanStoreException("cannot build begin operation for key " + key, e);
     }
@@ -321,6 +324,9 @@ public final class DeferredSpanStore implements Closeable {
     String endedPath = layout.endedPath(finished.getRecord().getSpanContext().getSpanId());
     byte[] finishedBytes = DeferredSpanRecordCodec.encode(finished);
     List<CuratorOp> ops = new ArrayList<>(END_OPS + callerOps.size());
+    // The marker fails this transaction if the key now holds another span than the one we read (key reuse).
+    ops.add(client.transactionOp().delete()
+        .forPath(ZNodeLayout.markerPath(openPath, finished.getRecord().getSpanContext().getSpanId())));
     ops.add(client.transactionOp().delete().withVersion(version).forPath(openPath));
     ops.add(client.transactionOp().create().withMode(CreateMode.PERSISTENT).forPath(endedPath, finishedBytes));
     ops.add(
@@ -588,10 +594,14 @@ public final class DeferredSpanStore implements Closeable {
   // ---------------------------------------------------------------- helpers shared with recovery
 
   List<CuratorOp> quarantineOps(String path, int version, byte[] data) throws Exception {
-    return List.of(
-        client.transactionOp().delete().withVersion(version).forPath(path),
-        client.transactionOp().create().withMode(CreateMode.PERSISTENT_SEQUENTIAL)
-            .forPath(layout.quarantinePrefix(path), data));
+    List<CuratorOp> ops = new ArrayList<>();
+    for (String child : client.getChildren().forPath(path)) {
+      ops.add(client.transactionOp().delete().forPath(ZKPaths.makePath(path, child)));
+    }
+    ops.add(client.transactionOp().delete().withVersion(version).forPath(path));
+    ops.add(client.transactionOp().create().withMode(CreateMode.PERSISTENT_SEQUENTIAL)
+        .forPath(layout.quarantinePrefix(path), data));
+    return ops;
   }
 
   private void applyCallerOps(String context, List<CuratorOp> callerOps, List<CuratorOp> ourOps)

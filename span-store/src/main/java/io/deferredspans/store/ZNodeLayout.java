@@ -11,6 +11,7 @@ import org.apache.curator.utils.ZKPaths;
  *
  * <pre>
  * BASE/open/XX/KEY             begin record of an open span (XX: 2 hex digits of the key's hash)
+ * BASE/open/XX/KEY/span-SPANID  empty marker naming which span the record under KEY is
  * BASE/ended/YY/SPANID         finished span waiting for an exporter's acknowledgement (YY: span id prefix)
  * BASE/ended/YY/SPANID/claim   ephemeral: the session exporting it right now
  * BASE/quarantine/NAME-SEQ     bytes that could not be read as a record, kept for an operator
@@ -23,6 +24,7 @@ import org.apache.curator.utils.ZKPaths;
 final class ZNodeLayout {
   static final int SHARDS = 256;
   static final String CLAIM = "claim";
+  static final String MARKER_PREFIX = "span-";
 
   private final String base;
   private final String open;
@@ -49,6 +51,15 @@ final class ZNodeLayout {
 
   String endedPath(String spanId) {
     return ZKPaths.makePath(ended, spanId.substring(0, 2), spanId);
+  }
+
+  /**
+   * The marker under a record that names its span. Records are immutable, so every record's version is 0 and a
+   * versioned delete cannot tell a record from another one re-created under the same key; deleting the marker in
+   * the same transaction can.
+   */
+  static String markerPath(String openPath, String spanId) {
+    return ZKPaths.makePath(openPath, MARKER_PREFIX + spanId);
   }
 
   static String claimPath(String endedPath) {

@@ -14,6 +14,7 @@ import io.deferredspans.sdk.CorruptDeferredSpanRecordException;
 import io.deferredspans.sdk.DeferredSpanEnding;
 import io.deferredspans.sdk.DeferredSpanRecord;
 import io.deferredspans.sdk.DeferredTracing;
+import io.deferredspans.sdk.FinishedDeferredSpan;
 import io.deferredspans.sdk.TraceParent;
 import io.deferredspans.sdk.UnsupportedRecordVersionException;
 import io.deferredspans.testing.otlp.OtlpTestReceiver;
@@ -251,6 +252,33 @@ class DeferredSpanStoreTest {
     receiver.awaitSpans(1, WAIT);
     b.flush();
     assertEquals(1, receiver.spans().size());
+  }
+
+  @Test
+  void slowEnderOfAnOldSpanCannotEndANewSpanUnderTheSameKey() throws Exception {
+    TestHost a = host("host-a");
+    TestHost b = host("host-b");
+    DeferredSpanRecord first = a.tracing.spanBuilder("QueueItem").begin();
+    a.store.beginDeferredSpan("slot-1", first);
+    // Host B reads the first span and stalls before its end transaction...
+    FinishedDeferredSpan stale = b.tracing.finish(b.store.read("slot-1").orElseThrow(), DeferredSpanEnding.now());
+    // ...while host A ends it, its stored copy is cleaned up, and the key is reused for a new span.
+    assertEquals(EndResult.Outcome.ENDED, a.store.endDeferredSpan("slot-1", DeferredSpanEnding.now()).getOutcome());
+    await().atMost(WAIT).until(() -> a.storedFinishedSpans() == 0);
+    DeferredSpanRecord second = a.tracing.spanBuilder("QueueItem").begin();
+    a.store.beginDeferredSpan("slot-1", second);
+
+    // B wakes up and commits its end at the version it read: 0, like every record's, the new one's included.
+    String path = b.store.layout().openPath("slot-1");
+    EndResult late = b.store.commitEnd(path, 0, stale, List.of());
+
+    assertEquals(EndResult.Outcome.ALREADY_ENDED, late.getOutcome());
+    assertEquals(second, a.store.read("slot-1").orElseThrow(), "the new span is untouched");
+    receiver.awaitSpans(1, WAIT);
+    a.flush();
+    b.flush();
+    assertEquals(1, receiver.spans().size(), "the first span was exported once");
+    assertEquals(first.getSpanContext().getSpanId(), receiver.spans().get(0).spanId());
   }
 
   @Test

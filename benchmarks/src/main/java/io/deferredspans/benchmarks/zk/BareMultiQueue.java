@@ -20,16 +20,17 @@ import org.apache.zookeeper.data.Stat;
  * same znodes (sharded the same way), the same bytes (encoded before the batch starts), the same round trips.
  *
  * <ul>
- *   <li>enqueue: one multi creating the item and a record znode;
- *   <li>dequeue: read the record with its version, then one multi deleting it at that version, creating the
- *       finished span and an ephemeral claim, and deleting the item;
+ *   <li>enqueue: one multi creating the item, a record znode and its span marker;
+ *   <li>dequeue: read the record with its version, then one multi deleting its marker and it at that version,
+ *       creating the finished span and an ephemeral claim, and deleting the item;
  *   <li>settle: per dequeued item one multi deleting the claim and the finished span (the export cleanup).
  * </ul>
  */
 public final class BareMultiQueue implements QueueVariant {
   private static final int SHARDS = 256;
 
-  private record Prepared(String openPath, String endedPath, byte[] recordBytes, byte[] finishedBytes) {}
+  private record Prepared(
+      String openPath, String markerPath, String endedPath, byte[] recordBytes, byte[] finishedBytes) {}
 
   private final CuratorFramework client;
   private final QueueItems items;
@@ -68,6 +69,7 @@ public final class BareMultiQueue implements QueueVariant {
       String spanId = record.getSpanContext().getSpanId();
       prepared.put(key, new Prepared(
           ZKPaths.makePath(base, "open", shard(key.hashCode()), key),
+          ZKPaths.makePath(base, "open", shard(key.hashCode()), key, "span-" + spanId),
           ZKPaths.makePath(base, "ended", spanId.substring(0, 2), spanId),
           DeferredSpanRecordCodec.encode(record),
           DeferredSpanRecordCodec.encode(tracing.finish(record, DeferredSpanEnding.now()))));
@@ -79,6 +81,7 @@ public final class BareMultiQueue implements QueueVariant {
     Prepared p = prepared.get(key);
     client.transaction().forOperations(
         client.transactionOp().create().withMode(CreateMode.PERSISTENT).forPath(p.openPath(), p.recordBytes()),
+        client.transactionOp().create().withMode(CreateMode.PERSISTENT).forPath(p.markerPath()),
         client.transactionOp().create().forPath(items.path(key), items.payload(key)));
   }
 
@@ -88,6 +91,7 @@ public final class BareMultiQueue implements QueueVariant {
     Stat stat = new Stat();
     client.getData().storingStatIn(stat).forPath(p.openPath());
     client.transaction().forOperations(
+        client.transactionOp().delete().forPath(p.markerPath()),
         client.transactionOp().delete().withVersion(stat.getVersion()).forPath(p.openPath()),
         client.transactionOp().create().withMode(CreateMode.PERSISTENT).forPath(p.endedPath(), p.finishedBytes()),
         client.transactionOp().create().withMode(CreateMode.EPHEMERAL)
