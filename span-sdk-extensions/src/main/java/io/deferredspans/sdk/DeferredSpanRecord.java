@@ -7,9 +7,11 @@ import io.opentelemetry.api.trace.SpanId;
 import io.opentelemetry.api.trace.SpanKind;
 import io.opentelemetry.context.Context;
 import io.opentelemetry.sdk.trace.data.LinkData;
+import java.time.Instant;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.TimeUnit;
 
 /**
  * What one host persists when it begins a deferred span, so that any other host can end it: the IDs, the
@@ -56,8 +58,8 @@ public final class DeferredSpanRecord {
     this.owner = owner;
   }
 
-  static long epochNanos(java.time.Instant instant) {
-    return java.util.concurrent.TimeUnit.SECONDS.toNanos(instant.getEpochSecond()) + instant.getNano();
+  static long epochNanos(Instant instant) {
+    return TimeUnit.SECONDS.toNanos(instant.getEpochSecond()) + instant.getNano();
   }
 
   /** The record begun while tracing is disabled: invalid IDs, never stored and never exported. */

@@ -12,6 +12,7 @@ import io.opentelemetry.sdk.trace.SpanProcessor;
 import io.opentelemetry.sdk.trace.data.EventData;
 import io.opentelemetry.sdk.trace.data.LinkData;
 import io.opentelemetry.sdk.trace.samplers.Sampler;
+import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 
@@ -227,7 +228,7 @@ public final class DeferredTracing {
    *
    * @return how many were expired
    */
-  public int expireAcknowledgements(java.time.Duration maxAge) {
+  public int expireAcknowledgements(Duration maxAge) {
     return acknowledgements == null ? 0 : acknowledgements.expire(maxAge.toNanos());
   }
 

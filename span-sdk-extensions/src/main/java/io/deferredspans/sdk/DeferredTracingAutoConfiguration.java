@@ -1,16 +1,17 @@
 package io.deferredspans.sdk;
 
 import io.opentelemetry.sdk.autoconfigure.spi.AutoConfigurationCustomizer;
+import io.opentelemetry.sdk.autoconfigure.spi.ConfigProperties;
+import io.opentelemetry.sdk.autoconfigure.spi.ConfigurationException;
 import io.opentelemetry.sdk.common.Clock;
 import io.opentelemetry.sdk.resources.Resource;
 import io.opentelemetry.sdk.trace.IdGenerator;
 import io.opentelemetry.sdk.trace.SdkTracerProvider;
 import io.opentelemetry.sdk.trace.SpanProcessor;
-import io.opentelemetry.sdk.autoconfigure.spi.ConfigProperties;
-import io.opentelemetry.sdk.autoconfigure.spi.ConfigurationException;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
 
 /**
  * Captures, from OpenTelemetry's autoconfigure, the pipeline pieces that {@link DeferredTracing} needs and an
@@ -38,7 +39,7 @@ public final class DeferredTracingAutoConfiguration {
   private volatile boolean acknowledging;
   private final DeferredTracingOptions options = new DeferredTracingOptions();
   // Setters called in code win over the configuration, which is read only while autoconfigure builds.
-  private final List<java.util.function.Consumer<DeferredTracingOptions>> overrides = new CopyOnWriteArrayList<>();
+  private final List<Consumer<DeferredTracingOptions>> overrides = new CopyOnWriteArrayList<>();
 
   private DeferredTracingAutoConfiguration() {}
 
@@ -88,7 +89,7 @@ public final class DeferredTracingAutoConfiguration {
     overrides.forEach(override -> override.accept(options));
   }
 
-  private DeferredTracingAutoConfiguration override(java.util.function.Consumer<DeferredTracingOptions> override) {
+  private DeferredTracingAutoConfiguration override(Consumer<DeferredTracingOptions> override) {
     override.accept(new DeferredTracingOptions()); // validate now, where the caller can see it
     overrides.add(override);
     return this;

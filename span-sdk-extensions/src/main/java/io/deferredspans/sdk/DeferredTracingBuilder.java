@@ -105,7 +105,7 @@ public final class DeferredTracingBuilder {
    * denies keys containing password, secret, token, api key, authorization, credential, private key or cookie,
    * and {@code exception.stacktrace}. An empty list allows everything.
    */
-  public DeferredTracingBuilder setDeniedAttributeKeys(java.util.List<String> patterns) {
+  public DeferredTracingBuilder setDeniedAttributeKeys(List<String> patterns) {
     options.setDeniedAttributeKeys(patterns);
     return this;
   }

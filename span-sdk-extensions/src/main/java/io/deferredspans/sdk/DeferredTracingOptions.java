@@ -2,6 +2,7 @@ package io.deferredspans.sdk;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 
 /** The options both ways of building a {@link DeferredTracing} share, validated in one place. */
 final class DeferredTracingOptions {
@@ -23,7 +24,7 @@ final class DeferredTracingOptions {
   }
 
   void setUntrustedParentPolicy(UntrustedParentPolicy policy) {
-    this.untrustedParentPolicy = java.util.Objects.requireNonNull(policy, "policy");
+    this.untrustedParentPolicy = Objects.requireNonNull(policy, "policy");
   }
 
   AttributeFilter attributeFilter() {

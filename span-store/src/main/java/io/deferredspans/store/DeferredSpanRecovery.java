@@ -9,10 +9,12 @@ import java.io.Closeable;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.Executors;
@@ -175,7 +177,7 @@ public final class DeferredSpanRecovery implements Closeable {
         byAge.add(Map.entry(path, stat));
       }
     }
-    byAge.sort(java.util.Comparator.comparingLong(entry -> entry.getValue().getCzxid()));
+    byAge.sort(Comparator.comparingLong(entry -> entry.getValue().getCzxid()));
     List<String> dropped = new ArrayList<>();
     for (Map.Entry<String, Stat> entry : byAge.subList(0, Math.min(excess, byAge.size()))) {
       try {
@@ -198,9 +200,7 @@ public final class DeferredSpanRecovery implements Closeable {
   /** Claims and exports one unclaimed finished span; false if someone else got there first. */
   private boolean recoverFinished(String endedPath) throws Exception {
     try {
-      client.create().withMode(CreateMode.EPHEMERAL)
-          .forPath(ZNodeLayout.claimPath(endedPath), store.tracing().getHostName().getBytes(
-              java.nio.charset.StandardCharsets.UTF_8));
+      client.create().withMode(CreateMode.EPHEMERAL).forPath(ZNodeLayout.claimPath(endedPath), store.claimData());
     } catch (KeeperException.NodeExistsException | KeeperException.NoNodeException taken) {
       return false;
     }
@@ -351,7 +351,7 @@ public final class DeferredSpanRecovery implements Closeable {
     private int maxRetainedSpans = 100_000;
 
     private Builder(DeferredSpanStore store) {
-      this.store = java.util.Objects.requireNonNull(store, "store");
+      this.store = Objects.requireNonNull(store, "store");
     }
 
     /** How often the leader scans. Default 10 s. */

@@ -10,13 +10,18 @@ import io.deferredspans.sdk.ExportListener;
 import io.deferredspans.sdk.FinishedDeferredSpan;
 import io.deferredspans.sdk.UnsupportedRecordVersionException;
 import java.io.Closeable;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Objects;
 import java.util.Optional;
+import java.util.Queue;
 import java.util.concurrent.Callable;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
@@ -24,6 +29,7 @@ import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import org.apache.curator.RetryLoop;
 import org.apache.curator.framework.CuratorFramework;
@@ -97,9 +103,8 @@ public final class DeferredSpanStore implements Closeable {
   private final StoreCounters counters = new StoreCounters();
   private final ConnectionStateListener connectionListener = this::connectionStateChanged;
   private final List<String> cleanupsAwaitingConnection = new ArrayList<>();
-  private final java.util.Queue<String> exportedAwaitingRemoval = new java.util.concurrent.ConcurrentLinkedQueue<>();
-  private final java.util.concurrent.atomic.AtomicBoolean removalScheduled =
-      new java.util.concurrent.atomic.AtomicBoolean();
+  private final Queue<String> exportedAwaitingRemoval = new ConcurrentLinkedQueue<>();
+  private final AtomicBoolean removalScheduled = new AtomicBoolean();
 
   private DeferredSpanStore(Builder builder) {
     this.client = builder.client;
@@ -112,7 +117,7 @@ public final class DeferredSpanStore implements Closeable {
             0, builder.maxConcurrentCalls, 30, TimeUnit.SECONDS, new SynchronousQueue<>(),
             Threads.daemon("deferred-span-store-call"));
     this.housekeeping =
-        java.util.concurrent.Executors.newSingleThreadScheduledExecutor(
+        Executors.newSingleThreadScheduledExecutor(
             Threads.daemon("deferred-span-store-housekeeping"));
   }
 
@@ -622,8 +627,9 @@ public final class DeferredSpanStore implements Closeable {
     }
   }
 
-  private byte[] claimData() {
-    return tracing.getHostName().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+  /** What a claim holds: who is exporting the span, for an operator reading it with zkCli. */
+  byte[] claimData() {
+    return tracing.getHostName().getBytes(StandardCharsets.UTF_8);
   }
 
   static int firstFailedIndex(KeeperException e) {
@@ -722,8 +728,8 @@ public final class DeferredSpanStore implements Closeable {
     private int maxConcurrentCalls = 64;
 
     private Builder(CuratorFramework client, DeferredTracing tracing) {
-      this.client = java.util.Objects.requireNonNull(client, "client");
-      this.tracing = java.util.Objects.requireNonNull(tracing, "tracing");
+      this.client = Objects.requireNonNull(client, "client");
+      this.tracing = Objects.requireNonNull(tracing, "tracing");
     }
 
     /** Where the store keeps its znodes (within the client's namespace). Default {@code /deferred-spans}. */
