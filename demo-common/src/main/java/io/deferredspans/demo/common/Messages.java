@@ -16,6 +16,7 @@ public final class Messages {
   public enum ItemState {
     ENQUEUED,
     MERGING,
+    NODES_REQUESTED,
     BUILDING,
     COMPLETED
   }
@@ -31,6 +32,16 @@ public final class Messages {
     }
   }
 
+  /**
+   * The nodes asked of the resource allocator for an item's builds. The demo has no allocator: a request counts as
+   * fulfilled once it is {@code fulfilMillis} old, which any scheduler can tell from {@code requestedAtMillis}.
+   */
+  public record NodeRequest(String id, String label, long requestedAtMillis, long fulfilMillis) {
+    public boolean fulfilledAt(long nowMillis) {
+      return nowMillis - requestedAtMillis >= fulfilMillis;
+    }
+  }
+
   /** A change under test in a pipeline queue. */
   public record QueueItem(
       String id,
@@ -40,14 +51,20 @@ public final class Messages {
       String enqueuedBy,
       long enqueuedAtMillis,
       ItemState state,
+      NodeRequest nodeRequest,
       List<BuildEntry> builds) {
 
     public QueueItem withState(ItemState newState) {
-      return new QueueItem(id, eventId, change, project, enqueuedBy, enqueuedAtMillis, newState, builds);
+      return new QueueItem(id, eventId, change, project, enqueuedBy, enqueuedAtMillis, newState, nodeRequest, builds);
+    }
+
+    public QueueItem withNodeRequest(ItemState newState, NodeRequest newRequest) {
+      return new QueueItem(id, eventId, change, project, enqueuedBy, enqueuedAtMillis, newState, newRequest, builds);
     }
 
     public QueueItem withBuilds(ItemState newState, List<BuildEntry> newBuilds) {
-      return new QueueItem(id, eventId, change, project, enqueuedBy, enqueuedAtMillis, newState, List.copyOf(newBuilds));
+      return new QueueItem(
+          id, eventId, change, project, enqueuedBy, enqueuedAtMillis, newState, nodeRequest, List.copyOf(newBuilds));
     }
 
     public long buildsDone() {

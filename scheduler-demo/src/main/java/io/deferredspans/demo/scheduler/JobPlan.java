@@ -1,6 +1,7 @@
 package io.deferredspans.demo.scheduler;
 
 import io.deferredspans.demo.common.Messages.BuildEntry;
+import io.deferredspans.demo.common.Messages.NodeRequest;
 import java.time.Duration;
 import java.util.List;
 import java.util.UUID;
@@ -15,6 +16,9 @@ final class JobPlan {
   private static final List<Job> JOBS =
       List.of(new Job("tox-py311", 0.80), new Job("tox-linters", 0.45), new Job("build-docs", 0.60));
   private static final double MERGE_SHARE = 0.06;
+  /** How long the simulated resource allocator takes to fulfil a node request. */
+  private static final double NODE_REQUEST_SHARE = 0.04;
+  private static final String NODE_LABEL = "ubuntu-jammy";
 
   private final Duration itemLifetime;
 
@@ -26,10 +30,18 @@ final class JobPlan {
     return share(MERGE_SHARE);
   }
 
+  NodeRequest newNodeRequest(long nowMillis) {
+    return new NodeRequest(newId(), NODE_LABEL, nowMillis, share(NODE_REQUEST_SHARE));
+  }
+
   List<BuildEntry> newBuilds() {
     return JOBS.stream()
-        .map(job -> new BuildEntry(UUID.randomUUID().toString().replace("-", ""), job.name(), share(job.shareOfItem()), null))
+        .map(job -> new BuildEntry(newId(), job.name(), share(job.shareOfItem()), null))
         .toList();
+  }
+
+  private static String newId() {
+    return UUID.randomUUID().toString().replace("-", "");
   }
 
   private long share(double share) {

@@ -9,6 +9,7 @@ import io.deferredspans.demo.common.Messages.BuildResult;
 import io.deferredspans.demo.common.Messages.ItemState;
 import io.deferredspans.demo.common.Messages.MergeRequest;
 import io.deferredspans.demo.common.Messages.MergeResult;
+import io.deferredspans.demo.common.Messages.NodeRequest;
 import io.deferredspans.demo.common.Messages.QueueItem;
 import io.deferredspans.demo.common.ZnodeJson;
 import io.deferredspans.demo.common.Znodes;
@@ -32,7 +33,8 @@ import org.apache.curator.framework.api.transaction.CuratorOp;
  *
  * <pre>
  * ENQUEUED  -- begin BuildSet and Merge spans, write merge request                        --> MERGING
- * MERGING   -- merge result arrived: end Merge, begin one Build span per job, write requests --> BUILDING
+ * MERGING   -- merge result arrived: end Merge, begin RequestNodes, note the node request     --> NODES_REQUESTED
+ * NODES_REQUESTED -- request fulfilled: end RequestNodes, begin one Build span per job, write requests --> BUILDING
  * BUILDING  -- per build result: end that Build span (build uuid, job, result)
  *           -- all results in: end BuildSet                                                --> COMPLETED
  * COMPLETED -- end QueueItem and delete the item (dequeue)
@@ -67,7 +69,8 @@ final class QueueItemProcessor {
   private void advance(Versioned<QueueItem> item) throws Exception {
     switch (item.value().state()) {
       case ENQUEUED -> startBuildSet(item);
-      case MERGING -> launchBuildsWhenMerged(item);
+      case MERGING -> requestNodesWhenMerged(item);
+      case NODES_REQUESTED -> launchBuildsWhenNodesArrive(item);
       case BUILDING -> collectBuildResults(item);
       case COMPLETED -> dequeue(item);
     }
@@ -94,11 +97,35 @@ final class QueueItemProcessor {
     Transitions.attempt("start build set of " + value.id(), () -> client.transaction().forOperations(ops));
   }
 
-  private void launchBuildsWhenMerged(Versioned<QueueItem> item) throws Exception {
+  private void requestNodesWhenMerged(Versioned<QueueItem> item) throws Exception {
     QueueItem value = item.value();
     Optional<Versioned<MergeResult>> result = znodes.read(DemoPaths.mergeResult(value.id()), MergeResult.class);
     Optional<DeferredSpanRecord> buildSet = store.read(SpanKeys.buildSet(value.id()));
     if (result.isEmpty() || buildSet.isEmpty()) {
+      return;
+    }
+    NodeRequest nodeRequest = plan.newNodeRequest(System.currentTimeMillis());
+    // Begun here, ended by whichever scheduler sees the request fulfilled: it may be the other one.
+    DeferredSpanRecord span =
+        deferred.spanBuilder("RequestNodes").setParent(buildSet.get().asParentContext())
+            .setOwner(DemoPaths.item(value.id())).begin();
+    List<CuratorOp> ops = new ArrayList<>(store.beginOps(SpanKeys.nodeRequest(nodeRequest.id()), span));
+    ops.add(client.transactionOp().delete().withVersion(result.get().version()).forPath(DemoPaths.mergeResult(value.id())));
+    ops.add(updateOp(item, value.withNodeRequest(ItemState.NODES_REQUESTED, nodeRequest)));
+    DeferredSpanEnding ending =
+        DeferredSpanEnding.builder()
+            .setAttribute(DemoAttributes.MERGER_HOSTNAME, result.get().value().merger())
+            .setAttribute(DemoAttributes.RESULT, result.get().value().result())
+            .build();
+    Transitions.attemptEnd("request nodes for " + value.id(),
+        () -> store.endDeferredSpan(SpanKeys.merge(value.id()), ending, ops));
+  }
+
+  private void launchBuildsWhenNodesArrive(Versioned<QueueItem> item) throws Exception {
+    QueueItem value = item.value();
+    NodeRequest nodeRequest = value.nodeRequest();
+    Optional<DeferredSpanRecord> buildSet = store.read(SpanKeys.buildSet(value.id()));
+    if (!nodeRequest.fulfilledAt(System.currentTimeMillis()) || buildSet.isEmpty()) {
       return;
     }
     List<BuildEntry> builds = plan.newBuilds();
@@ -113,15 +140,14 @@ final class QueueItemProcessor {
       ops.addAll(store.beginOps(SpanKeys.build(build.uuid()), span));
       ops.add(client.transactionOp().create().forPath(DemoPaths.buildRequest(build.uuid()), ZnodeJson.write(request)));
     }
-    ops.add(client.transactionOp().delete().withVersion(result.get().version()).forPath(DemoPaths.mergeResult(value.id())));
     ops.add(updateOp(item, value.withBuilds(ItemState.BUILDING, builds)));
     DeferredSpanEnding ending =
         DeferredSpanEnding.builder()
-            .setAttribute(DemoAttributes.MERGER_HOSTNAME, result.get().value().merger())
-            .setAttribute(DemoAttributes.RESULT, result.get().value().result())
+            .setAttribute(DemoAttributes.NODE_REQUEST_ID, nodeRequest.id())
+            .setAttribute(DemoAttributes.NODE_LABEL, nodeRequest.label())
             .build();
     Transitions.attemptEnd("launch builds of " + value.id(),
-        () -> store.endDeferredSpan(SpanKeys.merge(value.id()), ending, ops));
+        () -> store.endDeferredSpan(SpanKeys.nodeRequest(nodeRequest.id()), ending, ops));
   }
 
   private void collectBuildResults(Versioned<QueueItem> item) throws Exception {

@@ -16,6 +16,11 @@ final class SpanKeys {
     return "merge/" + itemId;
   }
 
+  /** By the request's own id, not the item's: keys must be unique per span, and an item may request nodes again. */
+  static String nodeRequest(String requestId) {
+    return "noderequest/" + requestId;
+  }
+
   static String build(String buildUuid) {
     return "build/" + buildUuid;
   }

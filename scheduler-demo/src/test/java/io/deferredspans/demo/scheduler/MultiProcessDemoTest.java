@@ -100,9 +100,16 @@ class MultiProcessDemoTest {
     assertThat(mergeJob.parentSpanId()).isEqualTo(merge.spanId());
     assertThat((String) mergeJob.attributes().get("ci.merger.hostname")).startsWith("executor-");
 
+    // Nodes are requested once the merge is done, and the builds launch only when the request is fulfilled.
+    ReceivedSpan requestNodes = single(trace, "RequestNodes");
+    assertThat(requestNodes.parentSpanId()).isEqualTo(buildSet.spanId());
+    assertThat(requestNodes.attributes()).containsKey("ci.node_request.id").containsEntry("ci.node.label", "ubuntu-jammy");
+    assertThat(requestNodes.startEpochNanos()).isGreaterThan(mergeJob.startEpochNanos());
+
     List<ReceivedSpan> builds = named(trace, "Build");
     assertThat(builds).hasSize(3).allSatisfy(build -> {
       assertThat(build.parentSpanId()).isEqualTo(buildSet.spanId());
+      assertThat(build.startEpochNanos()).isGreaterThan(requestNodes.startEpochNanos());
       assertThat(build.attributes()).containsKeys("ci.build.uuid", "ci.job.name").containsEntry("ci.result", "SUCCESS");
     });
     assertThat(builds).extracting(b -> b.attributes().get("ci.job.name"))
