@@ -9,6 +9,7 @@ import java.util.UUID;
 /**
  * The jobs the demo pipeline runs for every change, with durations scaled to the item lifetime asked for, so
  * that {@code --item-seconds 20} gives a twenty-second item and {@code --item-seconds 3600} an hour-long one.
+ * Unless told not to, the first job of an item's first build set fails early, on purpose, to cause one gate reset.
  */
 final class JobPlan {
   private record Job(String name, double shareOfItem) {}
@@ -19,11 +20,16 @@ final class JobPlan {
   /** How long the simulated resource allocator takes to fulfil a node request. */
   private static final double NODE_REQUEST_SHARE = 0.04;
   private static final String NODE_LABEL = "ubuntu-jammy";
+  /** The failing build fails early, so that the reset costs the item little time. */
+  private static final double FAILING_BUILD_SHARE = 0.12;
 
   private final Duration itemLifetime;
 
-  JobPlan(Duration itemLifetime) {
+  private final boolean gateReset;
+
+  JobPlan(Duration itemLifetime, boolean gateReset) {
     this.itemLifetime = itemLifetime;
+    this.gateReset = gateReset;
   }
 
   long mergeMillis() {
@@ -34,9 +40,12 @@ final class JobPlan {
     return new NodeRequest(newId(), NODE_LABEL, nowMillis, share(NODE_REQUEST_SHARE));
   }
 
-  List<BuildEntry> newBuilds() {
+  List<BuildEntry> newBuilds(int buildSetNumber) {
+    boolean failFirstJob = gateReset && buildSetNumber == 1;
     return JOBS.stream()
-        .map(job -> new BuildEntry(newId(), job.name(), share(job.shareOfItem()), null))
+        .map(job -> failFirstJob && job == JOBS.get(0)
+            ? new BuildEntry(newId(), job.name(), share(FAILING_BUILD_SHARE), true, null)
+            : new BuildEntry(newId(), job.name(), share(job.shareOfItem()), false, null))
         .toList();
   }
 
