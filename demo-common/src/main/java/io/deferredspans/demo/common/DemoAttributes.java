@@ -15,6 +15,11 @@ public final class DemoAttributes {
   /** The process that ran the job; all demo processes share one machine, so this is its instance id. */
   public static final AttributeKey<String> EXECUTOR_HOSTNAME = AttributeKey.stringKey("ci.executor.hostname");
   public static final AttributeKey<String> MERGER_HOSTNAME = AttributeKey.stringKey("ci.merger.hostname");
+  public static final AttributeKey<String> NODE_REQUEST_ID = AttributeKey.stringKey("ci.node_request.id");
+  public static final AttributeKey<String> NODE_LABEL = AttributeKey.stringKey("ci.node.label");
+  public static final AttributeKey<Boolean> BUILDSET_RESET = AttributeKey.booleanKey("ci.buildset.reset");
+  /** On a link: what the linked span is to this one. */
+  public static final AttributeKey<String> LINK = AttributeKey.stringKey("ci.link");
   public static final AttributeKey<String> PLAYBOOK = AttributeKey.stringKey("ci.playbook");
 
   private DemoAttributes() {}

@@ -16,18 +16,33 @@ public final class Messages {
   public enum ItemState {
     ENQUEUED,
     MERGING,
+    NODES_REQUESTED,
     BUILDING,
     COMPLETED
   }
 
-  /** One job of an item's build set, and its result once known. */
-  public record BuildEntry(String uuid, String job, long durationMillis, String result) {
+  /**
+   * One job of an item's build set, and its result once known.
+   *
+   * @param failsOnPurpose the executor is to report this build as failed: the demo's way to cause a gate reset
+   */
+  public record BuildEntry(String uuid, String job, long durationMillis, boolean failsOnPurpose, String result) {
     public BuildEntry withResult(String newResult) {
-      return new BuildEntry(uuid, job, durationMillis, newResult);
+      return new BuildEntry(uuid, job, durationMillis, failsOnPurpose, newResult);
     }
 
     public boolean done() {
       return result != null;
+    }
+  }
+
+  /**
+   * The nodes asked of the resource allocator for an item's builds. The demo has no allocator: a request counts as
+   * fulfilled once it is {@code fulfilMillis} old, which any scheduler can tell from {@code requestedAtMillis}.
+   */
+  public record NodeRequest(String id, String label, long requestedAtMillis, long fulfilMillis) {
+    public boolean fulfilledAt(long nowMillis) {
+      return nowMillis - requestedAtMillis >= fulfilMillis;
     }
   }
 
@@ -40,14 +55,29 @@ public final class Messages {
       String enqueuedBy,
       long enqueuedAtMillis,
       ItemState state,
+      int buildSetNumber,
+      NodeRequest nodeRequest,
       List<BuildEntry> builds) {
 
     public QueueItem withState(ItemState newState) {
-      return new QueueItem(id, eventId, change, project, enqueuedBy, enqueuedAtMillis, newState, builds);
+      return new QueueItem(
+          id, eventId, change, project, enqueuedBy, enqueuedAtMillis, newState, buildSetNumber, nodeRequest, builds);
+    }
+
+    public QueueItem withNodeRequest(ItemState newState, NodeRequest newRequest) {
+      return new QueueItem(
+          id, eventId, change, project, enqueuedBy, enqueuedAtMillis, newState, buildSetNumber, newRequest, builds);
     }
 
     public QueueItem withBuilds(ItemState newState, List<BuildEntry> newBuilds) {
-      return new QueueItem(id, eventId, change, project, enqueuedBy, enqueuedAtMillis, newState, List.copyOf(newBuilds));
+      return new QueueItem(id, eventId, change, project, enqueuedBy, enqueuedAtMillis, newState, buildSetNumber,
+          nodeRequest, List.copyOf(newBuilds));
+    }
+
+    /** After a gate reset: the next build set starts from the merge, with no node request and no builds yet. */
+    public QueueItem withNextBuildSet(ItemState newState) {
+      return new QueueItem(
+          id, eventId, change, project, enqueuedBy, enqueuedAtMillis, newState, buildSetNumber + 1, null, List.of());
     }
 
     public long buildsDone() {
@@ -60,7 +90,8 @@ public final class Messages {
   public record MergeResult(String itemId, String merger, String result) {}
 
   public record BuildRequest(
-      String uuid, String itemId, String job, String change, long durationMillis, String traceparent) {}
+      String uuid, String itemId, String job, String change, long durationMillis, boolean failsOnPurpose,
+      String traceparent) {}
 
   public record BuildResult(String uuid, String itemId, String job, String result, String executor) {}
 }

@@ -5,9 +5,13 @@ import io.deferredspans.demo.common.DemoTelemetry;
 import io.deferredspans.demo.common.Messages.BuildRequest;
 import io.deferredspans.demo.common.Messages.MergeRequest;
 import io.deferredspans.demo.common.Znodes;
+import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
@@ -16,7 +20,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Polls the merge and build request folders and runs up to {@code slots} jobs at once. Polling (one
- * {@code getChildren} per folder every 200 ms) keeps the demo simple and is cheap at this scale.
+ * {@code getChildren} per folder every 200 ms) keeps the demo simple and is cheap at this scale. A running build
+ * whose request the scheduler deleted (a gate reset cancels it) is interrupted, so that its slot frees at once.
  */
 final class ExecutorWorker implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ExecutorWorker.class);
@@ -33,6 +38,13 @@ final class ExecutorWorker implements AutoCloseable {
   private final Semaphore slots;
   private final ScheduledExecutorService poller = Executors.newSingleThreadScheduledExecutor();
   private final ExecutorService workers;
+  /** Build request path to the submitted build; finished ones are pruned on every poll. */
+  private final Map<String, Future<?>> runningBuilds = new ConcurrentHashMap<>();
+  /**
+   * Builds whose job has started: only those are cancelled, since a task cancelled before it starts would never
+   * run the code that frees its slot.
+   */
+  private final Set<String> startedBuilds = ConcurrentHashMap.newKeySet();
 
   ExecutorWorker(Znodes znodes, DemoTelemetry telemetry, int slots) {
     String id = telemetry.instanceId();
@@ -49,13 +61,12 @@ final class ExecutorWorker implements AutoCloseable {
 
   private void pollOnce() {
     try {
+      cancelWithdrawnBuilds();
       while (slots.tryAcquire()) {
-        Optional<Job> job = nextJob();
-        if (job.isEmpty()) {
+        if (!startNextJob()) {
           slots.release();
           return;
         }
-        workers.execute(() -> runAndFreeSlot(job.get()));
       }
     } catch (Exception e) {
       log.warn("polling for requests failed; trying again", e);
@@ -63,12 +74,33 @@ final class ExecutorWorker implements AutoCloseable {
   }
 
   /** Merges first: every item's builds wait for its merge. */
-  private Optional<Job> nextJob() throws Exception {
+  private boolean startNextJob() throws Exception {
     Optional<RequestQueue.Claimed<MergeRequest>> merge = merges.claimNext();
     if (merge.isPresent()) {
-      return Optional.of(() -> runner.merge(merges, merge.get()));
+      workers.execute(() -> runAndFreeSlot(() -> runner.merge(merges, merge.get())));
+      return true;
     }
-    return builds.claimNext().map(build -> () -> runner.build(builds, build));
+    Optional<RequestQueue.Claimed<BuildRequest>> build = builds.claimNext();
+    build.ifPresent(b -> runningBuilds.put(b.path(), workers.submit(() -> runBuild(b))));
+    return build.isPresent();
+  }
+
+  private void runBuild(RequestQueue.Claimed<BuildRequest> build) {
+    startedBuilds.add(build.path());
+    try {
+      runAndFreeSlot(() -> runner.build(builds, build));
+    } finally {
+      startedBuilds.remove(build.path());
+    }
+  }
+
+  private void cancelWithdrawnBuilds() {
+    runningBuilds.values().removeIf(Future::isDone);
+    runningBuilds.forEach((path, build) -> {
+      if (startedBuilds.contains(path) && builds.withdrawn(path)) {
+        build.cancel(true); // JobRunner sees the interrupt, finds the request gone and ends the job as cancelled
+      }
+    });
   }
 
   private void runAndFreeSlot(Job job) {

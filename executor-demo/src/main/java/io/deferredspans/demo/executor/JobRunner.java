@@ -13,6 +13,7 @@ import io.opentelemetry.api.trace.SpanKind;
 import io.opentelemetry.api.trace.StatusCode;
 import io.opentelemetry.api.trace.Tracer;
 import io.opentelemetry.context.Scope;
+import org.apache.zookeeper.KeeperException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -25,6 +26,8 @@ import org.slf4j.LoggerFactory;
 final class JobRunner {
   private static final Logger log = LoggerFactory.getLogger(JobRunner.class);
   private static final String SUCCESS = "SUCCESS";
+  private static final String FAILURE = "FAILURE";
+  private static final String CANCELED = "CANCELED";
 
   private final Tracer tracer;
   private final SimulatedSteps steps;
@@ -73,17 +76,33 @@ final class JobRunner {
             .startSpan();
     try (Scope ignored = span.makeCurrent()) {
       runSteps(request);
-      span.setAttribute(DemoAttributes.RESULT, SUCCESS);
+      String result = request.failsOnPurpose() ? FAILURE : SUCCESS;
       queue.complete(claimed, DemoPaths.buildResult(request.uuid()),
-          new BuildResult(request.uuid(), request.itemId(), request.job(), SUCCESS, instanceId));
-      log.info("build {} ({}) finished: {}", request.uuid(), request.job(), SUCCESS);
+          new BuildResult(request.uuid(), request.itemId(), request.job(), result, instanceId));
+      span.setAttribute(DemoAttributes.RESULT, result);
+      if (request.failsOnPurpose()) {
+        span.setStatus(StatusCode.ERROR, "failed on purpose, to show a gate reset");
+      }
+      log.info("build {} ({}) finished: {}", request.uuid(), request.job(), result);
     } catch (InterruptedException e) {
-      span.setStatus(StatusCode.ERROR, "executor shut down; the build is handed to another executor");
-      queue.release(claimed);
-      Thread.currentThread().interrupt();
+      if (queue.withdrawn(claimed.path())) {
+        cancelled(span, request); // interrupted by ExecutorWorker because the scheduler withdrew the request
+      } else {
+        span.setStatus(StatusCode.ERROR, "executor shut down; the build is handed to another executor");
+        queue.release(claimed);
+        Thread.currentThread().interrupt();
+      }
+    } catch (KeeperException.NoNodeException e) {
+      cancelled(span, request); // withdrawn just as the job finished: the result is not wanted any more
     } finally {
       span.end();
     }
+  }
+
+  private static void cancelled(Span span, BuildRequest request) {
+    span.setAttribute(DemoAttributes.RESULT, CANCELED);
+    span.setStatus(StatusCode.ERROR, "cancelled by the scheduler");
+    log.info("build {} ({}) cancelled by the scheduler", request.uuid(), request.job());
   }
 
   /** Zuul's job phases: prepare the repositories, set up the nodes, run each playbook, clean up. */

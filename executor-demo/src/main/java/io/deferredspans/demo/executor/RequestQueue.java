@@ -62,6 +62,18 @@ final class RequestQueue<T> {
         client.transactionOp().delete().forPath(claimed.path()));
   }
 
+  /**
+   * Whether the request was taken back while this executor ran it: the scheduler cancels a build (gate reset) by
+   * deleting its request. Unknown (e.g. ZooKeeper unreachable at shutdown) counts as not withdrawn.
+   */
+  boolean withdrawn(String requestPath) {
+    try {
+      return !znodes.exists(requestPath);
+    } catch (Exception e) {
+      return false;
+    }
+  }
+
   /** Gives a request back unanswered (e.g. at shutdown) so that another executor runs it. */
   void release(Claimed<T> claimed) {
     try {

@@ -85,6 +85,9 @@ final class DemoScenario {
     for (int i = 1; i <= LauncherOptions.SCHEDULERS; i++) {
       List<String> args = new ArrayList<>(common);
       args.addAll(List.of("--" + SchedulerMain.ITEM_SECONDS, Long.toString(options.itemSeconds())));
+      if (!options.gateReset()) {
+        args.add("--" + SchedulerMain.NO_RESET);
+      }
       fleet.start("scheduler", "scheduler-" + i, SchedulerMain.class, args);
     }
     for (int i = 1; i <= options.executors(); i++) {
@@ -195,7 +198,8 @@ final class DemoScenario {
     long finished = seenItems.stream().filter(id -> !items.containsKey(id)).count();
     String states = items.values().stream().limit(3)
         .map(i -> i.id() + " " + i.state() + (i.state() == ItemState.BUILDING
-            ? " " + i.buildsDone() + "/" + i.builds().size() + " builds" : ""))
+            ? " " + i.buildsDone() + "/" + i.builds().size() + " builds" : "")
+            + (i.buildSetNumber() > 1 ? " (build set " + i.buildSetNumber() + ", after a gate reset)" : ""))
         .collect(Collectors.joining(", "));
     return String.format("items enqueued %d/%d, finished %d%s | alive: %s%s", seenItems.size(), options.items(),
         finished, states.isEmpty() ? "" : " | " + states, String.join(" ", fleet.alive()),

@@ -22,6 +22,7 @@ record LauncherOptions(
     int items,
     int executors,
     boolean kill,
+    boolean gateReset,
     Duration timeout,
     int width,
     Map<String, String> otelSettings) {
@@ -30,12 +31,13 @@ record LauncherOptions(
 
   static final String USAGE =
       """
-      usage: demo/run [--item-seconds N] [--items N] [--executors N] [--no-kill]
+      usage: demo/run [--item-seconds N] [--items N] [--executors N] [--no-kill] [--no-reset]
                       [--zookeeper HOST:PORT | --data-dir DIR] [--out DIR] [--timeout-seconds N] [--width COLS]
         --item-seconds N     how long a queue item lives (default 20; e.g. 3600 for hour-long items)
         --items N            how many patchsets to upload (default 1)
         --executors N        executor processes (default 2); there are always 2 schedulers
         --no-kill            do not kill the scheduler that enqueued the first item
+        --no-reset           no gate reset: the first build of each item does not fail on purpose
         --zookeeper H:P      use this ZooKeeper instead of starting an embedded one
         --data-dir DIR       the embedded ZooKeeper's data directory (default: a temporary directory)
         --out DIR            output folder for traces/*.jsonl and logs/*.log (default: out)
@@ -57,7 +59,7 @@ record LauncherOptions(
         CommandLine.parse(
             args,
             Set.of("item-seconds", "items", "executors", "zookeeper", "data-dir", "out", "timeout-seconds", "width"),
-            Set.of("no-kill", "help"));
+            Set.of("no-kill", "no-reset", "help"));
     if (cli.has("help")) {
       throw new IllegalArgumentException("help requested");
     }
@@ -72,6 +74,7 @@ record LauncherOptions(
         (int) positive(cli.getLong("items", 1), "items"),
         (int) positive(cli.getLong("executors", 2), "executors"),
         !cli.has("no-kill"),
+        !cli.has("no-reset"),
         Duration.ofSeconds(positive(cli.getLong("timeout-seconds", 3 * itemSeconds + 90), "timeout-seconds")),
         (int) Math.max(80, Math.min(200, cli.getLong("width", parseOr(columns, 100)))),
         otelSettings);

@@ -1,9 +1,12 @@
 package io.deferredspans.demo.scheduler;
 
+import io.deferredspans.demo.common.DemoAttributes;
 import io.deferredspans.testing.otlp.ReceivedSpan;
 import java.io.PrintStream;
 import java.nio.charset.Charset;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 /** Prints the end of a run: the waterfalls of the event and item traces, and a verdict line per item. */
 final class RunReport {
@@ -32,9 +35,11 @@ final class RunReport {
       });
       out.printf("Queue item trace %s (%d spans)%n", item.traceId(), item.spans().size());
       waterfall.render(item.spans()).forEach(out::println);
-      out.printf("  QueueItem links to: %s%n%n", item.linkedEventSpan()
+      out.printf("  QueueItem links to: %s%n", item.linkedEventSpan()
           .map(e -> e.name() + " " + e.spanId() + " in event trace " + e.traceId() + " (" + Waterfall.who(e) + ")")
           .orElse("NOTHING RECEIVED"));
+      printBuildSetLinks(item);
+      out.println();
     }
     out.printf("Spans read from %d files in %s%s%n", files.files().size(),
         files.files().isEmpty() ? "-" : files.files().get(0).getParent(),
@@ -57,5 +62,19 @@ final class RunReport {
       return RUN_FAILED;
     }
     return traceOk ? OK : TRACE_BROKEN;
+  }
+
+  /** A build set begun by a gate reset links to the one it replaced (both are in the item's trace). */
+  private void printBuildSetLinks(TraceAnalysis.ItemTrace item) {
+    Map<String, ReceivedSpan> byId = new HashMap<>();
+    item.spans().forEach(s -> byId.put(s.spanId(), s));
+    for (ReceivedSpan buildSet : item.spans().stream().filter(s -> s.name().equals("BuildSet")).toList()) {
+      for (ReceivedSpan.Link link : buildSet.links()) {
+        ReceivedSpan linked = byId.get(link.spanId());
+        out.printf("  BuildSet %s links to: %s %s (%s=%s)%n", buildSet.spanId(),
+            linked == null ? "NOTHING RECEIVED" : linked.name(), link.spanId(), DemoAttributes.LINK.getKey(),
+            link.attributes().getOrDefault(DemoAttributes.LINK.getKey(), "?"));
+      }
+    }
   }
 }

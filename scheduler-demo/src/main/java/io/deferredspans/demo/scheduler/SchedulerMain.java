@@ -10,20 +10,22 @@ import java.time.Duration;
 import java.util.Set;
 
 /**
- * The scheduler process: {@code --zookeeper HOST:PORT [--item-seconds N] [--session-timeout-ms MS]},
+ * The scheduler process: {@code --zookeeper HOST:PORT [--item-seconds N] [--no-reset] [--session-timeout-ms MS]},
  * OpenTelemetry from {@code otel.*} / {@code OTEL_*}. Runs the pipeline loop, a {@link DeferredSpanStore} and a
  * {@link DeferredSpanRecovery} (which, led by one scheduler at a time, exports what a killed scheduler ended but
  * had not exported yet).
  */
 public final class SchedulerMain {
   public static final String ITEM_SECONDS = "item-seconds";
+  /** Do not make the first build of an item fail, i.e. no gate reset. */
+  public static final String NO_RESET = "no-reset";
 
   private SchedulerMain() {}
 
   public static void main(String[] args) throws Exception {
     CommandLine cli =
         CommandLine.parse(
-            args, Set.of(DemoProcess.ZOOKEEPER, DemoProcess.SESSION_TIMEOUT_MS, ITEM_SECONDS), Set.of());
+            args, Set.of(DemoProcess.ZOOKEEPER, DemoProcess.SESSION_TIMEOUT_MS, ITEM_SECONDS), Set.of(NO_RESET));
     DemoProcess process = DemoProcess.start("scheduler", cli);
     DeferredSpanStore store =
         process.register(
@@ -40,7 +42,7 @@ public final class SchedulerMain {
                 .build());
     recovery.start();
     Znodes znodes = new Znodes(process.client());
-    JobPlan plan = new JobPlan(Duration.ofSeconds(cli.getLong(ITEM_SECONDS, 20)));
+    JobPlan plan = new JobPlan(Duration.ofSeconds(cli.getLong(ITEM_SECONDS, 20)), !cli.has(NO_RESET));
     PipelineScheduler scheduler =
         process.register(
             new PipelineScheduler(

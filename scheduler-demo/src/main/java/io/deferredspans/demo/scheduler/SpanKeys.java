@@ -8,12 +8,18 @@ final class SpanKeys {
     return "item/" + itemId;
   }
 
-  static String buildSet(String itemId) {
-    return "buildset/" + itemId;
+  /** Numbered: a gate reset gives the item a new build set, and keys must be unique per span. */
+  static String buildSet(String itemId, int buildSetNumber) {
+    return "buildset/" + itemId + "/" + buildSetNumber;
   }
 
-  static String merge(String itemId) {
-    return "merge/" + itemId;
+  static String merge(String itemId, int buildSetNumber) {
+    return "merge/" + itemId + "/" + buildSetNumber;
+  }
+
+  /** By the request's own id, not the item's: keys must be unique per span, and an item may request nodes again. */
+  static String nodeRequest(String requestId) {
+    return "noderequest/" + requestId;
   }
 
   static String build(String buildUuid) {

@@ -28,6 +28,7 @@ final class TraceAnalysis {
     parents.put("BuildSet", ITEM_SPAN);
     parents.put("Merge", "BuildSet");
     parents.put("MergeJob", "Merge");
+    parents.put("RequestNodes", "BuildSet");
     parents.put("Build", "BuildSet");
     parents.put("JobExecution", "Build");
     return parents;

@@ -64,6 +64,8 @@ final class Transitions {
   private static boolean isRace(KeeperException e) {
     return e instanceof KeeperException.BadVersionException
         || e instanceof KeeperException.NodeExistsException
-        || e instanceof KeeperException.NoNodeException;
+        || e instanceof KeeperException.NoNodeException
+        // deleting a build request that an executor claimed (created its child) after we looked
+        || e instanceof KeeperException.NotEmptyException;
   }
 }

@@ -65,7 +65,7 @@ final class TriggerEventConsumer {
               .begin();
       QueueItem item =
           new QueueItem(itemId, event.id(), event.change(), event.project(), telemetry.instanceId(),
-              System.currentTimeMillis(), ItemState.ENQUEUED, List.of());
+              System.currentTimeMillis(), ItemState.ENQUEUED, 1, null, List.of());
       boolean enqueued =
           Transitions.attempt("enqueue " + itemId, () -> store.beginDeferredSpan(
               SpanKeys.item(itemId),

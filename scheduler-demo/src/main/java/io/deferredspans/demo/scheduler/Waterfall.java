@@ -1,5 +1,6 @@
 package io.deferredspans.demo.scheduler;
 
+import io.deferredspans.demo.common.DemoAttributes;
 import io.deferredspans.sdk.DeferredSpanAttributes;
 import io.deferredspans.testing.otlp.ReceivedSpan;
 import java.util.ArrayList;
@@ -61,7 +62,7 @@ final class Waterfall {
     String name = "  ".repeat(depth) + (span.isRoot() || depth > 0 ? "" : "? ") + span.name();
     lines.add(String.format("%-" + NAME_COLUMNS + "s|%s|%" + DURATION_COLUMNS + "s %s",
         clip(name, NAME_COLUMNS), bar(span, traceStart, traceLength),
-        seconds(span.endEpochNanos() - span.startEpochNanos()), who(span)));
+        seconds(span.endEpochNanos() - span.startEpochNanos()), who(span) + outcome(span)));
     for (ReceivedSpan child : children.getOrDefault(span.spanId(), List.of())) {
       draw(child, depth + 1, traceStart, traceLength, children, lines);
     }
@@ -92,6 +93,16 @@ final class Waterfall {
       return instance == null ? "?" : instance.toString();
     }
     return (beganBy.equals(endedBy) ? beganBy : beganBy + " → " + endedBy) + abandoned;
+  }
+
+  /** Results not worth a mention: the builds' and the merger's. */
+  private static final Set<String> SUCCESSFUL_RESULTS = Set.of("SUCCESS", "MERGED");
+
+  /** Failed and cancelled builds and a reset build set stand out: ERROR status, and a {@code ci.result} but SUCCESS. */
+  private static String outcome(ReceivedSpan span) {
+    String status = "STATUS_CODE_ERROR".equals(span.statusCode()) ? " ERROR" : "";
+    String result = TraceAnalysis.attribute(span, DemoAttributes.RESULT.getKey());
+    return result.isEmpty() || SUCCESSFUL_RESULTS.contains(result) ? status : status + " " + result;
   }
 
   static String seconds(long nanos) {

@@ -13,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
@@ -46,7 +47,7 @@ class MultiProcessDemoTest {
     zookeeper = new TestingServer(new InstanceSpec(null, -1, -1, -1, true, -1, 500, -1), true);
     receiver = OtlpTestReceiver.start();
     LauncherOptions options =
-        new LauncherOptions(zookeeper.getConnectString(), null, outDir, ITEM_SECONDS, 1, 2, true,
+        new LauncherOptions(zookeeper.getConnectString(), null, outDir, ITEM_SECONDS, 1, 2, true, true,
             Duration.ofSeconds(90), 100,
             Map.of("otel.exporter.otlp.endpoint", receiver.grpcEndpoint(), "otel.exporter.otlp.protocol", "grpc"));
     ByteArrayOutputStream output = new ByteArrayOutputStream();
@@ -92,27 +93,47 @@ class MultiProcessDemoTest {
     assertThat(printed).contains("KILLED " + beganBy + " (SIGKILL");
     assertThat(item.attributes()).containsEntry("ci.pipeline", "check").containsKey("ci.event.id");
 
-    ReceivedSpan buildSet = single(trace, "BuildSet");
-    assertThat(buildSet.parentSpanId()).isEqualTo(item.spanId());
-    ReceivedSpan merge = single(trace, "Merge");
-    assertThat(merge.parentSpanId()).isEqualTo(buildSet.spanId());
-    ReceivedSpan mergeJob = single(trace, "MergeJob");
-    assertThat(mergeJob.parentSpanId()).isEqualTo(merge.spanId());
-    assertThat((String) mergeJob.attributes().get("ci.merger.hostname")).startsWith("executor-");
+    // The first build set's first build fails on purpose: a gate reset. The second build set replaces it.
+    List<ReceivedSpan> buildSets =
+        named(trace, "BuildSet").stream().sorted(Comparator.comparingLong(ReceivedSpan::startEpochNanos)).toList();
+    assertThat(buildSets).hasSize(2).allSatisfy(b -> assertThat(b.parentSpanId()).isEqualTo(item.spanId()));
+    ReceivedSpan resetBuildSet = buildSets.get(0);
+    ReceivedSpan finalBuildSet = buildSets.get(1);
+    assertThat(resetBuildSet.statusCode()).isEqualTo("STATUS_CODE_ERROR");
+    assertThat(resetBuildSet.attributes()).containsEntry("ci.buildset.reset", true);
+    assertThat(finalBuildSet.statusCode()).isNotEqualTo("STATUS_CODE_ERROR");
+    assertThat(finalBuildSet.links()).singleElement().satisfies(link -> {
+      assertThat(link.spanId()).isEqualTo(resetBuildSet.spanId());
+      assertThat(link.attributes()).containsEntry("ci.link", "previous_buildset");
+    });
 
-    List<ReceivedSpan> builds = named(trace, "Build");
-    assertThat(builds).hasSize(3).allSatisfy(build -> {
-      assertThat(build.parentSpanId()).isEqualTo(buildSet.spanId());
-      assertThat(build.attributes()).containsKeys("ci.build.uuid", "ci.job.name").containsEntry("ci.result", "SUCCESS");
-    });
-    assertThat(builds).extracting(b -> b.attributes().get("ci.job.name"))
-        .containsExactlyInAnyOrder("tox-py311", "tox-linters", "build-docs");
-    List<ReceivedSpan> jobs = named(trace, "JobExecution");
-    assertThat(jobs).hasSize(3).allSatisfy(job -> {
-      assertThat(byId.get(job.parentSpanId()).name()).isEqualTo("Build");
-      assertThat(trace).filteredOn(s -> s.parentSpanId().equals(job.spanId())).extracting(ReceivedSpan::name)
+    for (ReceivedSpan buildSet : buildSets) {
+      ReceivedSpan merge = single(children(trace, buildSet, "Merge"), "Merge");
+      ReceivedSpan mergeJob = single(children(trace, merge, "MergeJob"), "MergeJob");
+      assertThat((String) mergeJob.attributes().get("ci.merger.hostname")).startsWith("executor-");
+      // Nodes are requested once the merge is done, and the builds launch only when the request is fulfilled.
+      ReceivedSpan requestNodes = single(children(trace, buildSet, "RequestNodes"), "RequestNodes");
+      assertThat(requestNodes.attributes()).containsKey("ci.node_request.id")
+          .containsEntry("ci.node.label", "ubuntu-jammy");
+      assertThat(requestNodes.startEpochNanos()).isGreaterThan(mergeJob.startEpochNanos());
+      List<ReceivedSpan> builds = children(trace, buildSet, "Build");
+      assertThat(builds).hasSize(3).allSatisfy(build -> {
+        assertThat(build.startEpochNanos()).isGreaterThan(requestNodes.startEpochNanos());
+        assertThat(build.attributes()).containsKeys("ci.build.uuid", "ci.job.name");
+        assertThat(children(trace, build, "JobExecution")).hasSize(1);
+      });
+      assertThat(builds).extracting(b -> b.attributes().get("ci.job.name"))
+          .containsExactlyInAnyOrder("tox-py311", "tox-linters", "build-docs");
+    }
+    assertThat(children(trace, resetBuildSet, "Build"))
+        .extracting(b -> b.attributes().get("ci.job.name") + "=" + b.attributes().get("ci.result"))
+        .containsExactlyInAnyOrder("tox-py311=FAILURE", "tox-linters=CANCELED", "build-docs=CANCELED");
+    for (ReceivedSpan build : children(trace, finalBuildSet, "Build")) {
+      assertThat(build.attributes()).containsEntry("ci.result", "SUCCESS");
+      ReceivedSpan job = children(trace, build, "JobExecution").get(0);
+      assertThat(children(trace, job, null)).extracting(ReceivedSpan::name)
           .contains("RepoPrep", "Setup", "Playbook run", "Cleanup");
-    });
+    }
 
     // The item's own trace is linked, not parented, to the event that caused it.
     assertThat(item.links()).hasSize(1);
@@ -148,6 +169,12 @@ class MultiProcessDemoTest {
 
   private static List<ReceivedSpan> named(List<ReceivedSpan> spans, String name) {
     return spans.stream().filter(s -> s.name().equals(name)).toList();
+  }
+
+  /** The children of {@code parent} in {@code trace}, all of them if {@code name} is null. */
+  private static List<ReceivedSpan> children(List<ReceivedSpan> trace, ReceivedSpan parent, String name) {
+    return trace.stream().filter(s -> s.parentSpanId().equals(parent.spanId()))
+        .filter(s -> name == null || s.name().equals(name)).toList();
   }
 
   private static ReceivedSpan single(List<ReceivedSpan> spans, String name) {

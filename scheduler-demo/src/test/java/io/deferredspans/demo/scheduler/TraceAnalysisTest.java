@@ -36,6 +36,7 @@ class TraceAnalysisTest {
     spans.add(span("a000000000000004", "a000000000000003", "MergeJob", 3, 4));
     spans.add(span("a000000000000005", "a000000000000002", "Build", 4, 18));
     spans.add(span("a000000000000006", "a000000000000005", "JobExecution", 5, 17));
+    spans.add(span("a000000000000009", "a000000000000002", "RequestNodes", 4, 4)); // last: indices above stay put
     return spans;
   }
 
