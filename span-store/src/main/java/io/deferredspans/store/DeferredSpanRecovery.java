@@ -126,6 +126,9 @@ public final class DeferredSpanRecovery implements Closeable {
     try {
       scanNow();
     } catch (Exception e) {
+      if (closed.get()) {
+        return; // close() interrupted the scan: nothing failed, and nothing is half-done (each write is atomic)
+      }
       log.warn("recovery scan failed; retrying in {}", scanInterval, e);
     }
   }
