@@ -191,11 +191,14 @@ public final class DeferredSpanStore implements Closeable {
     if (!record.isValid()) {
       return List.of();
     }
+    return beginOps(key, record, DeferredSpanRecordCodec.encode(record));
+  }
+
+  private List<CuratorOp> beginOps(String key, DeferredSpanRecord record, byte[] recordBytes) {
     String path = layout.openPath(key);
     try {
       return List.of(
-          client.transactionOp().create().withMode(CreateMode.PERSISTENT)
-              .forPath(path, DeferredSpanRecordCodec.encode(record)),
+          client.transactionOp().create().withMode(CreateMode.PERSISTENT).forPath(path, recordBytes),
           client.transactionOp().create().withMode(CreateMode.PERSISTENT)
               .forPath(ZNodeLayout.markerPath(path, record.getSpanContext().getSpanId())));
     } catch (Exception e) {
@@ -211,13 +214,14 @@ public final class DeferredSpanStore implements Closeable {
    * @throws DeferredSpanStoreUnavailableException if ZooKeeper cannot be reached in time
    */
   public DeferredSpanRecord beginDeferredSpan(String key, DeferredSpanRecord record, CuratorOp... callerOps) {
-    List<CuratorOp> ops = new ArrayList<>(beginOps(key, record));
+    // Encoded once: the bytes go into the create and, after a lost reply, identify our own record.
+    byte[] recordBytes = record.isValid() ? DeferredSpanRecordCodec.encode(record) : null;
+    List<CuratorOp> ops = new ArrayList<>(recordBytes == null ? List.of() : beginOps(key, record, recordBytes));
     int ourOps = ops.size();
     ops.addAll(Arrays.asList(callerOps));
     if (ops.isEmpty()) {
       return record;
     }
-    byte[] recordBytes = ourOps == 0 ? null : DeferredSpanRecordCodec.encode(record);
     String path = layout.openPath(key);
     call(
         "begin " + key,
