@@ -3,8 +3,13 @@ package io.deferredspans.sdk;
 import io.opentelemetry.sdk.common.CompletableResultCode;
 import io.opentelemetry.sdk.trace.data.SpanData;
 import io.opentelemetry.sdk.trace.export.SpanExporter;
+import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 
 /** Wraps a real exporter and reports, per deferred span, whether the exporter accepted its batch. */
 final class AcknowledgingSpanExporter implements SpanExporter {
@@ -18,8 +23,22 @@ final class AcknowledgingSpanExporter implements SpanExporter {
   }
 
   @Override
-  public CompletableResultCode export(Collection<SpanData> spans) {
-    List<ExportAcknowledgements.Claim> claims = acknowledgements.claim(spans);
+  public CompletableResultCode export(Collection<SpanData> batch) {
+    List<ExportAcknowledgements.Claim> claims = acknowledgements.claim(batch);
+    Collection<SpanData> spans = batch;
+    List<ExportAcknowledgements.Claim> refused = refusedByFence(claims);
+    if (!refused.isEmpty()) {
+      Set<SpanData> drop = Collections.newSetFromMap(new IdentityHashMap<>());
+      refused.forEach(claim -> drop.add(claim.span()));
+      spans = new ArrayList<>(batch);
+      spans.removeIf(drop::contains);
+      claims = new ArrayList<>(claims);
+      claims.removeAll(refused);
+      refused.forEach(claim -> acknowledgements.answer(claim, false));
+      if (spans.isEmpty()) {
+        return CompletableResultCode.ofSuccess();
+      }
+    }
     CompletableResultCode result;
     try {
       result = delegate.export(spans);
@@ -28,10 +47,24 @@ final class AcknowledgingSpanExporter implements SpanExporter {
       claims.forEach(claim -> acknowledgements.answer(claim, false));
       throw e;
     }
-    if (!claims.isEmpty()) {
-      result.whenComplete(() -> claims.forEach(claim -> acknowledgements.answer(claim, result.isSuccess())));
+    List<ExportAcknowledgements.Claim> answered = claims;
+    if (!answered.isEmpty()) {
+      result.whenComplete(() -> answered.forEach(claim -> acknowledgements.answer(claim, result.isSuccess())));
     }
     return result;
+  }
+
+  /** Asks each fence in the batch once; the spans of a fence that refuses must not leave this process. */
+  private static List<ExportAcknowledgements.Claim> refusedByFence(List<ExportAcknowledgements.Claim> claims) {
+    Map<ExportFence, Boolean> verdicts = new IdentityHashMap<>();
+    List<ExportAcknowledgements.Claim> refused = new ArrayList<>();
+    for (ExportAcknowledgements.Claim claim : claims) {
+      ExportFence fence = claim.fence();
+      if (fence != ExportFence.OPEN && !verdicts.computeIfAbsent(fence, ExportFence::admits)) {
+        refused.add(claim);
+      }
+    }
+    return refused;
   }
 
   @Override

@@ -4,7 +4,12 @@ package io.deferredspans.sdk;
 public final class CorruptDeferredSpanRecordException extends DeferredSpanRecordException {
   private static final long serialVersionUID = 1L;
 
-  CorruptDeferredSpanRecordException(String recordName, String message, Throwable cause) {
+  /**
+   * @param recordName names the record, e.g. its znode path
+   * @param message what is wrong with it
+   * @param cause the underlying failure, or null
+   */
+  public CorruptDeferredSpanRecordException(String recordName, String message, Throwable cause) {
     super(recordName, message, cause);
   }
 }

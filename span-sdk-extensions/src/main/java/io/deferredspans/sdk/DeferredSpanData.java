@@ -86,7 +86,7 @@ final class DeferredSpanData implements SpanData {
 
   @Override
   public int getTotalRecordedEvents() {
-    return span.getEvents().size();
+    return span.getEvents().size() + span.getDroppedEvents();
   }
 
   @Override
@@ -96,7 +96,7 @@ final class DeferredSpanData implements SpanData {
 
   @Override
   public int getTotalAttributeCount() {
-    return span.getAttributes().size();
+    return span.getAttributes().size() + span.getDroppedAttributes();
   }
 
   @Override

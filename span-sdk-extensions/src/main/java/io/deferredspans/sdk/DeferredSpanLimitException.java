@@ -8,7 +8,8 @@ package io.deferredspans.sdk;
 public final class DeferredSpanLimitException extends IllegalArgumentException {
   private static final long serialVersionUID = 1L;
 
-  DeferredSpanLimitException(String message) {
+  /** @param message what exceeds which limit, and what to do about it */
+  public DeferredSpanLimitException(String message) {
     super(message);
   }
 }

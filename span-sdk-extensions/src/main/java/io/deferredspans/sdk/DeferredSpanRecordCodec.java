@@ -81,6 +81,10 @@ public final class DeferredSpanRecordCodec {
               generator.writeStringField("n", event.getName());
               generator.writeNumberField("t", event.getEpochNanos());
               writeAttributes(generator, "a", event.getAttributes());
+              int dropped = event.getTotalAttributeCount() - event.getAttributes().size();
+              if (dropped > 0) {
+                generator.writeNumberField("d", dropped);
+              }
               generator.writeEndObject();
             }
             generator.writeEndArray();
@@ -92,6 +96,12 @@ public final class DeferredSpanRecordCodec {
             }
           }
           writeLinks(generator, "el", span.getEndLinks());
+          if (span.getDroppedAttributes() > 0) {
+            generator.writeNumberField("da", span.getDroppedAttributes());
+          }
+          if (span.getDroppedEvents() > 0) {
+            generator.writeNumberField("de", span.getDroppedEvents());
+          }
         });
   }
 
@@ -130,7 +140,9 @@ public final class DeferredSpanRecordCodec {
         fields.events,
         fields.status,
         fields.endLinks,
-        fields.endedBy == null ? "" : fields.endedBy);
+        fields.endedBy == null ? "" : fields.endedBy,
+        fields.droppedAttributes,
+        fields.droppedEvents);
   }
 
   /** The encoded size of some attributes on their own, used to enforce size limits before anything is stored. */
@@ -299,6 +311,8 @@ public final class DeferredSpanRecordCodec {
     Attributes attributes = Attributes.empty();
     Long endEpochNanos;
     String endedBy;
+    int droppedAttributes;
+    int droppedEvents;
     Attributes endAttributes = Attributes.empty();
     List<EventData> events = List.of();
     StatusData status = StatusData.unset();
@@ -408,6 +422,12 @@ public final class DeferredSpanRecordCodec {
       case "e":
         fields.endEpochNanos = readLong(parser, field, recordName);
         break;
+      case "da":
+        fields.droppedAttributes = readCount(parser, field, recordName);
+        break;
+      case "de":
+        fields.droppedEvents = readCount(parser, field, recordName);
+        break;
       case "eb":
         fields.endedBy = readString(parser, field, recordName);
         break;
@@ -438,6 +458,7 @@ public final class DeferredSpanRecordCodec {
       String context = null;
       String traceState = null;
       Attributes attributes = Attributes.empty();
+      int droppedAttributes = 0;
       while (parser.nextToken() == JsonToken.FIELD_NAME) {
         String field = parser.currentName();
         parser.nextToken();
@@ -447,6 +468,8 @@ public final class DeferredSpanRecordCodec {
           traceState = readString(parser, "link ts", recordName);
         } else if (field.equals("a")) {
           attributes = readAttributes(parser, recordName);
+        } else if (field.equals("d")) {
+          droppedAttributes = readCount(parser, "event d", recordName);
         } else {
           parser.skipChildren();
         }
@@ -467,6 +490,7 @@ public final class DeferredSpanRecordCodec {
       String name = null;
       Long time = null;
       Attributes attributes = Attributes.empty();
+      int droppedAttributes = 0;
       while (parser.nextToken() == JsonToken.FIELD_NAME) {
         String field = parser.currentName();
         parser.nextToken();
@@ -476,6 +500,8 @@ public final class DeferredSpanRecordCodec {
           time = readLong(parser, "event t", recordName);
         } else if (field.equals("a")) {
           attributes = readAttributes(parser, recordName);
+        } else if (field.equals("d")) {
+          droppedAttributes = readCount(parser, "event d", recordName);
         } else {
           parser.skipChildren();
         }
@@ -483,7 +509,7 @@ public final class DeferredSpanRecordCodec {
       if (name == null || time == null) {
         throw corrupt(recordName, "event without a name or time");
       }
-      events.add(EventData.create(time, name, attributes));
+      events.add(EventData.create(time, name, attributes, attributes.size() + droppedAttributes));
     }
     expect(parser.currentToken(), JsonToken.END_ARRAY, "the end of the events", recordName);
     return events;
@@ -630,6 +656,15 @@ public final class DeferredSpanRecordCodec {
       throw corrupt(recordName, "field '" + field + "' is not an integer");
     }
     return parser.getLongValue();
+  }
+
+  /** A count of dropped items: a non-negative int, or the record is corrupt. */
+  private static int readCount(JsonParser parser, String field, String recordName) throws IOException {
+    long value = readLong(parser, field, recordName);
+    if (value < 0 || value > Integer.MAX_VALUE) {
+      throw corrupt(recordName, "field '" + field + "' is not a count: " + value);
+    }
+    return (int) value;
   }
 
   private static void expect(JsonToken actual, JsonToken expected, String what, String recordName) {

@@ -3,6 +3,7 @@ package io.deferredspans.sdk;
 import io.opentelemetry.api.common.Attributes;
 import io.opentelemetry.api.trace.StatusCode;
 import io.opentelemetry.sdk.common.Clock;
+import io.opentelemetry.sdk.common.CompletableResultCode;
 import io.opentelemetry.sdk.common.InstrumentationScopeInfo;
 import io.opentelemetry.sdk.resources.Resource;
 import io.opentelemetry.sdk.trace.IdGenerator;
@@ -147,9 +148,11 @@ public final class DeferredTracing {
   public FinishedDeferredSpan finish(DeferredSpanRecord record, DeferredSpanEnding ending) {
     requireValid(record);
     AttributeFilter.Redactions redactions = new AttributeFilter.Redactions();
-    Attributes endAttributes = attributeFilter.filter(ending.getAttributes(), redactions);
+    SpanLimiting limiting = new SpanLimiting(spanLimits);
+    Attributes endAttributes =
+        limiting.endAttributes(attributeFilter.filter(ending.getAttributes(), redactions), record.getAttributes());
     List<LinkData> endLinks = attributeFilter.filterLinks(ending.getLinks(), redactions);
-    List<EventData> events = attributeFilter.filterEvents(ending.getEvents(), redactions);
+    List<EventData> events = limiting.events(attributeFilter.filterEvents(ending.getEvents(), redactions));
     checkSize(endAttributes, endLinks, "end of " + record.getName());
     long end = ending.getEndEpochNanos().orElseGet(clock::now);
     var attributes = endAttributes.toBuilder();
@@ -163,7 +166,8 @@ public final class DeferredTracing {
       Long atBegin = record.getAttributes().get(DeferredSpanAttributes.REDACTED_ATTRIBUTES);
       attributes.put(DeferredSpanAttributes.REDACTED_ATTRIBUTES, (atBegin == null ? 0 : atBegin) + redactions.count());
     }
-    return new FinishedDeferredSpan(record, end, attributes.build(), events, ending.getStatus(), endLinks, hostName);
+    return new FinishedDeferredSpan(record, end, attributes.build(), events, ending.getStatus(), endLinks, hostName,
+        limiting.droppedAttributes(), limiting.droppedEvents());
   }
 
   /**
@@ -209,6 +213,15 @@ public final class DeferredTracing {
     if (acknowledgements == null) {
       listener.onExported();
     }
+  }
+
+  /**
+   * Pushes what this host's span processors hold to their exporters now, deferred spans included; completes when
+   * the exporters answered. Stores call it when they shut down, so the spans they handed over are acknowledged
+   * (and their stored copies removed) while this host can still remove them.
+   */
+  public CompletableResultCode forceFlush() {
+    return spanProcessor.forceFlush();
   }
 
   /** Exports a span without caring about acknowledgement, for callers that keep no durable copy. */

@@ -21,6 +21,8 @@ public final class FinishedDeferredSpan {
   private final StatusData status;
   private final List<LinkData> endLinks;
   private final String endedBy;
+  private final int droppedAttributes;
+  private final int droppedEvents;
   // Derived once: exporters read these per span, and the stored form keeps only the end's own part.
   private final Attributes attributes;
   private final List<LinkData> links;
@@ -32,7 +34,9 @@ public final class FinishedDeferredSpan {
       List<EventData> events,
       StatusData status,
       List<LinkData> endLinks,
-      String endedBy) {
+      String endedBy,
+      int droppedAttributes,
+      int droppedEvents) {
     this.record = record;
     this.endEpochNanos = endEpochNanos;
     this.endAttributes = endAttributes;
@@ -40,6 +44,8 @@ public final class FinishedDeferredSpan {
     this.status = status;
     this.endLinks = List.copyOf(endLinks);
     this.endedBy = endedBy;
+    this.droppedAttributes = droppedAttributes;
+    this.droppedEvents = droppedEvents;
     this.attributes = record.getAttributes().toBuilder().putAll(endAttributes).build();
     List<LinkData> all = new ArrayList<>(record.getLinks());
     all.addAll(endLinks);
@@ -88,6 +94,16 @@ public final class FinishedDeferredSpan {
     return endedBy;
   }
 
+  /** End attributes dropped by the span limits ({@code SpanLimits.getMaxNumberOfAttributes}). */
+  public int getDroppedAttributes() {
+    return droppedAttributes;
+  }
+
+  /** Events dropped by the span limits ({@code SpanLimits.getMaxNumberOfEvents}). */
+  public int getDroppedEvents() {
+    return droppedEvents;
+  }
+
   @Override
   public boolean equals(Object o) {
     if (this == o) {
@@ -103,12 +119,15 @@ public final class FinishedDeferredSpan {
         && events.equals(that.events)
         && status.equals(that.status)
         && endLinks.equals(that.endLinks)
-        && endedBy.equals(that.endedBy);
+        && endedBy.equals(that.endedBy)
+        && droppedAttributes == that.droppedAttributes
+        && droppedEvents == that.droppedEvents;
   }
 
   @Override
   public int hashCode() {
-    return Objects.hash(record, endEpochNanos, endAttributes, events, status, endLinks, endedBy);
+    return Objects.hash(
+        record, endEpochNanos, endAttributes, events, status, endLinks, endedBy, droppedAttributes, droppedEvents);
   }
 
   @Override

@@ -448,6 +448,94 @@ class DeferredTracingTest {
   }
 
   @Test
+  void exportInFlightIsNeverExpiredItsAnswerDecides() {
+    ControlledExporter exporter = new ControlledExporter();
+    DeferredTracing tracing = acknowledgingHost(exporter, SimpleSpanProcessor::create);
+    RecordingListener listener = new RecordingListener();
+
+    tracing.export(finishedOn(tracing), listener); // the exporter holds it, answering slowly
+
+    assertEquals(0, tracing.expireAcknowledgements(Duration.ZERO), "an export under way does not time out");
+    assertEquals(0, listener.failed.get());
+    exporter.calls.get(0).succeed();
+    assertEquals(1, listener.exported.get());
+    assertEquals(0, listener.failed.get());
+  }
+
+  @Test
+  void spanOneExporterNeverTookFailsOnceTheOtherAnswered() {
+    ControlledExporter taking = new ControlledExporter();
+    ControlledExporter stalled = new ControlledExporter();
+    DeferredTracing tracing = track(DeferredTracing.builder().setResource(resource("host-a"))
+        .addSpanExporter(taking, SimpleSpanProcessor::create)
+        .addSpanExporter(stalled, e -> BatchSpanProcessor.builder(e).setScheduleDelay(Duration.ofHours(1)).build())
+        .build());
+    RecordingListener listener = new RecordingListener();
+    tracing.export(finishedOn(tracing), listener);
+
+    assertEquals(1, tracing.expireAcknowledgements(Duration.ZERO), "the stalled processor never handed it over");
+    assertEquals(0, listener.failed.get(), "the export under way is waited for");
+    taking.calls.get(0).succeed();
+    assertEquals(1, listener.failed.get(), "then it fails, so recovery delivers it to the exporter that lacks it");
+    assertEquals(0, listener.exported.get());
+  }
+
+  @Test
+  void fenceThatRefusesDropsItsSpansFromTheBatch() {
+    ControlledExporter exporter = new ControlledExporter();
+    DeferredTracing tracing = acknowledgingHost(
+        exporter, e -> BatchSpanProcessor.builder(e).setScheduleDelay(Duration.ofHours(1)).build());
+    AtomicInteger asked = new AtomicInteger();
+    ExportFence closed = () -> {
+      asked.incrementAndGet();
+      return false;
+    };
+    RecordingListener fenced = new RecordingListener() {
+      @Override
+      public ExportFence fence() {
+        return closed;
+      }
+    };
+    RecordingListener open = new RecordingListener();
+    tracing.export(finishedOn(tracing), fenced);
+    tracing.export(finishedOn(tracing), fenced);
+    tracing.export(finishedOn(tracing), open);
+
+    tracing.forceFlush();
+    exporter.awaitCalls(1);
+    assertEquals(1, exporter.calls.get(0).spans.size(), "only the unfenced span left the process");
+    assertEquals(1, asked.get(), "asked once per batch, not per span");
+    assertEquals(2, fenced.failed.get());
+    exporter.calls.get(0).succeed();
+    assertEquals(1, open.exported.get());
+  }
+
+  @Test
+  void endAppliesTheSpanLimitsAndCountsWhatItDropped() {
+    DeferredTracing tracing = track(DeferredTracing.builder().setResource(resource("host-a"))
+        .setSpanLimits(SpanLimits.builder().setMaxNumberOfEvents(2).setMaxNumberOfAttributes(3)
+            .setMaxAttributeValueLength(4).setMaxNumberOfAttributesPerEvent(1).build())
+        .build());
+    DeferredSpanRecord record = tracing.spanBuilder("QueueItem").setAttribute("begun", "at-begin").begin();
+    DeferredSpanEnding ending = DeferredSpanEnding.builder()
+        .setAttribute("begun", "overridden").setAttribute("a", "abcdefgh").setAttribute("b", 1).setAttribute("c", 2)
+        .addEvent("e1", 1, Attributes.builder().put("x", "1").put("y", "2").build())
+        .addEvent("e2", 2, Attributes.empty())
+        .addEvent("e3", 3, Attributes.empty())
+        .build();
+
+    FinishedDeferredSpan finished = viaStore(tracing.finish(viaStore(record), ending));
+
+    assertEquals(2, finished.getEvents().size());
+    assertEquals(1, finished.getDroppedEvents());
+    assertEquals(1, finished.getEvents().get(0).getAttributes().size());
+    assertEquals(2, finished.getEvents().get(0).getTotalAttributeCount(), "per-event drops survive the store");
+    assertEquals(1, finished.getDroppedAttributes(), "room for 3 with 'begun' taken: 'c' is dropped");
+    assertEquals("abcd", finished.getAttributes().get(AttributeKey.stringKey("a")));
+    assertEquals("over", finished.getAttributes().get(AttributeKey.stringKey("begun")));
+  }
+
+  @Test
   void defaultBatchProcessorExportsAndAcknowledgesOnFlush() throws InterruptedException {
     InMemorySpanExporter exporter = InMemorySpanExporter.create();
     DeferredTracing tracing = track(DeferredTracing.builder().setResource(resource("host-a")).addSpanExporter(exporter).build());
@@ -578,7 +666,7 @@ class DeferredTracingTest {
   }
 
   /** Counts outcomes; {@code done} opens at the first one, for exports answered on another thread. */
-  static final class RecordingListener implements ExportListener {
+  static class RecordingListener implements ExportListener {
     final AtomicInteger exported = new AtomicInteger();
     final AtomicInteger failed = new AtomicInteger();
     final CountDownLatch done = new CountDownLatch(1);

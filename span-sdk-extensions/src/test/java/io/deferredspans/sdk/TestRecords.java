@@ -67,7 +67,9 @@ final class TestRecords {
             LinkData.create(
                 remoteContext(LINKED_TRACE_ID, PARENT_SPAN_ID, false, TraceState.getDefault()),
                 Attributes.builder().put("relation", "follow-up").build())),
-        "host-b");
+        "host-b",
+        0,
+        0);
   }
 
   /** Fluent construction of a record through the package-private constructor, with sensible defaults. */
