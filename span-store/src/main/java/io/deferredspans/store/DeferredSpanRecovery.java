@@ -9,6 +9,7 @@ import java.io.Closeable;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -76,6 +77,11 @@ public final class DeferredSpanRecovery implements Closeable {
   // Only touched by scans, which never overlap (one scheduler thread, scanNow is synchronized).
   private final Map<String, Long> unclaimedSince = new HashMap<>();
   private final Map<String, Long> ownerMissingSince = new HashMap<>();
+  // Finished spans this worker exported that came back unclaimed (their export failed): attempts so far and the
+  // earliest next one. Backing off keeps a failing or hung collector from getting the whole backlog every scan.
+  private final Map<String, long[]> retryNotBefore = new HashMap<>();
+  private final Duration retryBackoff;
+  private final Duration maxRetryBackoff;
 
   private DeferredSpanRecovery(Builder builder) {
     this.store = builder.store;
@@ -85,6 +91,8 @@ public final class DeferredSpanRecovery implements Closeable {
     this.gracePeriod = builder.gracePeriod;
     this.maxAge = builder.maxAge;
     this.maxRetainedSpans = builder.maxRetainedSpans;
+    this.retryBackoff = builder.retryBackoff;
+    this.maxRetryBackoff = builder.maxRetryBackoff;
     this.latch = new LeaderLatch(client, layout.recoveryLeaderPath(), store.tracing().getHostName());
     this.scheduler = Executors.newSingleThreadScheduledExecutor(Threads.daemon("deferred-span-recovery"));
   }
@@ -141,6 +149,7 @@ public final class DeferredSpanRecovery implements Closeable {
     ScanResult result = new ScanResult();
     scanFinished(result);
     scanOpen(result);
+    clearTombstones();
     return result;
   }
 
@@ -160,12 +169,28 @@ public final class DeferredSpanRecovery implements Closeable {
       unclaimed.removeAll(dropOldest(unclaimed, stored - maxRetainedSpans, result));
     }
     unclaimedSince.keySet().retainAll(unclaimed);
+    retryNotBefore.keySet().retainAll(unclaimed);
+    long now = System.nanoTime();
     for (String endedPath : unclaimed) {
+      long[] retry = retryNotBefore.get(endedPath);
+      if (retry != null && now - retry[1] < 0) {
+        result.backedOff++;
+        continue;
+      }
       if (graceElapsed(unclaimedSince, endedPath) && recoverFinished(endedPath)) {
         unclaimedSince.remove(endedPath);
         result.recovered++;
+        scheduleRetry(endedPath, now);
       }
     }
+  }
+
+  /** Should this export fail too, the next attempt waits twice as long as the last, up to the maximum. */
+  private void scheduleRetry(String endedPath, long now) {
+    long[] retry = retryNotBefore.computeIfAbsent(endedPath, path -> new long[2]);
+    int attempts = (int) Math.min(30, retry[0]++);
+    long delay = Math.min(maxRetryBackoff.toNanos(), retryBackoff.toNanos() << attempts);
+    retry[1] = now + Math.max(0, delay);
   }
 
   /**
@@ -200,29 +225,47 @@ public final class DeferredSpanRecovery implements Closeable {
     return dropped;
   }
 
-  /** Claims and exports one unclaimed finished span; false if someone else got there first. */
+  /**
+   * Claims and exports one unclaimed finished span; false if someone else got there first. The claim carries a
+   * nonce, so a create whose reply was lost and that Curator retried into "exists" is still known as ours; a claim
+   * this worker cannot follow through (unreadable span, failed read) is given back at once, never left to block the
+   * span for as long as this host lives.
+   */
   private boolean recoverFinished(String endedPath) throws Exception {
+    String claimPath = ZNodeLayout.claimPath(endedPath);
+    byte[] claim = store.endTransaction().claimData();
+    ClaimSession session = store.sessions().current();
     try {
-      client.create().withMode(CreateMode.EPHEMERAL).forPath(ZNodeLayout.claimPath(endedPath), store.claimData());
-    } catch (KeeperException.NodeExistsException | KeeperException.NoNodeException taken) {
+      client.create().withMode(CreateMode.EPHEMERAL).forPath(claimPath, claim);
+    } catch (KeeperException.NoNodeException exportedMeanwhile) {
       return false;
+    } catch (KeeperException.NodeExistsException exists) {
+      Stat owner = new Stat();
+      byte[] held = store.reads().data(claimPath, owner);
+      if (!Arrays.equals(held, claim) || owner.getEphemeralOwner() != session.id()) {
+        return false; // another worker's claim
+      }
     }
-    Stat stat = new Stat();
-    byte[] data = client.getData().storingStatIn(stat).forPath(endedPath);
     FinishedDeferredSpan finished;
     try {
-      finished = DeferredSpanRecordCodec.decodeFinished(data, endedPath);
-    } catch (DeferredSpanRecordException e) {
-      log.error("{}; moving it to quarantine", e.getMessage());
-      client.transaction().forOperations(store.quarantineOps(endedPath, stat.getVersion(), data)); // and our claim
-      store.counters().quarantined.increment();
-      return false;
+      Stat stat = new Stat();
+      byte[] data = client.getData().storingStatIn(stat).forPath(endedPath);
+      try {
+        finished = DeferredSpanRecordCodec.decodeFinished(data, endedPath);
+      } catch (DeferredSpanRecordException e) {
+        log.error("{}; moving it to quarantine", e.getMessage());
+        quarantine(endedPath, stat, data, null); // deletes our claim with it
+        return false;
+      }
+    } catch (Exception e) {
+      store.exportedSpans().giveBack(endedPath, session);
+      throw e;
     }
     log.info("exporting {} ({}), ended by {} whose export did not complete",
         finished.getRecord().getName(), finished.getRecord().getSpanContext().getSpanId(),
         finished.getEndedBy());
     store.counters().recovered.increment();
-    store.export(finished, endedPath);
+    store.exportedSpans().export(finished, endedPath, session);
     return true;
   }
 
@@ -247,7 +290,8 @@ public final class DeferredSpanRecovery implements Closeable {
         String reason = abandonReason(path, record.get(), nowNanos);
         if (reason != null) {
           FinishedDeferredSpan abandoned = store.tracing().abandon(record.get(), reason);
-          EndResult end = store.commitEnd(path, stat.getVersion(), abandoned, List.of());
+          EndResult end = store.endTransaction().commit(path, stat, data, abandoned,
+              store.endTransaction().tombstoneOps(path, record.get()));
           if (end.getOutcome() == EndResult.Outcome.ENDED) {
             log.warn("ended abandoned span {} ({}): {}", record.get().getName(), path, reason);
             store.counters().abandoned.increment();
@@ -272,14 +316,51 @@ public final class DeferredSpanRecovery implements Closeable {
     } catch (DeferredSpanRecordException e) {
       log.error("{}; moving it to quarantine", e.getMessage());
     }
-    try {
-      client.transaction().forOperations(store.quarantineOps(path, stat.getVersion(), data));
-      store.counters().quarantined.increment();
-      result.quarantined++;
-    } catch (KeeperException.NoNodeException | KeeperException.BadVersionException changed) {
-      // ended or replaced meanwhile: nothing to quarantine
-    }
+    quarantine(path, stat, data, result);
     return Optional.empty();
+  }
+
+  /**
+   * Deletes tombstones of abandoned spans that no dequeue can still need: their owner is gone, or they are older
+   * than the maximum age (at least a day).
+   */
+  private void clearTombstones() throws Exception {
+    for (String name : children(layout.abandonedRoot())) {
+      String path = ZKPaths.makePath(layout.abandonedRoot(), name);
+      Stat stat = new Stat();
+      byte[] data;
+      try {
+        data = client.getData().storingStatIn(stat).forPath(path);
+      } catch (KeeperException.NoNodeException dequeuedMeanwhile) {
+        continue;
+      }
+      String text = new String(data, java.nio.charset.StandardCharsets.UTF_8);
+      String owner = text.indexOf('\n') >= 0 ? text.substring(text.indexOf('\n') + 1) : "";
+      // A dequeue may come as late as a span may live, and never sooner than a day.
+      long retentionMillis = Math.max(maxAge.toMillis(), Duration.ofDays(1).toMillis());
+      boolean expired = System.currentTimeMillis() - stat.getCtime() > retentionMillis;
+      if (expired || owner.isEmpty() || client.checkExists().forPath(owner) == null) {
+        try {
+          client.delete().withVersion(stat.getVersion()).forPath(path);
+        } catch (KeeperException.NoNodeException | KeeperException.BadVersionException changed) {
+          // dequeued or replaced meanwhile
+        }
+      }
+    }
+  }
+
+  /** Moves unreadable bytes to quarantine, unless the node changed meanwhile (then there is nothing to move). */
+  private void quarantine(String path, Stat stat, byte[] data, ScanResult result) throws Exception {
+    try {
+      client.transaction().forOperations(store.endTransaction().quarantineOps(path, stat, data));
+    } catch (EndTransaction.RecordChangedException | KeeperException.NoNodeException
+        | KeeperException.BadVersionException | KeeperException.NotEmptyException changed) {
+      return; // ended or replaced meanwhile
+    }
+    store.counters().quarantined.increment();
+    if (result != null) {
+      result.quarantined++;
+    }
   }
 
   private String abandonReason(String path, DeferredSpanRecord record, long nowNanos) throws Exception {
@@ -315,6 +396,7 @@ public final class DeferredSpanRecovery implements Closeable {
     private int abandoned;
     private int quarantined;
     private int dropped;
+    private int backedOff;
 
     ScanResult() {}
 
@@ -338,10 +420,15 @@ public final class DeferredSpanRecovery implements Closeable {
       return dropped;
     }
 
+    /** Finished spans whose earlier recovery failed, left alone this scan because their retry is not due. */
+    public int backedOff() {
+      return backedOff;
+    }
+
     @Override
     public String toString() {
       return "ScanResult{recovered=" + recovered + ", abandoned=" + abandoned + ", quarantined=" + quarantined
-          + ", dropped=" + dropped + "}";
+          + ", dropped=" + dropped + ", backedOff=" + backedOff + "}";
     }
   }
 
@@ -352,6 +439,8 @@ public final class DeferredSpanRecovery implements Closeable {
     private Duration gracePeriod = Duration.ofSeconds(30);
     private Duration maxAge = Duration.ofDays(7);
     private int maxRetainedSpans = 100_000;
+    private Duration retryBackoff = Duration.ofSeconds(30);
+    private Duration maxRetryBackoff = Duration.ofMinutes(15);
 
     private Builder(DeferredSpanStore store) {
       this.store = Objects.requireNonNull(store, "store");
@@ -391,6 +480,17 @@ public final class DeferredSpanRecovery implements Closeable {
         throw new IllegalArgumentException("maxRetainedSpans must be positive");
       }
       this.maxRetainedSpans = maxRetainedSpans;
+      return this;
+    }
+
+    /**
+     * How long to wait before exporting again a span whose recovery export failed; doubled after each further
+     * failure, up to {@code max}. A collector that is down, or hung and timing exporters out while it keeps the
+     * data, then sees each span a few times an hour rather than once per scan. Defaults 30 s and 15 min.
+     */
+    public Builder retryBackoff(Duration initial, Duration max) {
+      this.retryBackoff = DeferredSpanStore.Builder.requirePositive(initial, "retryBackoff");
+      this.maxRetryBackoff = DeferredSpanStore.Builder.requirePositive(max, "maxRetryBackoff");
       return this;
     }
 

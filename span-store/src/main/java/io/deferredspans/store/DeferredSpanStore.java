@@ -9,6 +9,7 @@ import io.deferredspans.sdk.DeferredTracing;
 import io.deferredspans.sdk.ExportListener;
 import io.deferredspans.sdk.FinishedDeferredSpan;
 import io.deferredspans.sdk.UnsupportedRecordVersionException;
+import io.opentelemetry.sdk.common.CompletableResultCode;
 import java.io.Closeable;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -80,15 +81,11 @@ import org.slf4j.LoggerFactory;
  */
 public final class DeferredSpanStore implements Closeable {
   private static final Logger log = LoggerFactory.getLogger(DeferredSpanStore.class);
-  private static final int END_OPS = 4; // delete marker and record, create finished span and claim
-  private static final int MAX_CLEANUP_ATTEMPTS = 10;
-  // An exporter batch is acknowledged at once; removing its spans in one transaction saves a ZooKeeper write
-  // (an fsync) per span. 100 spans make 200 small delete ops, far below jute.maxbuffer.
-  private static final int MAX_REMOVALS_PER_TRANSACTION = 100;
 
   private enum State {
     LATENT,
     STARTED,
+    CLOSING,
     CLOSED
   }
 
@@ -97,14 +94,16 @@ public final class DeferredSpanStore implements Closeable {
   private final ZNodeLayout layout;
   private final Duration operationTimeout;
   private final Duration acknowledgementTimeout;
+  private final Duration shutdownTimeout;
   private final AtomicReference<State> state = new AtomicReference<>(State.LATENT);
   private final ThreadPoolExecutor callExecutor;
   private final ScheduledExecutorService housekeeping;
   private final StoreCounters counters = new StoreCounters();
-  private final ConnectionStateListener connectionListener = this::connectionStateChanged;
-  private final List<String> cleanupsAwaitingConnection = new ArrayList<>();
-  private final Queue<String> exportedAwaitingRemoval = new ConcurrentLinkedQueue<>();
-  private final AtomicBoolean removalScheduled = new AtomicBoolean();
+  private final FreshReads reads;
+  private final ClaimSession.Tracker sessions;
+  private final ExportedSpans exported;
+  private final EndTransaction endTransaction;
+  private final CompletableResultCode shutdownResult = new CompletableResultCode();
 
   private DeferredSpanStore(Builder builder) {
     this.client = builder.client;
@@ -112,6 +111,7 @@ public final class DeferredSpanStore implements Closeable {
     this.layout = new ZNodeLayout(builder.basePath);
     this.operationTimeout = builder.operationTimeout;
     this.acknowledgementTimeout = builder.acknowledgementTimeout;
+    this.shutdownTimeout = builder.shutdownTimeout;
     this.callExecutor =
         new ThreadPoolExecutor(
             0, builder.maxConcurrentCalls, 30, TimeUnit.SECONDS, new SynchronousQueue<>(),
@@ -119,6 +119,11 @@ public final class DeferredSpanStore implements Closeable {
     this.housekeeping =
         Executors.newSingleThreadScheduledExecutor(
             Threads.daemon("deferred-span-store-housekeeping"));
+    this.reads = new FreshReads(client, this::isOpen, counters);
+    // A fence that cannot answer within the operation timeout fails the batch: recovery exports it later.
+    this.sessions = new ClaimSession.Tracker(client, operationTimeout, counters);
+    this.exported = new ExportedSpans(client, tracing, housekeeping, counters);
+    this.endTransaction = new EndTransaction(client, layout, tracing, reads, sessions, exported, counters);
   }
 
   /**
@@ -137,7 +142,7 @@ public final class DeferredSpanStore implements Closeable {
     ensureShards(layout.openShards());
     ensureShards(layout.endedShards());
     ensurePersistent(layout.quarantineRoot()); // not a container: it must survive being emptied
-    client.getConnectionStateListenable().addListener(connectionListener);
+    ensurePersistent(layout.abandonedRoot());
     long period = Math.max(1, acknowledgementTimeout.toMillis() / 4);
     housekeeping.scheduleWithFixedDelay(
         this::expireAcknowledgements, period, period, TimeUnit.MILLISECONDS);
@@ -162,14 +167,73 @@ public final class DeferredSpanStore implements Closeable {
     }
   }
 
-  /** Stops housekeeping. Spans handed to the exporter but not yet acknowledged stay safe in ZooKeeper. */
+  private boolean isOpen() {
+    State now = state.get();
+    return now == State.STARTED || now == State.CLOSING;
+  }
+
+  /**
+   * Shuts down gracefully, as {@code BatchSpanProcessor.shutdown()} does: refuses new calls, waits for the calls
+   * under way, flushes the pipeline so the spans this store handed to it reach their exporters, and waits until
+   * their stored copies are removed (or their claims released after a failed export), all within the shutdown
+   * timeout. Call it before shutting down the SDK and before closing the Curator client.
+   *
+   * <p>Whatever is still unsettled when the timeout ends stays in ZooKeeper, claimed by this session, and recovery
+   * exports it once the session is gone: a span whose export was still under way then may be exported twice.
+   *
+   * @return completes when done; fails if something was left unsettled at the timeout
+   */
+  public CompletableResultCode shutdown() {
+    if (state.compareAndSet(State.STARTED, State.CLOSING)) {
+      Thread drainer = Threads.daemon("deferred-span-store-shutdown").newThread(this::drain);
+      drainer.start();
+    } else if (state.compareAndSet(State.LATENT, State.CLOSED)) {
+      stopThreads();
+      shutdownResult.succeed();
+    }
+    return shutdownResult;
+  }
+
+  private void drain() {
+    long deadline = System.nanoTime() + shutdownTimeout.toNanos();
+    boolean settled = false;
+    try {
+      callExecutor.shutdown();
+      callExecutor.awaitTermination(remainingNanos(deadline), TimeUnit.NANOSECONDS);
+      // Not joined: a processor already shut down never completes a flush; what counts is that spans settle.
+      tracing.forceFlush();
+      settled = exported.awaitSettled(Duration.ofNanos(remainingNanos(deadline)));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } finally {
+      if (!settled) {
+        log.warn("shutdown: {} exported spans were not settled within {}; they stay in ZooKeeper and recovery "
+            + "exports them once this session ends (a span an exporter still delivers may then be exported twice)",
+            exported.unsettled(), shutdownTimeout);
+      }
+      state.set(State.CLOSED);
+      stopThreads();
+      if (settled) {
+        shutdownResult.succeed();
+      } else {
+        shutdownResult.fail();
+      }
+    }
+  }
+
+  private static long remainingNanos(long deadline) {
+    return Math.max(0, deadline - System.nanoTime());
+  }
+
+  private void stopThreads() {
+    housekeeping.shutdownNow();
+    callExecutor.shutdownNow();
+  }
+
+  /** {@link #shutdown()}, waiting for it at most the shutdown timeout. */
   @Override
   public void close() {
-    if (state.getAndSet(State.CLOSED) == State.STARTED) {
-      client.getConnectionStateListenable().removeListener(connectionListener);
-    }
-    housekeeping.shutdownNow();
-    callExecutor.shutdown();
+    shutdown().join(shutdownTimeout.toMillis() + 1_000, TimeUnit.MILLISECONDS);
   }
 
   // ---------------------------------------------------------------- begin
@@ -240,7 +304,7 @@ public final class DeferredSpanStore implements Closeable {
               }
             }
             // Refused as "exists" (perhaps our own first attempt, whose reply was lost), or no answer at all.
-            byte[] stored = untilAnswered("begin " + key, () -> dataOrNull(path));
+            byte[] stored = reads.untilAnswered("begin " + key, () -> reads.data(path, new Stat()));
             if (recordBytes != null && Arrays.equals(stored, recordBytes)) {
               counters.retriedWinners.increment();
               return null;
@@ -263,11 +327,8 @@ public final class DeferredSpanStore implements Closeable {
     return call(
         "read " + key,
         () -> {
-          try {
-            return Optional.of(DeferredSpanRecordCodec.decodeRecord(readFresh(path, new Stat()), path));
-          } catch (KeeperException.NoNodeException e) {
-            return Optional.empty();
-          }
+          byte[] data = reads.dataConfirmingAbsence(path, new Stat());
+          return data == null ? Optional.empty() : Optional.of(DeferredSpanRecordCodec.decodeRecord(data, path));
         });
   }
 
@@ -279,122 +340,49 @@ public final class DeferredSpanStore implements Closeable {
   }
 
   /**
-   * Ends the span open under {@code key}, from any host, and exports it through this host's pipeline.
+   * Ends the span under {@code key} in one transaction with the caller's operations (e.g. deleting the queue
+   * item), then exports it through this host's pipeline. Every end has exactly one of the {@linkplain
+   * EndResult.Outcome outcomes}; it is safe to retry, from this or any host.
    *
-   * <p>The record's removal, the finished span and the caller's operations (e.g. deleting the queue item) commit
-   * in one transaction. See {@link EndResult.Outcome} for what happens when another host wins a race, when
-   * there is no record, or when the record cannot be read; the caller's operations are applied in every case
-   * but {@link EndResult.Outcome#ALREADY_ENDED}.
-   *
-   * @throws DeferredSpanStoreException if a caller operation fails (nothing was applied)
-   * @throws DeferredSpanStoreUnavailableException if ZooKeeper cannot be reached in time
-   * @throws io.deferredspans.sdk.DeferredSpanLimitException if the end's attributes are too large (nothing was
-   *     applied)
+   * @throws io.deferredspans.sdk.DeferredSpanLimitException if the end is larger than ZooKeeper accepts in one
+   *     transaction (nothing is sent)
+   * @throws DeferredSpanStoreUnavailableException if ZooKeeper cannot be reached in time ({@linkplain
+   *     DeferredSpanStoreUnavailableException#isOutcomeUnknown() says} whether something may have been applied)
    */
   public EndResult endDeferredSpan(String key, DeferredSpanEnding ending, List<CuratorOp> callerOps) {
     String path = layout.openPath(key);
-    return call("end " + key, () -> end(path, ending, List.copyOf(callerOps)));
+    List<CuratorOp> ops = List.copyOf(callerOps);
+    return call("end " + key, () -> endTransaction.end(path, ending, ops));
   }
 
-  private EndResult end(String path, DeferredSpanEnding ending, List<CuratorOp> callerOps) throws Exception {
-    Stat stat = new Stat();
-    byte[] data;
-    try {
-      data = readFresh(path, stat);
-    } catch (KeeperException.NoNodeException e) {
-      applyCallerOps(path, callerOps, List.of());
-      counters.noRecord.increment();
-      return EndResult.noRecord();
-    }
-    DeferredSpanRecord record;
-    try {
-      record = DeferredSpanRecordCodec.decodeRecord(data, path);
-    } catch (UnsupportedRecordVersionException e) {
-      log.warn("{}; leaving it for a host that reads that version", e.getMessage());
-      applyCallerOps(path, callerOps, List.of());
-      counters.rejected.increment();
-      return EndResult.rejected(e);
-    } catch (CorruptDeferredSpanRecordException e) {
-      log.error("{}; moving it to quarantine", e.getMessage());
-      applyCallerOps(path, callerOps, quarantineOps(path, stat.getVersion(), data));
-      counters.rejected.increment();
-      counters.quarantined.increment();
-      return EndResult.rejected(e);
-    }
-    return commitEnd(path, stat.getVersion(), tracing.finish(record, ending), callerOps);
-  }
-
-  /**
-   * The end transaction shared by callers and the recovery worker: remove the record at {@code version}, store
-   * the finished span with this session's claim, apply the caller's operations; then export.
-   */
-  EndResult commitEnd(String openPath, int version, FinishedDeferredSpan finished, List<CuratorOp> callerOps)
-      throws Exception {
-    String endedPath = layout.endedPath(finished.getRecord().getSpanContext().getSpanId());
-    byte[] finishedBytes = DeferredSpanRecordCodec.encode(finished);
-    List<CuratorOp> ops = new ArrayList<>(END_OPS + callerOps.size());
-    // The marker fails this transaction if the key now holds another span than the one we read (key reuse).
-    ops.add(client.transactionOp().delete()
-        .forPath(ZNodeLayout.markerPath(openPath, finished.getRecord().getSpanContext().getSpanId())));
-    ops.add(client.transactionOp().delete().withVersion(version).forPath(openPath));
-    ops.add(client.transactionOp().create().withMode(CreateMode.PERSISTENT).forPath(endedPath, finishedBytes));
-    ops.add(
-        client.transactionOp().create().withMode(CreateMode.EPHEMERAL)
-            .forPath(ZNodeLayout.claimPath(endedPath), claimData()));
-    ops.addAll(callerOps);
-    try {
-      client.transaction().forOperations(ops);
-    } catch (KeeperException e) {
-      boolean unanswered = isConnectionProblem(e);
-      if (!unanswered) {
-        int failed = firstFailedIndex(e);
-        if (failed >= END_OPS) {
-          throw callerOperationFailed("end " + openPath, failed - END_OPS, e);
-        }
-      }
-      // Either ZooKeeper refused our record ops (a race we lost, or Curator's retry of a multi whose first
-      // attempt committed and whose reply was lost), or there was no answer at all. Ask until it can tell:
-      // giving up here could leave a committed end, claimed by our live session, that nobody exports.
-      if (!untilAnswered("end " + openPath, () -> committedEarlier(endedPath, finishedBytes))) {
-        if (unanswered && untilAnswered("end " + openPath, () -> client.checkExists().forPath(openPath) != null)) {
-          throw new DeferredSpanStoreUnavailableException(
-              "end " + openPath + ": connection lost; nothing was applied, retry", false, e);
-        }
-        counters.alreadyEnded.increment();
-        return EndResult.alreadyEnded();
-      }
-      counters.retriedWinners.increment();
-    }
-    counters.ended.increment();
-    export(finished, endedPath);
-    return EndResult.ended(finished);
-  }
-
-  /**
-   * Reads a record, never trusting a stale "absent": a client's server may lag behind the leader, and a record
-   * begun through another server may not have reached it yet. Ending as NO_RECORD on such a read would apply the
-   * caller's operations (dequeue the item) and leave its span open. So an absent record is re-read after a sync
-   * with the leader; the common case, a present record, costs nothing extra.
-   */
-  private byte[] readFresh(String path, Stat stat) throws Exception {
-    try {
-      return client.getData().storingStatIn(stat).forPath(path);
-    } catch (KeeperException.NoNodeException maybeStale) {
-      String synced = ZKPaths.fixForNamespace(client.getNamespace(), path);
-      RetryLoop.callWithRetry(client.getZookeeperClient(), () -> {
-        client.getZookeeperClient().getZooKeeper().sync(synced);
-        return null;
-      });
-      return client.getData().storingStatIn(stat).forPath(path);
+  private void expireAcknowledgements() {
+    int expired = tracing.expireAcknowledgements(acknowledgementTimeout);
+    if (expired > 0) {
+      log.warn("{} deferred spans were never taken by an exporter within {} (a processor dropped them); handing "
+          + "them to recovery", expired, acknowledgementTimeout);
     }
   }
 
-  private byte[] dataOrNull(String path) throws Exception {
-    try {
-      return client.getData().forPath(path);
-    } catch (KeeperException.NoNodeException e) {
-      return null;
-    }
+  // ---------------------------------------------------------------- shared with recovery
+
+  EndTransaction endTransaction() {
+    return endTransaction;
+  }
+
+  ExportedSpans exportedSpans() {
+    return exported;
+  }
+
+  ClaimSession.Tracker sessions() {
+    return sessions;
+  }
+
+  FreshReads reads() {
+    return reads;
+  }
+
+  static int firstFailedIndex(KeeperException e) {
+    return EndTransaction.firstFailedIndex(e);
   }
 
   static boolean isConnectionProblem(KeeperException e) {
@@ -407,251 +395,6 @@ public final class DeferredSpanStore implements Closeable {
       default:
         return false;
     }
-  }
-
-  private interface ZooKeeperQuestion<T> {
-    T ask() throws Exception;
-  }
-
-  /**
-   * Asks ZooKeeper until it answers, waiting out disconnections, for at most twice the session timeout: by then a
-   * session that cannot reach ZooKeeper has expired, its claims are gone, and recovery owns whatever it held.
-   * Runs on the store's call thread, so the caller itself still waits no longer than the operation timeout.
-   */
-  private <T> T untilAnswered(String what, ZooKeeperQuestion<T> question) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(
-        2L * client.getZookeeperClient().getZooKeeper().getSessionTimeout()
-            + client.getZookeeperClient().getConnectionTimeoutMs());
-    while (true) {
-      try {
-        return question.ask();
-      } catch (KeeperException e) {
-        if (!isConnectionProblem(e) || e.code() == KeeperException.Code.SESSIONEXPIRED
-            || System.nanoTime() > deadline || state.get() != State.STARTED) {
-          throw new DeferredSpanStoreUnavailableException(
-              what + ": ZooKeeper did not say whether the operation was applied; if it was, recovery exports "
-                  + "the span once this session's claim expires", true, e);
-        }
-        counters.uncertainOutcomes.increment();
-        client.getZookeeperClient().blockUntilConnectedOrTimedOut();
-      }
-    }
-  }
-
-  /** After a failed end transaction: did an earlier, retried attempt of the very same transaction commit? */
-  private boolean committedEarlier(String endedPath, byte[] finishedBytes) throws Exception {
-    try {
-      // A finished span holds our end time and host name: byte equality means we wrote it.
-      return Arrays.equals(client.getData().forPath(endedPath), finishedBytes);
-    } catch (KeeperException.NoNodeException gone) {
-      // Another host's end, already exported and removed. (Our own lost-reply attempt cannot have been removed
-      // yet: we only export after this returns, and recovery waits out its grace period first.)
-      return false;
-    }
-  }
-
-  /** Hands the span to the pipeline; the stored copy goes once an exporter has it, or is released on failure. */
-  void export(FinishedDeferredSpan finished, String endedPath) {
-    tracing.export(
-        finished,
-        new ExportListener() {
-          @Override
-          public void onExported() {
-            counters.exportAcknowledged.increment();
-            exportedAwaitingRemoval.add(endedPath);
-            scheduleRemovals();
-          }
-
-          @Override
-          public void onExportFailed() {
-            counters.exportFailed.increment();
-            submitHousekeeping(() -> releaseClaim(endedPath));
-          }
-        });
-  }
-
-  private void submitHousekeeping(Runnable task) {
-    try {
-      housekeeping.execute(task);
-    } catch (RejectedExecutionException closed) {
-      // Closed: the span stays in ZooKeeper and the recovery worker takes over once our session ends.
-      log.debug("store closed; leaving cleanup to the recovery worker");
-    }
-  }
-
-  private void scheduleRemovals() {
-    if (removalScheduled.compareAndSet(false, true)) {
-      submitHousekeeping(this::removeExportedBatch);
-    }
-  }
-
-  /** Removes the stored copies of the spans acknowledged so far, one transaction for many. */
-  private void removeExportedBatch() {
-    removalScheduled.set(false);
-    List<String> batch = new ArrayList<>();
-    String path;
-    while (batch.size() < MAX_REMOVALS_PER_TRANSACTION && (path = exportedAwaitingRemoval.poll()) != null) {
-      batch.add(path);
-    }
-    if (!exportedAwaitingRemoval.isEmpty()) {
-      scheduleRemovals();
-    }
-    if (batch.size() == 1) {
-      removeExported(batch.get(0), 1);
-      return;
-    }
-    if (batch.isEmpty()) {
-      return;
-    }
-    List<CuratorOp> ops = new ArrayList<>(2 * batch.size());
-    try {
-      for (String ended : batch) {
-        ops.add(client.transactionOp().delete().forPath(ZNodeLayout.claimPath(ended)));
-        ops.add(client.transactionOp().delete().forPath(ended));
-      }
-      client.transaction().forOperations(ops);
-      counters.removed.add(batch.size());
-    } catch (Exception oneOfThemIsSpecial) {
-      // A claim gone with an expired session, a span claimed meanwhile by recovery, or no connection: settle
-      // each on its own, with the per-span rules and retries.
-      batch.forEach(ended -> removeExported(ended, 1));
-    }
-  }
-
-  /**
-   * Removes an exported span's stored copy. If our claim is gone (session expired) and another host claimed the
-   * span meanwhile, the delete fails as not-empty and that host exports it: the documented duplicate window.
-   */
-  void removeExported(String endedPath, int attempt) {
-    String claim = ZNodeLayout.claimPath(endedPath);
-    try {
-      try {
-        client.transaction().forOperations(
-            client.transactionOp().delete().forPath(claim),
-            client.transactionOp().delete().forPath(endedPath));
-      } catch (KeeperException.NoNodeException claimGone) {
-        client.delete().forPath(endedPath);
-      }
-      counters.removed.increment();
-    } catch (KeeperException.NoNodeException alreadyRemoved) {
-      counters.removed.increment();
-    } catch (KeeperException.NotEmptyException claimedByOther) {
-      log.warn("{} was claimed by another host after it was exported here; it may be exported twice", endedPath);
-    } catch (Exception e) {
-      retryLater(endedPath, attempt, e);
-    }
-  }
-
-  private void retryLater(String endedPath, int attempt, Exception e) {
-    if (state.get() != State.STARTED) {
-      return;
-    }
-    counters.cleanupRetries.increment();
-    if (!client.getZookeeperClient().isConnected()) {
-      synchronized (cleanupsAwaitingConnection) {
-        cleanupsAwaitingConnection.add(endedPath);
-      }
-      return;
-    }
-    if (attempt >= MAX_CLEANUP_ATTEMPTS) {
-      log.error("giving up removing exported span {}; the recovery worker will export it again", endedPath, e);
-      return;
-    }
-    long delayMillis = Math.min(10_000, 100L << attempt);
-    try {
-      housekeeping.schedule(() -> removeExported(endedPath, attempt + 1), delayMillis, TimeUnit.MILLISECONDS);
-    } catch (RejectedExecutionException closed) {
-      log.debug("store closed while retrying removal of {}", endedPath);
-    }
-  }
-
-  /** Gives an unexported span back to the recovery worker by deleting our claim, if it is still ours. */
-  private void releaseClaim(String endedPath) {
-    String claim = ZNodeLayout.claimPath(endedPath);
-    try {
-      Stat stat = client.checkExists().forPath(claim);
-      long session = client.getZookeeperClient().getZooKeeper().getSessionId();
-      if (stat != null && stat.getEphemeralOwner() == session) {
-        client.delete().withVersion(stat.getVersion()).forPath(claim);
-      }
-    } catch (Exception e) {
-      // Our claim stays until our session ends; the recovery worker exports the span after that.
-      log.warn("could not release claim on {} after a failed export", endedPath, e);
-    }
-  }
-
-  private void expireAcknowledgements() {
-    int expired = tracing.expireAcknowledgements(acknowledgementTimeout);
-    if (expired > 0) {
-      log.warn("{} deferred spans were not acknowledged by an exporter within {}; handing them to recovery",
-          expired, acknowledgementTimeout);
-    }
-  }
-
-  private void connectionStateChanged(CuratorFramework unused, ConnectionState newState) {
-    log.info("ZooKeeper connection {}", newState);
-    if (newState == ConnectionState.RECONNECTED) {
-      List<String> retry;
-      synchronized (cleanupsAwaitingConnection) {
-        retry = new ArrayList<>(cleanupsAwaitingConnection);
-        cleanupsAwaitingConnection.clear();
-      }
-      retry.forEach(path -> submitHousekeeping(() -> removeExported(path, 1)));
-    }
-  }
-
-  // ---------------------------------------------------------------- helpers shared with recovery
-
-  List<CuratorOp> quarantineOps(String path, int version, byte[] data) throws Exception {
-    List<CuratorOp> ops = new ArrayList<>();
-    for (String child : client.getChildren().forPath(path)) {
-      ops.add(client.transactionOp().delete().forPath(ZKPaths.makePath(path, child)));
-    }
-    ops.add(client.transactionOp().delete().withVersion(version).forPath(path));
-    ops.add(client.transactionOp().create().withMode(CreateMode.PERSISTENT_SEQUENTIAL)
-        .forPath(layout.quarantinePrefix(path), data));
-    return ops;
-  }
-
-  private void applyCallerOps(String context, List<CuratorOp> callerOps, List<CuratorOp> ourOps)
-      throws Exception {
-    if (callerOps.isEmpty() && ourOps.isEmpty()) {
-      return;
-    }
-    List<CuratorOp> ops = new ArrayList<>(ourOps);
-    ops.addAll(callerOps);
-    try {
-      client.transaction().forOperations(ops);
-    } catch (KeeperException e) {
-      int failed = firstFailedIndex(e);
-      if (failed >= ourOps.size()) {
-        throw callerOperationFailed(context, failed - ourOps.size(), e);
-      }
-      throw e;
-    }
-  }
-
-  /** What a claim holds: who is exporting the span, for an operator reading it with zkCli. */
-  byte[] claimData() {
-    return tracing.getHostName().getBytes(StandardCharsets.UTF_8);
-  }
-
-  static int firstFailedIndex(KeeperException e) {
-    List<OpResult> results = e.getResults();
-    if (results == null) {
-      return 0;
-    }
-    for (int i = 0; i < results.size(); i++) {
-      OpResult result = results.get(i);
-      if (result instanceof OpResult.ErrorResult) {
-        int err = ((OpResult.ErrorResult) result).getErr();
-        if (err != KeeperException.Code.OK.intValue()
-            && err != KeeperException.Code.RUNTIMEINCONSISTENCY.intValue()) {
-          return i;
-        }
-      }
-    }
-    return 0;
   }
 
   private static DeferredSpanStoreException callerOperationFailed(String what, int index, KeeperException e) {
@@ -730,6 +473,7 @@ public final class DeferredSpanStore implements Closeable {
     private Duration operationTimeout = Duration.ofSeconds(10);
     private Duration acknowledgementTimeout = Duration.ofMinutes(2);
     private int maxConcurrentCalls = 64;
+    private Duration shutdownTimeout = Duration.ofSeconds(30);
 
     private Builder(CuratorFramework client, DeferredTracing tracing) {
       this.client = Objects.requireNonNull(client, "client");
@@ -749,12 +493,22 @@ public final class DeferredSpanStore implements Closeable {
     }
 
     /**
-     * How long an exported span may wait for its exporter's answer before it is handed to the recovery worker
-     * (it was probably dropped by a full batch queue). Must exceed the batch delay plus the exporter's timeout
-     * and retries. Default 2 min.
+     * How long an exported span may wait for an exporter to <em>take</em> it before it is handed to the recovery
+     * worker (a processor dropped it, e.g. from a full batch queue). Once an exporter has the span, only its
+     * answer decides, however long the export takes. Must exceed the batch delay plus the time a full queue takes
+     * to drain. Default 2 min.
      */
     public Builder acknowledgementTimeout(Duration acknowledgementTimeout) {
       this.acknowledgementTimeout = requirePositive(acknowledgementTimeout, "acknowledgementTimeout");
+      return this;
+    }
+
+    /**
+     * The longest {@link #shutdown()} waits for the spans this store handed to the pipeline to be acknowledged
+     * and removed. Should exceed the batch delay plus the exporter's timeout. Default 30 s.
+     */
+    public Builder shutdownTimeout(Duration shutdownTimeout) {
+      this.shutdownTimeout = requirePositive(shutdownTimeout, "shutdownTimeout");
       return this;
     }
 

@@ -19,6 +19,9 @@ final class StoreCounters {
   final LongAdder abandoned = new LongAdder();
   final LongAdder droppedAtBound = new LongAdder();
   final LongAdder uncertainOutcomes = new LongAdder();
+  final LongAdder callerOperationsFailed = new LongAdder();
+  final LongAdder endedAfterAbandon = new LongAdder();
+  final LongAdder fencedExports = new LongAdder();
 
   StoreStats snapshot() {
     return new StoreStats(this);

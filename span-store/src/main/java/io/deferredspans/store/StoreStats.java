@@ -17,6 +17,9 @@ public final class StoreStats {
   private final long abandoned;
   private final long droppedAtBound;
   private final long uncertainOutcomes;
+  private final long callerOperationsFailed;
+  private final long endedAfterAbandon;
+  private final long fencedExports;
 
   StoreStats(StoreCounters c) {
     this.begun = c.begun.sum();
@@ -34,6 +37,9 @@ public final class StoreStats {
     this.abandoned = c.abandoned.sum();
     this.droppedAtBound = c.droppedAtBound.sum();
     this.uncertainOutcomes = c.uncertainOutcomes.sum();
+    this.callerOperationsFailed = c.callerOperationsFailed.sum();
+    this.endedAfterAbandon = c.endedAfterAbandon.sum();
+    this.fencedExports = c.fencedExports.sum();
   }
 
   /** Spans begun through {@link DeferredSpanStore#beginDeferredSpan} (not counting caller-run begin ops). */
@@ -107,6 +113,21 @@ public final class StoreStats {
     return uncertainOutcomes;
   }
 
+  /** Ends that returned {@code CALLER_OPERATIONS_FAILED}: a caller's operation failed, nothing was applied. */
+  public long callerOperationsFailed() {
+    return callerOperationsFailed;
+  }
+
+  /** Ends that returned {@code ABANDONED}: recovery had ended the span first; the caller's operations applied. */
+  public long endedAfterAbandon() {
+    return endedAfterAbandon;
+  }
+
+  /** Exports refused because the session holding the span's claim could not be proven alive. */
+  public long fencedExports() {
+    return fencedExports;
+  }
+
   @Override
   public String toString() {
     return "StoreStats{begun=" + begun + ", ended=" + ended + ", retriedWinners=" + retriedWinners
@@ -114,6 +135,7 @@ public final class StoreStats {
         + ", quarantined=" + quarantined + ", exportAcknowledged=" + exportAcknowledged + ", exportFailed="
         + exportFailed + ", removed=" + removed + ", cleanupRetries=" + cleanupRetries + ", recovered="
         + recovered + ", abandoned=" + abandoned + ", droppedAtBound=" + droppedAtBound
-        + ", uncertainOutcomes=" + uncertainOutcomes + "}";
+        + ", uncertainOutcomes=" + uncertainOutcomes + ", callerOperationsFailed=" + callerOperationsFailed
+        + ", endedAfterAbandon=" + endedAfterAbandon + ", fencedExports=" + fencedExports + "}";
   }
 }

@@ -15,6 +15,7 @@ import org.apache.curator.utils.ZKPaths;
  * BASE/ended/YY/SPANID         finished span waiting for an exporter's acknowledgement (YY: span id prefix)
  * BASE/ended/YY/SPANID/claim   ephemeral: the session exporting it right now
  * BASE/quarantine/NAME-SEQ     bytes that could not be read as a record, kept for an operator
+ * BASE/abandoned/KEY           tombstone of a span recovery ended as abandoned: data "SPANID\nOWNER"
  * BASE/recovery-leader         leader latch of the recovery worker
  * </pre>
  *
@@ -30,6 +31,7 @@ final class ZNodeLayout {
   private final String open;
   private final String ended;
   private final String quarantine;
+  private final String abandoned;
   private final String recoveryLeader;
 
   ZNodeLayout(String basePath) {
@@ -38,6 +40,7 @@ final class ZNodeLayout {
     this.open = ZKPaths.makePath(basePath, "open");
     this.ended = ZKPaths.makePath(basePath, "ended");
     this.quarantine = ZKPaths.makePath(basePath, "quarantine");
+    this.abandoned = ZKPaths.makePath(basePath, "abandoned");
     this.recoveryLeader = ZKPaths.makePath(basePath, "recovery-leader");
   }
 
@@ -70,6 +73,18 @@ final class ZNodeLayout {
   String quarantinePrefix(String sourcePath) {
     String relative = sourcePath.startsWith(base) ? sourcePath.substring(base.length() + 1) : sourcePath;
     return ZKPaths.makePath(quarantine, relative.replace('/', '~') + "-");
+  }
+
+  /**
+   * The tombstone left when recovery ends the span under {@code openPath} as abandoned, so that a dequeue racing
+   * it (or arriving later) learns that no host dequeued the item, instead of "another host ended it".
+   */
+  String abandonedPath(String openPath) {
+    return ZKPaths.makePath(abandoned, ZKPaths.getNodeFromPath(openPath));
+  }
+
+  String abandonedRoot() {
+    return abandoned;
   }
 
   String quarantineRoot() {

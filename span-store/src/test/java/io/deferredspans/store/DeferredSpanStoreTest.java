@@ -40,6 +40,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.apache.zookeeper.KeeperException;
+import org.apache.zookeeper.data.Stat;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -242,8 +244,11 @@ class DeferredSpanStoreTest {
     enqueue(a, "item-1", eventContext());
 
     CuratorOp impossible = b.client.transactionOp().delete().forPath(itemPath("not-there"));
-    assertThrows(DeferredSpanStoreException.class,
-        () -> b.store.endDeferredSpan("item-1", DeferredSpanEnding.now(), impossible));
+    EndResult refused = b.store.endDeferredSpan("item-1", DeferredSpanEnding.now(), impossible);
+    assertEquals(EndResult.Outcome.CALLER_OPERATIONS_FAILED, refused.getOutcome());
+    assertEquals(0, refused.getCallerOperationFailure().orElseThrow().getIndex());
+    assertEquals(KeeperException.Code.NONODE, refused.getCallerOperationFailure().orElseThrow().getCode());
+    assertFalse(refused.callerOperationsApplied());
     assertTrue(b.store.read("item-1").isPresent(), "the span stays open when the dequeue fails");
     assertEquals(0, b.storedFinishedSpans());
 
@@ -261,6 +266,9 @@ class DeferredSpanStoreTest {
     DeferredSpanRecord first = a.tracing.spanBuilder("QueueItem").begin();
     a.store.beginDeferredSpan("slot-1", first);
     // Host B reads the first span and stalls before its end transaction...
+    String path = b.store.layout().openPath("slot-1");
+    Stat staleStat = new Stat();
+    byte[] staleBytes = b.client.getData().storingStatIn(staleStat).forPath(path);
     FinishedDeferredSpan stale = b.tracing.finish(b.store.read("slot-1").orElseThrow(), DeferredSpanEnding.now());
     // ...while host A ends it, its stored copy is cleaned up, and the key is reused for a new span.
     assertEquals(EndResult.Outcome.ENDED, a.store.endDeferredSpan("slot-1", DeferredSpanEnding.now()).getOutcome());
@@ -269,8 +277,7 @@ class DeferredSpanStoreTest {
     a.store.beginDeferredSpan("slot-1", second);
 
     // B wakes up and commits its end at the version it read: 0, like every record's, the new one's included.
-    String path = b.store.layout().openPath("slot-1");
-    EndResult late = b.store.commitEnd(path, 0, stale, List.of());
+    EndResult late = b.store.endTransaction().commit(path, staleStat, staleBytes, stale, List.of());
 
     assertEquals(EndResult.Outcome.ALREADY_ENDED, late.getOutcome());
     assertEquals(second, a.store.read("slot-1").orElseThrow(), "the new span is untouched");

@@ -84,9 +84,11 @@ public final class EmbeddingExample {
               span.getAttributes().get(AttributeKey.stringKey("deferred_span.began_by")),
               span.getAttributes().get(AttributeKey.stringKey("deferred_span.ended_by")));
         }
+        return exported;
+      } finally {
+        // In this order: the stores drain first (their spans acknowledged and removed), then the SDK shuts down.
         hostA.getTracerProvider().orElseThrow().shutdown().join(10, TimeUnit.SECONDS);
         hostB.getTracerProvider().orElseThrow().shutdown().join(10, TimeUnit.SECONDS);
-        return exported;
       }
     }
   }

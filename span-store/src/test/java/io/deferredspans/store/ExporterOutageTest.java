@@ -48,7 +48,9 @@ class ExporterOutageTest {
         TestHost a = TestHost.start("host-a", zookeeper.getConnectString(), BASE, retryingExporter(receiver));
         TestHost b = TestHost.start("host-b", zookeeper.getConnectString(), BASE, retryingExporter(receiver));
         DeferredSpanRecovery recovery = DeferredSpanRecovery.builder(a.store)
-            .scanInterval(Duration.ofMillis(100)).gracePeriod(Duration.ZERO).build()) {
+            .scanInterval(Duration.ofMillis(100)).gracePeriod(Duration.ZERO)
+            // Backoff keeps its shape, scaled down so the outage's end is seen within the test.
+            .retryBackoff(Duration.ofMillis(100), Duration.ofSeconds(1)).build()) {
       receiver.setFailing(true);
       Set<String> ended = endDuringOutage(a, b, "item-", 100);
       await().atMost(WAIT).until(() -> b.store.stats().exportFailed() == 100);

@@ -67,6 +67,18 @@ final class TestHost implements AutoCloseable {
       SpanExporter exporter,
       UnaryOperator<DeferredSpanStore.Builder> storeOptions)
       throws Exception {
+    return start(name, connectString, basePath, exporter, storeOptions, Duration.ofMillis(20));
+  }
+
+  /** A host whose batch processor waits {@code batchDelay} between exports: spans stay in its pipeline that long. */
+  static TestHost start(
+      String name,
+      String connectString,
+      String basePath,
+      SpanExporter exporter,
+      UnaryOperator<DeferredSpanStore.Builder> storeOptions,
+      Duration batchDelay)
+      throws Exception {
     CuratorFramework client =
         CuratorFrameworkFactory.newClient(
             connectString, TIMING.session(), TIMING.connection(), new ExponentialBackoffRetry(100, 3));
@@ -82,12 +94,31 @@ final class TestHost implements AutoCloseable {
                     AttributeKey.stringKey("service.instance.id"), name))))
             .addSpanExporter(
                 exporter,
-                wrapped -> BatchSpanProcessor.builder(wrapped).setScheduleDelay(Duration.ofMillis(20)).build())
+                wrapped -> BatchSpanProcessor.builder(wrapped).setScheduleDelay(batchDelay).build())
             .build();
     DeferredSpanStore store =
         storeOptions.apply(DeferredSpanStore.builder(client, tracing).basePath(basePath)).build();
     store.start();
     return new TestHost(name, client, tracing, store);
+  }
+
+  /**
+   * Ends this host's ZooKeeper session on the server, as the ensemble does when a host is paused past its session
+   * timeout: a second handle joins the session and closes it. The host's ephemeral claims vanish at once.
+   */
+  void expireSession(String connectString) throws Exception {
+    org.apache.zookeeper.ZooKeeper zk = client.getZookeeperClient().getZooKeeper();
+    java.util.concurrent.CountDownLatch joined = new java.util.concurrent.CountDownLatch(1);
+    org.apache.zookeeper.ZooKeeper twin = new org.apache.zookeeper.ZooKeeper(connectString, TIMING.session(),
+        event -> {
+          if (event.getState() == org.apache.zookeeper.Watcher.Event.KeeperState.SyncConnected) {
+            joined.countDown();
+          }
+        }, zk.getSessionId(), zk.getSessionPasswd());
+    if (!joined.await(TIMING.forWaiting().seconds(), TimeUnit.SECONDS)) {
+      throw new IllegalStateException("could not join the session of " + name);
+    }
+    twin.close();
   }
 
   /** Open records: spans begun and not yet ended. */

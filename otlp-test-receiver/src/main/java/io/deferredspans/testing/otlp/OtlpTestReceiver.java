@@ -25,6 +25,7 @@ import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -79,6 +80,8 @@ public final class OtlpTestReceiver implements AutoCloseable {
   private final List<ReceivedSpan> spans = new ArrayList<>();
   private int rejectedRequests;
   private boolean failing;
+  // While set, HTTP replies wait on it: a hung collector that keeps what it received but answers late.
+  private volatile CountDownLatch heldReplies;
 
   private final ExecutorService httpExecutor;
   private final HttpServer httpServer;
@@ -203,6 +206,24 @@ public final class OtlpTestReceiver implements AutoCloseable {
     runLocked(() -> this.failing = failing);
   }
 
+  /**
+   * Simulates a hung collector: from now on every HTTP request is recorded as received, but its reply waits
+   * until {@link #releaseReplies()}. An exporter that times out meanwhile reports a failure although the
+   * collector has the spans.
+   */
+  public void holdReplies() {
+    heldReplies = new CountDownLatch(1);
+  }
+
+  /** Answers every held reply and stops holding new ones. */
+  public void releaseReplies() {
+    CountDownLatch held = heldReplies;
+    heldReplies = null;
+    if (held != null) {
+      held.countDown();
+    }
+  }
+
   /** Forgets received requests, spans and counts. Does not change {@link #setFailing failing}. */
   public void reset() {
     runLocked(
@@ -216,6 +237,7 @@ public final class OtlpTestReceiver implements AutoCloseable {
   /** Stops both endpoints, dropping requests in flight. */
   @Override
   public void close() {
+    releaseReplies();
     grpcServer.shutdownNow();
     stopHttp();
     try {
@@ -270,12 +292,25 @@ public final class OtlpTestReceiver implements AutoCloseable {
         return;
       }
       if (record(request, ReceivedSpan.TRANSPORT_HTTP)) {
+        awaitRelease();
         respond(exchange, 200, ExportTraceServiceResponse.getDefaultInstance().toByteArray());
       } else {
         fail(exchange, 503, Status.Code.UNAVAILABLE, FAILING_MESSAGE);
       }
     } finally {
       exchange.close();
+    }
+  }
+
+  private void awaitRelease() {
+    CountDownLatch held = heldReplies;
+    if (held == null) {
+      return;
+    }
+    try {
+      held.await(5, TimeUnit.MINUTES);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
   }
 

@@ -1,0 +1,128 @@
+package io.deferredspans.store;
+
+import io.deferredspans.sdk.ExportFence;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import org.apache.curator.framework.CuratorFramework;
+import org.apache.curator.utils.ZKPaths;
+import org.apache.zookeeper.KeeperException;
+import org.apache.zookeeper.Op;
+import org.apache.zookeeper.OpResult;
+import org.apache.zookeeper.ZooKeeper;
+import org.apache.zookeeper.data.Stat;
+
+/**
+ * The ZooKeeper session that holds some claims, pinned to its own client handle.
+ *
+ * <p>Claims are ephemeral: they live exactly as long as the session that created them, and then recovery may
+ * take their spans over. So everything a host does on behalf of its claims must be done <em>by that
+ * session</em>, never by a later one that Curator opened after an expiry: removing an exported span, releasing
+ * a claim, and, as an {@link ExportFence}, letting a span leave the process at all. Curator replaces its handle
+ * when a session expires and the old handle refuses every request from then on, so running these requests on
+ * the handle that created the claims fences them for free.
+ */
+final class ClaimSession implements ExportFence {
+  private final ZooKeeper handle;
+  private final long sessionId;
+  private final String namespace;
+  private final Duration fenceTimeout;
+  private final StoreCounters counters;
+
+  private ClaimSession(ZooKeeper handle, String namespace, Duration fenceTimeout, StoreCounters counters) {
+    this.handle = handle;
+    this.sessionId = handle.getSessionId();
+    this.namespace = namespace;
+    this.fenceTimeout = fenceTimeout;
+    this.counters = counters;
+  }
+
+  long id() {
+    return sessionId;
+  }
+
+  /**
+   * Proves the session alive right now: a {@code sync} goes through the leader, so a session the ensemble has
+   * closed cannot pass, even through a lagging follower. Only then may a span claimed by this session leave the
+   * process; otherwise recovery may already have exported it.
+   */
+  @Override
+  public boolean admits() {
+    boolean alive = provesAlive();
+    if (!alive) {
+      counters.fencedExports.increment();
+    }
+    return alive;
+  }
+
+  private boolean provesAlive() {
+    if (sessionId == 0 || !handle.getState().isAlive()) {
+      return false;
+    }
+    CountDownLatch answered = new CountDownLatch(1);
+    AtomicInteger code = new AtomicInteger(KeeperException.Code.SYSTEMERROR.intValue());
+    try {
+      handle.sync("/", (rc, path, ctx) -> { }, null);
+      // Requests of one session are answered in order: this read runs after the sync has caught the server up.
+      handle.exists("/", false, (rc, path, ctx, stat) -> {
+        code.set(rc);
+        answered.countDown();
+      }, null);
+      return answered.await(fenceTimeout.toMillis(), TimeUnit.MILLISECONDS)
+          && code.get() == KeeperException.Code.OK.intValue() && handle.getSessionId() == sessionId;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    } catch (RuntimeException closedHandle) {
+      return false;
+    }
+  }
+
+  /** Runs {@code ops} as one transaction of this session, without Curator's retries (the caller settles). */
+  List<OpResult> multi(List<Op> ops) throws KeeperException, InterruptedException {
+    return handle.multi(ops);
+  }
+
+  /** Reads a node's stat as this session (null if absent); fails if the session is gone. */
+  Stat exists(String absolutePath) throws KeeperException, InterruptedException {
+    return handle.exists(absolutePath, false);
+  }
+
+  /** The handle's view of a store path: Curator's namespace applies to it, raw ZooKeeper does not add it. */
+  String absolute(String path) {
+    return ZKPaths.fixForNamespace(namespace, path);
+  }
+
+  /** The session Curator uses now, as one {@link ClaimSession} per session (fences are grouped by identity). */
+  static final class Tracker {
+    private final CuratorFramework client;
+    private final Duration fenceTimeout;
+    private final StoreCounters counters;
+    private final AtomicReference<ClaimSession> last = new AtomicReference<>();
+
+    Tracker(CuratorFramework client, Duration fenceTimeout, StoreCounters counters) {
+      this.client = client;
+      this.fenceTimeout = fenceTimeout;
+      this.counters = counters;
+    }
+
+    ClaimSession current() throws Exception {
+      ZooKeeper handle = client.getZookeeperClient().getZooKeeper();
+      ClaimSession known = last.get();
+      if (known != null && known.handle == handle && known.sessionId == handle.getSessionId()) {
+        return known;
+      }
+      ClaimSession fresh = new ClaimSession(handle, client.getNamespace(), fenceTimeout, counters);
+      last.set(fresh);
+      return fresh;
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "ClaimSession{0x" + Long.toHexString(sessionId) + "}";
+  }
+}

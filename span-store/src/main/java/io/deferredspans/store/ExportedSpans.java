@@ -1,0 +1,261 @@
+package io.deferredspans.store;
+
+import io.deferredspans.sdk.DeferredTracing;
+import io.deferredspans.sdk.ExportFence;
+import io.deferredspans.sdk.ExportListener;
+import io.deferredspans.sdk.FinishedDeferredSpan;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.curator.framework.CuratorFramework;
+import org.apache.zookeeper.KeeperException;
+import org.apache.zookeeper.Op;
+import org.apache.zookeeper.data.Stat;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What happens to a finished span after its end committed: it is handed to this host's pipeline, and its stored
+ * copy is removed once an exporter acknowledged it, or its claim released for recovery if the export failed.
+ *
+ * <p>Every removal and release runs on the {@link ClaimSession} that holds the span's claim. If that session is
+ * gone, recovery owns the span: a release is moot, and a removal only deletes the stored copy if nobody claimed
+ * it meanwhile (we exported it, so recovery must not again).
+ */
+final class ExportedSpans {
+  private static final Logger log = LoggerFactory.getLogger(ExportedSpans.class);
+  // An exporter batch is acknowledged at once; removing its spans in one transaction saves a ZooKeeper write
+  // (an fsync) per span. 100 spans make 200 small delete ops, far below jute.maxbuffer.
+  private static final int MAX_REMOVALS_PER_TRANSACTION = 100;
+  private static final long MAX_RETRY_DELAY_MILLIS = 10_000;
+
+  /** A finished span this host holds a claim on. */
+  private static final class Held {
+    final String endedPath;
+    final ClaimSession session;
+
+    Held(String endedPath, ClaimSession session) {
+      this.endedPath = endedPath;
+      this.session = session;
+    }
+  }
+
+  private final CuratorFramework client;
+  private final DeferredTracing tracing;
+  private final ScheduledExecutorService housekeeping;
+  private final StoreCounters counters;
+  private final Queue<Held> awaitingRemoval = new ConcurrentLinkedQueue<>();
+  private final AtomicBoolean removalScheduled = new AtomicBoolean();
+  // Spans handed to the pipeline whose stored copy is not settled yet (removed, released, or given up): what a
+  // graceful shutdown waits for. Guarded by itself.
+  private final Object settledLock = new Object();
+  private int unsettled;
+
+  ExportedSpans(
+      CuratorFramework client, DeferredTracing tracing, ScheduledExecutorService housekeeping,
+      StoreCounters counters) {
+    this.client = client;
+    this.tracing = tracing;
+    this.housekeeping = housekeeping;
+    this.counters = counters;
+  }
+
+  /**
+   * Hands the span to the pipeline. Never throws: a processor that fails after the end committed must not make
+   * the caller believe nothing was applied; the claim is released instead and recovery exports the span.
+   */
+  void export(FinishedDeferredSpan finished, String endedPath, ClaimSession session) {
+    Held held = new Held(endedPath, session);
+    changeUnsettled(1);
+    try {
+      tracing.export(finished, new Listener(held));
+    } catch (RuntimeException e) {
+      // The listener already heard onExportFailed and releases the claim.
+      log.error("span processor failed on {}; recovery will export it", endedPath, e);
+    }
+  }
+
+  private final class Listener implements ExportListener {
+    private final Held held;
+
+    Listener(Held held) {
+      this.held = held;
+    }
+
+    @Override
+    public void onExported() {
+      counters.exportAcknowledged.increment();
+      awaitingRemoval.add(held);
+      scheduleRemovals();
+    }
+
+    @Override
+    public void onExportFailed() {
+      counters.exportFailed.increment();
+      submit(() -> release(held, 1));
+    }
+
+    @Override
+    public ExportFence fence() {
+      return held.session;
+    }
+  }
+
+  /** Gives a claim this host cannot follow through back to recovery (retried while its session lives). */
+  void giveBack(String endedPath, ClaimSession session) {
+    changeUnsettled(1);
+    submit(() -> release(new Held(endedPath, session), 1));
+  }
+
+  /** Waits until every span handed to the pipeline is settled, for at most {@code timeout}. */
+  boolean awaitSettled(Duration timeout) throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    synchronized (settledLock) {
+      while (unsettled > 0) {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          return false;
+        }
+        TimeUnit.NANOSECONDS.timedWait(settledLock, left);
+      }
+      return true;
+    }
+  }
+
+  int unsettled() {
+    synchronized (settledLock) {
+      return unsettled;
+    }
+  }
+
+  private void changeUnsettled(int delta) {
+    synchronized (settledLock) {
+      unsettled += delta;
+      if (unsettled == 0) {
+        settledLock.notifyAll();
+      }
+    }
+  }
+
+  private void settled() {
+    changeUnsettled(-1);
+  }
+
+  private void scheduleRemovals() {
+    if (removalScheduled.compareAndSet(false, true)) {
+      submit(this::removeBatch);
+    }
+  }
+
+  /** Removes the stored copies of the spans acknowledged so far: one transaction per session and batch. */
+  private void removeBatch() {
+    removalScheduled.set(false);
+    List<Held> batch = new ArrayList<>();
+    Held next;
+    while (batch.size() < MAX_REMOVALS_PER_TRANSACTION && (next = awaitingRemoval.poll()) != null) {
+      batch.add(next);
+    }
+    if (!awaitingRemoval.isEmpty()) {
+      scheduleRemovals();
+    }
+    if (batch.isEmpty()) {
+      return;
+    }
+    ClaimSession session = batch.get(0).session;
+    if (batch.size() == 1 || batch.stream().anyMatch(held -> held.session != session)) {
+      batch.forEach(held -> remove(held, 1));
+      return;
+    }
+    List<Op> ops = new ArrayList<>(2 * batch.size());
+    for (Held held : batch) {
+      ops.add(Op.delete(session.absolute(ZNodeLayout.claimPath(held.endedPath)), -1));
+      ops.add(Op.delete(session.absolute(held.endedPath), -1));
+    }
+    try {
+      session.multi(ops);
+      counters.removed.add(batch.size());
+      batch.forEach(held -> settled());
+    } catch (KeeperException | InterruptedException oneOfThemIsSpecial) {
+      if (oneOfThemIsSpecial instanceof InterruptedException) {
+        Thread.currentThread().interrupt();
+      }
+      // A span claimed meanwhile by recovery, a lost session, or no connection: settle each on its own.
+      batch.forEach(held -> remove(held, 1));
+    }
+  }
+
+  /**
+   * Removes one exported span. On its own session this deletes claim and copy together. If the session is gone,
+   * the span is deleted only while unclaimed: once recovery claimed it, it exports it too (the documented window
+   * of a session lost between export and removal).
+   */
+  private void remove(Held held, int attempt) {
+    String claim = ZNodeLayout.claimPath(held.endedPath);
+    try {
+      try {
+        held.session.multi(List.of(
+            Op.delete(held.session.absolute(claim), -1), Op.delete(held.session.absolute(held.endedPath), -1)));
+      } catch (KeeperException.SessionExpiredException | KeeperException.NoNodeException sessionGone) {
+        // Our claim vanished with our session: delete the copy only if no one claimed it since.
+        client.delete().forPath(held.endedPath);
+      }
+      counters.removed.increment();
+      settled();
+    } catch (KeeperException.NoNodeException alreadyRemoved) {
+      counters.removed.increment();
+      settled();
+    } catch (KeeperException.NotEmptyException claimedByOther) {
+      log.warn("{} was claimed by another host after it was exported here; it may be exported twice",
+          held.endedPath);
+      settled();
+    } catch (Exception e) {
+      retryLater(held, attempt, e, () -> remove(held, attempt + 1));
+    }
+  }
+
+  /**
+   * Gives an unexported span back to recovery by deleting our claim. Retried while the session lives: a claim
+   * left behind by a live session would keep the span from every exporter for as long as this host runs.
+   */
+  private void release(Held held, int attempt) {
+    String claim = held.session.absolute(ZNodeLayout.claimPath(held.endedPath));
+    try {
+      Stat stat = held.session.exists(claim); // on a dead session this throws: recovery owns the span then
+      if (stat != null && stat.getEphemeralOwner() == held.session.id()) {
+        held.session.multi(List.of(Op.delete(claim, stat.getVersion())));
+      }
+      settled();
+    } catch (KeeperException.SessionExpiredException | KeeperException.NoNodeException sessionOrClaimGone) {
+      settled(); // recovery owns the span now
+    } catch (Exception e) {
+      retryLater(held, attempt, e, () -> release(held, attempt + 1));
+    }
+  }
+
+  private void retryLater(Held held, int attempt, Exception e, Runnable retry) {
+    counters.cleanupRetries.increment();
+    long delayMillis = Math.min(MAX_RETRY_DELAY_MILLIS, 100L << Math.min(attempt, 20));
+    try {
+      housekeeping.schedule(retry, delayMillis, TimeUnit.MILLISECONDS);
+      log.debug("retrying cleanup of {} in {} ms after {}", held.endedPath, delayMillis, e.toString());
+    } catch (RejectedExecutionException closed) {
+      // Closed: our session ends with the process and recovery takes the span over.
+      log.debug("store closed while cleaning up {}", held.endedPath);
+    }
+  }
+
+  private void submit(Runnable task) {
+    try {
+      housekeeping.execute(task);
+    } catch (RejectedExecutionException closed) {
+      // Closed: the span stays in ZooKeeper and recovery takes over once our session ends.
+      log.debug("store closed; leaving cleanup to the recovery worker");
+    }
+  }
+}
