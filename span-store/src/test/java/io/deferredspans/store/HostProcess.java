@@ -100,6 +100,32 @@ final class HostProcess implements AutoCloseable {
     return lines();
   }
 
+  boolean isAlive() {
+    return process.isAlive();
+  }
+
+  /** SIGSTOP: the process freezes, as a host stalled by a long GC or a hypervisor does. */
+  void pause() throws Exception {
+    signal("STOP");
+  }
+
+  /** SIGCONT: the frozen process runs on, unaware of the time that passed. */
+  void resume() throws Exception {
+    signal("CONT");
+  }
+
+  /** SIGTERM: shutdown hooks run, as in a rolling deploy. (Process.destroy() would also close our end of its output.) */
+  void terminate() throws Exception {
+    signal("TERM");
+  }
+
+  private void signal(String name) throws Exception {
+    Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(process.pid())).inheritIO().start();
+    if (kill.waitFor() != 0) {
+      throw new IllegalStateException("kill -" + name + " " + process.pid() + " failed");
+    }
+  }
+
   /** SIGKILL: no shutdown hooks, no flush, exactly like a crashed host. */
   void kill() throws InterruptedException {
     process.destroyForcibly();

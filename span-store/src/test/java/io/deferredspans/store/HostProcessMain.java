@@ -31,10 +31,13 @@ import org.apache.curator.retry.ExponentialBackoffRetry;
  * ENDED key spanId | LOST key | NORECORD key | FAILED key reason
  * DONE            (all work finished, exports acknowledged and cleaned up)
  * LEADER          (recovery worker leads)
+ * SESSION_LOST    (Curator reported LOST: this host's session may have expired)
+ * STOPPED         (work mode: shut down gracefully, in the documented order, on SIGTERM)
  * </pre>
  *
  * Usage: {@code --name N --zk CONNECT --base PATH --otlp URL [--batch-delay-ms D] MODE ...} with MODE one of
- * {@code begin PREFIX COUNT} (COUNT 0: until killed), {@code end KEYS_FILE SEED}, {@code recover}.
+ * {@code begin PREFIX COUNT} (COUNT 0: until killed), {@code end KEYS_FILE SEED}, {@code recover}, {@code work
+ * PREFIX} (begin items and end random ones, any host's, with a recovery worker, until SIGTERM or SIGKILL).
  */
 public final class HostProcessMain {
   static final String ITEMS = "/items";
@@ -53,7 +56,13 @@ public final class HostProcessMain {
     }
     String name = options.get("name");
     CuratorFramework client = CuratorFrameworkFactory.newClient(
-        options.get("zk"), 10_000, 5_000, new ExponentialBackoffRetry(100, 5));
+        options.get("zk"), Integer.parseInt(options.getOrDefault("session-ms", "10000")), 5_000,
+        new ExponentialBackoffRetry(100, 5));
+    client.getConnectionStateListenable().addListener((c, state) -> {
+      if (state == org.apache.curator.framework.state.ConnectionState.LOST) {
+        report("SESSION_LOST");
+      }
+    });
     client.start();
     client.blockUntilConnected(30, TimeUnit.SECONDS);
     DeferredTracing tracing = DeferredTracing.builder()
@@ -76,6 +85,9 @@ public final class HostProcessMain {
       case "recover":
         recover(store);
         break;
+      case "work":
+        work(name, client, tracing, store, mode.get(1)); // returns only through SIGTERM's shutdown hook
+        return;
       default:
         throw new IllegalArgumentException("unknown mode " + mode);
     }
@@ -107,24 +119,28 @@ public final class HostProcessMain {
     List<String> order = new ArrayList<>(keys);
     Collections.shuffle(order, new Random(seed));
     for (String key : order) {
-      try {
-        EndResult result = store.endDeferredSpan(key, DeferredSpanEnding.now(),
-            client.transactionOp().delete().forPath(ITEMS + "/" + key));
-        switch (result.getOutcome()) {
-          case ENDED:
-            report("ENDED " + key + " " + result.getSpan().orElseThrow().getRecord().getSpanContext().getSpanId());
-            break;
-          case ALREADY_ENDED:
-            report("LOST " + key);
-            break;
-          default:
-            report(result.getOutcome().name() + " " + key);
-        }
-      } catch (DeferredSpanStoreException e) {
-        report("FAILED " + key + " " + e.getClass().getSimpleName());
-      } catch (Exception e) {
-        report("FAILED " + key + " " + e);
+      endOne(client, store, key);
+    }
+  }
+
+  private static void endOne(CuratorFramework client, DeferredSpanStore store, String key) {
+    try {
+      EndResult result = store.endDeferredSpan(key, DeferredSpanEnding.now(),
+          client.transactionOp().delete().forPath(ITEMS + "/" + key));
+      switch (result.getOutcome()) {
+        case ENDED:
+          report("ENDED " + key + " " + result.getSpan().orElseThrow().getRecord().getSpanContext().getSpanId());
+          break;
+        case ALREADY_ENDED:
+          report("LOST " + key);
+          break;
+        default:
+          report(result.getOutcome().name() + " " + key);
       }
+    } catch (DeferredSpanStoreException e) {
+      report("FAILED " + key + " " + e.getClass().getSimpleName());
+    } catch (Exception e) {
+      report("FAILED " + key + " " + e);
     }
   }
 
@@ -141,6 +157,66 @@ public final class HostProcessMain {
       // ignore input
     }
     recovery.close();
+  }
+
+  /**
+   * Begins an item, then ends a random open item (any host's), over and over, with a recovery worker running. A
+   * SIGTERM stops it the way a service should stop: recovery, store (draining), SDK, Curator, in that order.
+   */
+  private static void work(String name, CuratorFramework client, DeferredTracing tracing, DeferredSpanStore store,
+      String prefix) throws Exception {
+    client.createContainers(ITEMS);
+    DeferredSpanRecovery recovery = DeferredSpanRecovery.builder(store)
+        .scanInterval(Duration.ofMillis(500)).gracePeriod(Duration.ofSeconds(1))
+        .retryBackoff(Duration.ofMillis(500), Duration.ofSeconds(5)).build();
+    recovery.start();
+    // Its presence, gone when the session is: how a test sees that a paused host's session expired.
+    client.create().creatingParentContainersIfNeeded().withMode(org.apache.zookeeper.CreateMode.EPHEMERAL)
+        .forPath("/hosts/" + name);
+    java.util.concurrent.atomic.AtomicBoolean running = new java.util.concurrent.atomic.AtomicBoolean(true);
+    java.util.concurrent.CountDownLatch loopDone = new java.util.concurrent.CountDownLatch(1);
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      running.set(false);
+      try {
+        loopDone.await(30, TimeUnit.SECONDS);
+        recovery.close();
+        store.close();
+        tracing.getTracerProvider().orElseThrow().shutdown().join(30, TimeUnit.SECONDS);
+        client.close();
+      } catch (Exception e) {
+        report("FAILED shutdown " + e);
+      }
+      report("STOPPED");
+    }));
+    Random random = new Random(name.hashCode());
+    List<String> open = new ArrayList<>();
+    try {
+      for (int i = 0; running.get(); i++) {
+        String key = prefix + "-" + i;
+        try {
+          DeferredSpanRecord record = tracing.spanBuilder("QueueItem").setNoParent().setOwner(ITEMS + "/" + key)
+              .begin();
+          store.beginDeferredSpan(key, record, client.transactionOp().create().forPath(ITEMS + "/" + key));
+          report("BEGUN " + key + " " + record.getSpanContext().getTraceId() + " "
+              + record.getSpanContext().getSpanId() + " " + record.getStartEpochNanos());
+        } catch (Exception e) {
+          report("FAILED " + key + " " + e.getClass().getSimpleName());
+        }
+        if (open.isEmpty()) {
+          try {
+            open.addAll(client.getChildren().forPath(ITEMS));
+            Collections.shuffle(open, random);
+          } catch (Exception e) {
+            report("FAILED listing " + e.getClass().getSimpleName());
+          }
+        }
+        if (!open.isEmpty()) {
+          endOne(client, store, open.remove(open.size() - 1));
+        }
+      }
+    } finally {
+      loopDone.countDown();
+    }
   }
 
   private static synchronized void report(String line) {

@@ -19,8 +19,6 @@ import org.apache.curator.test.InstanceSpec;
 import org.apache.curator.test.KillSession;
 import org.apache.curator.test.TestingCluster;
 import org.apache.curator.test.TestingServer;
-import org.apache.curator.test.TestingZooKeeperServer;
-import org.apache.zookeeper.client.FourLetterWordMain;
 import org.junit.jupiter.api.Test;
 
 /** ZooKeeper itself misbehaves: servers, the leader, the quorum and sessions are lost under load. */
@@ -36,23 +34,6 @@ class ZooKeeperFaultTest {
   private static void awaitMoreBegun(ContinuousWorkload workload, int more) {
     int target = workload.begunCount() + more;
     await().atMost(WAIT).until(() -> workload.begunCount() >= target);
-  }
-
-  private static InstanceSpec leader(TestingCluster cluster) {
-    return await().atMost(WAIT).ignoreExceptions().until(() -> {
-      for (TestingZooKeeperServer server : cluster.getServers()) {
-        InstanceSpec spec = server.getInstanceSpec();
-        if (FourLetterWordMain.send4LetterWord("127.0.0.1", spec.getPort(), "srvr").contains("Mode: leader")) {
-          return spec;
-        }
-      }
-      return null;
-    }, spec -> spec != null);
-  }
-
-  private static InstanceSpec follower(TestingCluster cluster) {
-    InstanceSpec leader = leader(cluster);
-    return cluster.getInstances().stream().filter(s -> !s.equals(leader)).findFirst().orElseThrow();
   }
 
   /** Exports everything recovery still holds, then compares the wire with what was begun. */
@@ -117,13 +98,13 @@ class ZooKeeperFaultTest {
           ContinuousWorkload workload = new ContinuousWorkload(a, b, "/items")) {
         awaitMoreBegun(workload, 30);
 
-        InstanceSpec follower = follower(cluster);
+        InstanceSpec follower = EnsembleRoles.follower(cluster);
         cluster.killServer(follower);
         awaitMoreBegun(workload, 30);
         cluster.restartServer(follower);
         awaitMoreBegun(workload, 30);
 
-        InstanceSpec leader = leader(cluster);
+        InstanceSpec leader = EnsembleRoles.leader(cluster);
         cluster.killServer(leader);
         awaitMoreBegun(workload, 30);
         cluster.restartServer(leader);

@@ -1,0 +1,197 @@
+package io.deferredspans.store;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.deferredspans.sdk.DeferredSpanEnding;
+import io.deferredspans.testing.otlp.OtlpTestReceiver;
+import io.deferredspans.testing.otlp.ReceivedSpan;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
+import org.apache.curator.test.InstanceSpec;
+import org.apache.curator.test.TestingCluster;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Every fault at once, from outside, with the public API only: four host JVMs begin items and end random ones
+ * (any host's) against a 3-server ensemble, each with its recovery worker, while the test kills a host (SIGKILL),
+ * pauses one past its session (SIGSTOP until the ensemble expired it, then SIGCONT), restarts one gracefully
+ * (SIGTERM: recovery, store, SDK, Curator closed in the documented order), kills a follower and then the leader,
+ * and takes the collector down. Then everything left is ended and recovered, and the wire is counted:
+ * nothing lost, nothing stuck, and a span seen twice only where a copy came from a host that was killed, paused
+ * or lost its session (the documented window).
+ */
+class ChaosTest {
+  private static final Duration WAIT = Duration.ofSeconds(120);
+  private static final String BASE = "/deferred-spans";
+  private static final int TARGET_SPANS = Integer.getInteger("chaos.spans", 10_000);
+  private static final int SESSION_MS = 4_000;
+
+  private final List<HostProcess> processes = new ArrayList<>();
+  private final Set<String> faulted = new HashSet<>();
+
+  private HostProcess launch(TestingCluster cluster, OtlpTestReceiver receiver, String name) throws Exception {
+    HostProcess process = HostProcess.launch(name, cluster.getConnectString(), BASE, receiver.httpEndpoint(),
+        "--session-ms", Integer.toString(SESSION_MS), "--batch-delay-ms", "100", "work", name);
+    processes.add(process);
+    process.await(line -> line.startsWith("BEGUN "), 1, WAIT);
+    return process;
+  }
+
+  private Map<String, String> begun() {
+    Map<String, String> spanIds = new HashMap<>();
+    for (HostProcess process : processes) {
+      for (String line : process.lines()) {
+        if (line.startsWith("BEGUN ")) {
+          String[] f = line.split(" ");
+          spanIds.put(f[1], f[3]);
+        }
+      }
+    }
+    return spanIds;
+  }
+
+  private void awaitMoreBegun(int more) {
+    int target = begun().size() + more;
+    await().atMost(WAIT).until(() -> begun().size() >= target);
+    progress("begun " + target);
+  }
+
+  private final long startNanos = System.nanoTime();
+
+  /** A timestamped line in the test's output, so a slow phase can be found. */
+  private void progress(String what) {
+    System.out.printf("chaos: %5.1f s %s%n", (System.nanoTime() - startNanos) / 1e9, what);
+  }
+
+  private void stopGracefully(HostProcess process) throws Exception {
+    process.terminate();
+    process.await("STOPPED"::equals, 1, WAIT);
+  }
+
+  @Test
+  void everyFaultAtOnceLosesNothingAndDuplicatesOnlyInTheDocumentedWindow() throws Exception {
+    try (TestingCluster cluster = new TestingCluster(3);
+        OtlpTestReceiver receiver = OtlpTestReceiver.start()) {
+      cluster.start();
+      TestHost local = TestHost.start("drainer", cluster.getConnectString(), BASE,
+          TestHost.httpExporter(receiver.httpEndpoint()));
+      try {
+        HostProcess h1 = launch(cluster, receiver, "host-1");
+        HostProcess h2 = launch(cluster, receiver, "host-2");
+        HostProcess h3 = launch(cluster, receiver, "host-3");
+        launch(cluster, receiver, "host-4");
+        awaitMoreBegun(TARGET_SPANS / 8);
+
+        progress("kill host-1");
+        h1.kill(); // a crash
+        faulted.add("host-1");
+        launch(cluster, receiver, "host-1b");
+        awaitMoreBegun(TARGET_SPANS / 8);
+
+        progress("pause host-2");
+        h2.pause(); // stalled past its session: the ensemble expires it, recovery takes its spans over
+        faulted.add("host-2");
+        await().atMost(WAIT).until(() -> local.client.checkExists().forPath("/hosts/host-2") == null);
+        awaitMoreBegun(TARGET_SPANS / 20);
+        h2.resume(); // it wakes up with spans in its batch processor
+        progress("resumed host-2");
+
+        awaitMoreBegun(TARGET_SPANS / 8);
+        stopGracefully(h3); // a rolling deploy
+        progress("stopped host-3");
+        launch(cluster, receiver, "host-3b");
+        awaitMoreBegun(TARGET_SPANS / 8);
+
+        InstanceSpec follower = EnsembleRoles.follower(cluster);
+        cluster.killServer(follower);
+        awaitMoreBegun(TARGET_SPANS / 20);
+        cluster.restartServer(follower);
+        InstanceSpec leader = EnsembleRoles.leader(cluster);
+        cluster.killServer(leader);
+        awaitMoreBegun(TARGET_SPANS / 20);
+        cluster.restartServer(leader);
+        progress("leader restarted");
+
+        receiver.setFailing(true); // the collector is down
+        awaitMoreBegun(TARGET_SPANS / 20);
+        receiver.setFailing(false);
+        progress("collector back");
+
+        await().atMost(Duration.ofMinutes(5)).until(() -> begun().size() >= TARGET_SPANS);
+        progress("target reached");
+        for (HostProcess process : processes) {
+          if (process.isAlive()) {
+            stopGracefully(process);
+            progress("stopped " + process.name());
+          }
+        }
+        progress("all stopped");
+        for (HostProcess process : processes) {
+          process.lines().stream().filter("SESSION_LOST"::equals).findAny()
+              .ifPresent(lost -> faulted.add(process.name()));
+        }
+
+        // Whatever is still open (items nobody dequeued) is ended now; recovery exports the rest.
+        for (String key : local.client.getChildren().forPath(HostProcessMain.ITEMS)) {
+          await().atMost(WAIT).ignoreExceptions().until(() -> local.store.endDeferredSpan(key,
+              DeferredSpanEnding.now(), local.client.transactionOp().delete().forPath(HostProcessMain.ITEMS + "/"
+                  + key)), result -> true);
+        }
+        try (DeferredSpanRecovery recovery =
+            DeferredSpanRecovery.builder(local.store).gracePeriod(Duration.ZERO).build()) {
+          await().atMost(WAIT).ignoreExceptions().until(() -> {
+            recovery.scanNow();
+            return local.storedFinishedSpans() == 0;
+          });
+        }
+        local.flush();
+        progress("drained");
+
+        Map<String, String> begun = begun();
+        Map<String, List<ReceivedSpan>> exported =
+            receiver.spans().stream().collect(Collectors.groupingBy(ReceivedSpan::spanId));
+        long lost = begun.values().stream().filter(id -> !exported.containsKey(id)).count();
+        long inWindow = 0;
+        long outside = 0;
+        List<String> outsideExamples = new ArrayList<>();
+        for (Map.Entry<String, List<ReceivedSpan>> entry : exported.entrySet()) {
+          List<ReceivedSpan> copies = entry.getValue();
+          if (copies.size() < 2) {
+            continue;
+          }
+          boolean explained = copies.stream()
+              .anyMatch(s -> faulted.contains(String.valueOf(s.resourceAttributes().get("service.instance.id"))));
+          if (explained) {
+            inWindow += copies.size() - 1;
+          } else {
+            outside += copies.size() - 1;
+            if (outsideExamples.size() < 5) {
+              outsideExamples.add(entry.getKey() + " from " + copies.stream()
+                  .map(s -> s.resourceAttributes().get("service.instance.id")).toList());
+            }
+          }
+        }
+        System.out.printf("fault: chaos spans=%d exported=%d lost=%d stuck-open=%d stuck-ended=%d "
+            + "duplicates-in-window=%d duplicates-outside=%d faulted-hosts=%s%n", begun.size(),
+            receiver.spans().size(), lost, local.openRecords(), local.storedFinishedSpans(), inWindow, outside,
+            faulted);
+        assertThat(begun.size()).isGreaterThanOrEqualTo(TARGET_SPANS);
+        assertEquals(0, lost, "lost");
+        assertEquals(0, local.openRecords(), "stuck open");
+        assertEquals(0, local.storedFinishedSpans(), "stuck waiting for export");
+        assertEquals(0, outside, "duplicates outside the documented window: " + outsideExamples);
+      } finally {
+        processes.forEach(HostProcess::close);
+        local.close();
+      }
+    }
+  }
+}
