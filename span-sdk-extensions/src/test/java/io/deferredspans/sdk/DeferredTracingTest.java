@@ -481,7 +481,7 @@ class DeferredTracingTest {
   }
 
   @Test
-  void fenceThatRefusesDropsItsSpansFromTheBatch() {
+  void fenceThatRefusesDropsItsSpansFromTheBatch() throws InterruptedException {
     ControlledExporter exporter = new ControlledExporter();
     DeferredTracing tracing = acknowledgingHost(
         exporter, e -> BatchSpanProcessor.builder(e).setScheduleDelay(Duration.ofHours(1)).build());
@@ -507,6 +507,8 @@ class DeferredTracingTest {
     assertEquals(1, asked.get(), "asked once per batch, not per span");
     assertEquals(2, fenced.failed.get());
     exporter.calls.get(0).succeed();
+    // The processor's thread may still be between the exporter's return and listening on its result.
+    assertTrue(open.done.await(10, TimeUnit.SECONDS), "no acknowledgement");
     assertEquals(1, open.exported.get());
   }
 
