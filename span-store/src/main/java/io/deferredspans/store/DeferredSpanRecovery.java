@@ -18,15 +18,22 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.function.LongSupplier;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.recipes.leader.LeaderLatch;
+import org.apache.curator.framework.recipes.leader.LeaderLatchListener;
+import org.apache.curator.framework.recipes.watch.PersistentWatcher;
 import org.apache.curator.utils.ZKPaths;
 import org.apache.zookeeper.CreateMode;
 import org.apache.zookeeper.KeeperException;
+import org.apache.zookeeper.WatchedEvent;
+import org.apache.zookeeper.Watcher;
 import org.apache.zookeeper.data.Stat;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -54,10 +61,20 @@ import org.slf4j.LoggerFactory;
  *       lost; a record of a newer format version is left for a newer host until it exceeds the maximum age.
  * </ul>
  *
+ * <h2>What it costs</h2>
+ *
+ * The leader's ZooKeeper reads follow change, not the number of open spans. A persistent recursive watch on the
+ * finished spans reports each claim that vanishes, and only that span is looked at; all finished spans are
+ * listed only when this worker becomes leader, after the watch is reset by a reconnection, and every {@code
+ * fullScanInterval} as a safety net. Open spans are swept a few shards per tick, paced so that one pass takes
+ * about {@code sweepPeriod} within a read budget ({@link Builder#sweep}); {@link StoreStats#recoveryReads()}
+ * counts what the scans read. {@link #scanNow()} is the exception: everything, at once.
+ *
  * <h2>Connection states</h2>
  *
- * On SUSPENDED or LOST the latch drops leadership and scans stop; on RECONNECTED it contends again. A scan that
- * fails part-way is logged and retried at the next interval. Explicit lifecycle: {@link #start()}, {@link
+ * On SUSPENDED or LOST the latch drops leadership and scans stop; on RECONNECTED it contends again, and the
+ * watch, which Curator re-registers, triggers a full scan of finished spans for the events it may have missed. A
+ * scan that fails part-way is logged and retried at the next interval. Explicit lifecycle: {@link #start()}, {@link
  * #close()}.
  */
 public final class DeferredSpanRecovery implements Closeable {
@@ -76,12 +93,28 @@ public final class DeferredSpanRecovery implements Closeable {
   private final AtomicBoolean closed = new AtomicBoolean();
   // Only touched by scans, which never overlap (one scheduler thread, scanNow is synchronized).
   private final Map<String, Long> unclaimedSince = new HashMap<>();
+  private final LongAdder reads;
   private final Map<String, Long> ownerMissingSince = new HashMap<>();
   // Finished spans this worker exported that came back unclaimed (their export failed): attempts so far and the
   // earliest next one. Backing off keeps a failing or hung collector from getting the whole backlog every scan.
   private final Map<String, long[]> retryNotBefore = new HashMap<>();
   private final Duration retryBackoff;
   private final Duration maxRetryBackoff;
+  private final Duration sweepPeriod;
+  private final double maxSweepReadsPerSecond;
+  private final Duration fullScanInterval;
+  private final LongSupplier nanoTime;
+  // Claims under ended/ that vanished (session expired, or released after a failed export): their spans are
+  // looked at as soon as the event arrives, instead of polling every finished span.
+  private final PersistentWatcher endedWatcher;
+  private final Set<String> unclaimedEvents = ConcurrentHashMap.newKeySet();
+  private final AtomicBoolean fullScanDue = new AtomicBoolean(true);
+  // The paced sweep of open spans, only touched by the scheduler thread (under this object's lock).
+  private long lastTickNanos;
+  private long nextFullScanNanos;
+  private int sweepShard;
+  private double sweepCredit;
+  private long passReads;
 
   private DeferredSpanRecovery(Builder builder) {
     this.store = builder.store;
@@ -93,6 +126,12 @@ public final class DeferredSpanRecovery implements Closeable {
     this.maxRetainedSpans = builder.maxRetainedSpans;
     this.retryBackoff = builder.retryBackoff;
     this.maxRetryBackoff = builder.maxRetryBackoff;
+    this.sweepPeriod = builder.sweepPeriod;
+    this.maxSweepReadsPerSecond = builder.maxSweepReadsPerSecond;
+    this.fullScanInterval = builder.fullScanInterval;
+    this.nanoTime = builder.nanoTime;
+    this.endedWatcher = new PersistentWatcher(client, layout.endedRoot(), true);
+    this.reads = store.counters().recoveryReads;
     this.latch = new LeaderLatch(client, layout.recoveryLeaderPath(), store.tracing().getHostName());
     this.scheduler = Executors.newSingleThreadScheduledExecutor(Threads.daemon("deferred-span-recovery"));
   }
@@ -106,9 +145,36 @@ public final class DeferredSpanRecovery implements Closeable {
     if (!started.compareAndSet(false, true)) {
       throw new IllegalStateException("already started");
     }
+    endedWatcher.getListenable().addListener(this::onEndedEvent);
+    // After a reconnection or a new session the watch may have missed events: the next tick scans fully.
+    endedWatcher.getResetListenable().addListener(() -> fullScanDue.set(true));
+    endedWatcher.start();
+    latch.addListener(new LeaderLatchListener() {
+      @Override
+      public void isLeader() {
+        fullScanDue.set(true); // events from before this worker led were not its to handle
+      }
+
+      @Override
+      public void notLeader() {}
+    });
     latch.start();
     long millis = scanInterval.toMillis();
-    scheduler.scheduleWithFixedDelay(this::scanIfLeader, millis, millis, TimeUnit.MILLISECONDS);
+    scheduler.scheduleWithFixedDelay(this::tickIfLeader, millis, millis, TimeUnit.MILLISECONDS);
+  }
+
+  private void onEndedEvent(WatchedEvent event) {
+    String path = event.getPath();
+    if (event.getType() != Watcher.Event.EventType.NodeDeleted || path == null
+        || !ZKPaths.getNodeFromPath(path).equals(ZNodeLayout.CLAIM)) {
+      return;
+    }
+    unclaimedEvents.add(ZKPaths.getPathAndNode(path).getPath());
+    try {
+      scheduler.execute(this::tickIfLeader);
+    } catch (java.util.concurrent.RejectedExecutionException closing) {
+      // closed meanwhile
+    }
   }
 
   @Override
@@ -118,6 +184,7 @@ public final class DeferredSpanRecovery implements Closeable {
     }
     scheduler.shutdownNow();
     if (started.get()) {
+      endedWatcher.close();
       latch.close();
     }
   }
@@ -127,12 +194,13 @@ public final class DeferredSpanRecovery implements Closeable {
     return latch.hasLeadership();
   }
 
-  private void scanIfLeader() {
+  private void tickIfLeader() {
     if (!latch.hasLeadership()) {
+      unclaimedEvents.clear(); // the leader, whoever it is, gets the same events
       return;
     }
     try {
-      scanNow();
+      tick();
     } catch (Exception e) {
       if (closed.get()) {
         return; // close() interrupted the scan: nothing failed, and nothing is half-done (each write is atomic)
@@ -153,6 +221,104 @@ public final class DeferredSpanRecovery implements Closeable {
     return result;
   }
 
+  /**
+   * What the leader does every scan interval. Its ZooKeeper reads follow what changes, not how many spans are
+   * open: finished spans are looked at when their claim's deletion is reported (a full scan of them only after a
+   * watch reset and every {@code fullScanInterval}); open spans are swept a few shards per tick, paced so that
+   * one pass takes about {@code sweepPeriod} and never reads faster than {@code maxSweepReadsPerSecond}; an
+   * owner seen missing is checked again once its grace period is over, not a pass later.
+   */
+  synchronized ScanResult tick() throws Exception {
+    ScanResult result = new ScanResult();
+    long now = nanoTime.getAsLong();
+    if (fullScanDue.getAndSet(false) || now - nextFullScanNanos >= 0) {
+      nextFullScanNanos = now + fullScanInterval.toNanos();
+      unclaimedEvents.clear();
+      scanFinished(result);
+      // Unclaimed spans the events missed are taken on the next tick, not after another full scan.
+      unclaimedEvents.addAll(unclaimedSince.keySet());
+      clearTombstones();
+    } else {
+      recoverUnclaimed(result, now);
+    }
+    recheckMissingOwners(result);
+    sweepOpen(result, now);
+    return result;
+  }
+
+  /** Spans whose claim was reported gone, and earlier failures whose retry is due. */
+  private void recoverUnclaimed(ScanResult result, long now) throws Exception {
+    Set<String> candidates = new HashSet<>(unclaimedEvents);
+    unclaimedEvents.removeAll(candidates);
+    retryNotBefore.forEach((path, retry) -> {
+      if (now - retry[1] >= 0) {
+        candidates.add(path);
+      }
+    });
+    for (String endedPath : candidates) {
+      long[] retry = retryNotBefore.get(endedPath);
+      if (retry != null && now - retry[1] < 0) {
+        result.backedOff++;
+        continue;
+      }
+      reads.increment();
+      if (client.checkExists().forPath(endedPath) == null) {
+        retryNotBefore.remove(endedPath); // exported and removed
+        continue;
+      }
+      // A claim is deleted only with its span, by its session's end, or by a release after a failed export:
+      // an unclaimed span seen here has nobody left to deliver it, so no grace period applies.
+      if (recoverFinished(endedPath)) {
+        result.recovered++;
+        scheduleRetry(endedPath, now);
+      }
+    }
+  }
+
+  /** Open records whose owner was seen missing: checked again once the grace period is over. */
+  private void recheckMissingOwners(ScanResult result) throws Exception {
+    long nowNanos = store.tracing().getClock().now();
+    long elapsed = System.nanoTime();
+    for (Map.Entry<String, Long> missing : new ArrayList<>(ownerMissingSince.entrySet())) {
+      if (elapsed - missing.getValue() >= gracePeriod.toNanos()) {
+        sweepRecord(missing.getKey(), nowNanos, result);
+      }
+    }
+  }
+
+  /**
+   * Sweeps whole shards of open spans while this tick's read credit lasts. The credit grows at the rate that
+   * spreads one pass (estimated from the pass so far) over {@code sweepPeriod}, capped by {@code
+   * maxSweepReadsPerSecond}; a shard bigger than the credit is swept anyway and the debt paid by later ticks.
+   */
+  private void sweepOpen(ScanResult result, long now) throws Exception {
+    long elapsed = lastTickNanos == 0 ? scanInterval.toNanos() : now - lastTickNanos;
+    lastTickNanos = now;
+    double estimatedPassReads = sweepShard == 0 ? ZNodeLayout.SHARDS
+        : Math.max(ZNodeLayout.SHARDS, (double) passReads * ZNodeLayout.SHARDS / sweepShard);
+    double rate = Math.min(maxSweepReadsPerSecond, estimatedPassReads / (sweepPeriod.toNanos() / 1e9));
+    double tickCredit = rate * scanInterval.toNanos() / 1e9;
+    sweepCredit = Math.min(sweepCredit + rate * elapsed / 1e9, Math.max(tickCredit, 1));
+    List<String> shards = layout.openShards();
+    long nowNanos = store.tracing().getClock().now();
+    while (sweepCredit > 0) {
+      long before = reads.sum();
+      for (String child : children(shards.get(sweepShard))) {
+        sweepRecord(ZKPaths.makePath(shards.get(sweepShard), child), nowNanos, result);
+      }
+      long spent = reads.sum() - before;
+      sweepCredit -= spent;
+      passReads += spent;
+      sweepShard++;
+      if (sweepShard == ZNodeLayout.SHARDS) {
+        sweepShard = 0;
+        passReads = 0;
+        result.sweepsCompleted++;
+        break; // the next pass starts on the next tick, at the rate this pass set
+      }
+    }
+  }
+
   private void scanFinished(ScanResult result) throws Exception {
     List<String> unclaimed = new ArrayList<>();
     int stored = 0;
@@ -160,6 +326,7 @@ public final class DeferredSpanRecovery implements Closeable {
       for (String spanId : children(shard)) {
         String endedPath = ZKPaths.makePath(shard, spanId);
         stored++;
+        reads.increment();
         if (client.checkExists().forPath(ZNodeLayout.claimPath(endedPath)) == null) {
           unclaimed.add(endedPath);
         }
@@ -276,32 +443,39 @@ public final class DeferredSpanRecovery implements Closeable {
       for (String child : children(shard)) {
         String path = ZKPaths.makePath(shard, child);
         seen.add(path);
-        Stat stat = new Stat();
-        byte[] data;
-        try {
-          data = client.getData().storingStatIn(stat).forPath(path);
-        } catch (KeeperException.NoNodeException endedMeanwhile) {
-          continue;
-        }
-        Optional<DeferredSpanRecord> record = readOrQuarantine(path, stat, data, result);
-        if (record.isEmpty()) {
-          continue;
-        }
-        String reason = abandonReason(path, record.get(), nowNanos);
-        if (reason != null) {
-          FinishedDeferredSpan abandoned = store.tracing().abandon(record.get(), reason);
-          EndResult end = store.endTransaction().commit(path, stat, data, abandoned,
-              store.endTransaction().tombstoneOps(path, record.get()));
-          if (end.getOutcome() == EndResult.Outcome.ENDED) {
-            log.warn("ended abandoned span {} ({}): {}", record.get().getName(), path, reason);
-            store.counters().abandoned.increment();
-            result.abandoned++;
-          }
-          ownerMissingSince.remove(path);
-        }
+        sweepRecord(path, nowNanos, result);
       }
     }
     ownerMissingSince.keySet().retainAll(seen);
+  }
+
+  /** Reads one open record and ends it as abandoned if its owner is gone or it is too old. */
+  private void sweepRecord(String path, long nowNanos, ScanResult result) throws Exception {
+    Stat stat = new Stat();
+    byte[] data;
+    try {
+      reads.increment();
+      data = client.getData().storingStatIn(stat).forPath(path);
+    } catch (KeeperException.NoNodeException endedMeanwhile) {
+      ownerMissingSince.remove(path);
+      return;
+    }
+    Optional<DeferredSpanRecord> record = readOrQuarantine(path, stat, data, result);
+    if (record.isEmpty()) {
+      return;
+    }
+    String reason = abandonReason(path, record.get(), nowNanos);
+    if (reason != null) {
+      FinishedDeferredSpan abandoned = store.tracing().abandon(record.get(), reason);
+      EndResult end = store.endTransaction().commit(path, stat, data, abandoned,
+          store.endTransaction().tombstoneOps(path, record.get()));
+      if (end.getOutcome() == EndResult.Outcome.ENDED) {
+        log.warn("ended abandoned span {} ({}): {}", record.get().getName(), path, reason);
+        store.counters().abandoned.increment();
+        result.abandoned++;
+      }
+      ownerMissingSince.remove(path);
+    }
   }
 
   private Optional<DeferredSpanRecord> readOrQuarantine(String path, Stat stat, byte[] data, ScanResult result)
@@ -330,6 +504,7 @@ public final class DeferredSpanRecovery implements Closeable {
       Stat stat = new Stat();
       byte[] data;
       try {
+        reads.increment();
         data = client.getData().storingStatIn(stat).forPath(path);
       } catch (KeeperException.NoNodeException dequeuedMeanwhile) {
         continue;
@@ -368,6 +543,9 @@ public final class DeferredSpanRecovery implements Closeable {
       return "max_age_exceeded";
     }
     Optional<String> owner = record.getOwner();
+    if (owner.isPresent()) {
+      reads.increment();
+    }
     if (owner.isEmpty() || client.checkExists().forPath(owner.get()) != null) {
       ownerMissingSince.remove(path);
       return null;
@@ -383,6 +561,7 @@ public final class DeferredSpanRecovery implements Closeable {
   }
 
   private List<String> children(String path) throws Exception {
+    reads.increment();
     try {
       return client.getChildren().forPath(path);
     } catch (KeeperException.NoNodeException e) {
@@ -397,6 +576,7 @@ public final class DeferredSpanRecovery implements Closeable {
     private int quarantined;
     private int dropped;
     private int backedOff;
+    private int sweepsCompleted;
 
     ScanResult() {}
 
@@ -425,6 +605,11 @@ public final class DeferredSpanRecovery implements Closeable {
       return backedOff;
     }
 
+    /** Passes over all open spans that this tick completed (0 or 1). */
+    int sweepsCompleted() {
+      return sweepsCompleted;
+    }
+
     @Override
     public String toString() {
       return "ScanResult{recovered=" + recovered + ", abandoned=" + abandoned + ", quarantined=" + quarantined
@@ -441,12 +626,19 @@ public final class DeferredSpanRecovery implements Closeable {
     private int maxRetainedSpans = 100_000;
     private Duration retryBackoff = Duration.ofSeconds(30);
     private Duration maxRetryBackoff = Duration.ofMinutes(15);
+    private Duration sweepPeriod = Duration.ofHours(1);
+    private double maxSweepReadsPerSecond = 100;
+    private Duration fullScanInterval = Duration.ofMinutes(30);
+    private LongSupplier nanoTime = System::nanoTime;
 
     private Builder(DeferredSpanStore store) {
       this.store = Objects.requireNonNull(store, "store");
     }
 
-    /** How often the leader scans. Default 10 s. */
+    /**
+     * How often the leader advances its sweep of open spans and retries failed exports that are due. Finished
+     * spans whose claim vanished are handled when ZooKeeper reports it, not at this interval. Default 10 s.
+     */
     public Builder scanInterval(Duration scanInterval) {
       this.scanInterval = DeferredSpanStore.Builder.requirePositive(scanInterval, "scanInterval");
       return this;
@@ -491,6 +683,37 @@ public final class DeferredSpanRecovery implements Closeable {
     public Builder retryBackoff(Duration initial, Duration max) {
       this.retryBackoff = DeferredSpanStore.Builder.requirePositive(initial, "retryBackoff");
       this.maxRetryBackoff = DeferredSpanStore.Builder.requirePositive(max, "maxRetryBackoff");
+      return this;
+    }
+
+    /**
+     * Open spans (orphans, maximum age) are not urgent: the leader sweeps them a few shards at a time so that one
+     * pass over all of them takes about this long, spending about {@code (256 + 2 × open spans) / period} reads
+     * per second, and at most {@code maxReadsPerSecond}; with more open spans than that allows, a pass takes
+     * longer instead. Defaults 1 h and 100 reads/s: a pass over 100,000 open spans takes about 34 min at 100
+     * reads/s, over 10,000 about an hour at 5.6 reads/s.
+     */
+    public Builder sweep(Duration period, double maxReadsPerSecond) {
+      this.sweepPeriod = DeferredSpanStore.Builder.requirePositive(period, "sweep period");
+      if (!(maxReadsPerSecond > 0)) {
+        throw new IllegalArgumentException("maxReadsPerSecond must be positive");
+      }
+      this.maxSweepReadsPerSecond = maxReadsPerSecond;
+      return this;
+    }
+
+    /**
+     * How often the leader lists every finished span as a safety net for watch events it might have missed
+     * (a full scan also runs after every reconnection and whenever this worker becomes leader). Default 30 min.
+     */
+    public Builder fullScanInterval(Duration fullScanInterval) {
+      this.fullScanInterval = DeferredSpanStore.Builder.requirePositive(fullScanInterval, "fullScanInterval");
+      return this;
+    }
+
+    /** For tests: the ticker that paces the sweep. */
+    Builder nanoTime(LongSupplier nanoTime) {
+      this.nanoTime = Objects.requireNonNull(nanoTime, "nanoTime");
       return this;
     }
 

@@ -22,6 +22,7 @@ final class StoreCounters {
   final LongAdder callerOperationsFailed = new LongAdder();
   final LongAdder endedAfterAbandon = new LongAdder();
   final LongAdder fencedExports = new LongAdder();
+  final LongAdder recoveryReads = new LongAdder();
 
   StoreStats snapshot() {
     return new StoreStats(this);

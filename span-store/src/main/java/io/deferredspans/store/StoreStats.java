@@ -20,6 +20,7 @@ public final class StoreStats {
   private final long callerOperationsFailed;
   private final long endedAfterAbandon;
   private final long fencedExports;
+  private final long recoveryReads;
 
   StoreStats(StoreCounters c) {
     this.begun = c.begun.sum();
@@ -40,6 +41,7 @@ public final class StoreStats {
     this.callerOperationsFailed = c.callerOperationsFailed.sum();
     this.endedAfterAbandon = c.endedAfterAbandon.sum();
     this.fencedExports = c.fencedExports.sum();
+    this.recoveryReads = c.recoveryReads.sum();
   }
 
   /** Spans begun through {@link DeferredSpanStore#beginDeferredSpan} (not counting caller-run begin ops). */
@@ -128,6 +130,14 @@ public final class StoreStats {
     return fencedExports;
   }
 
+  /**
+   * ZooKeeper reads the recovery worker's scans and sweeps issued (listings, record reads, owner and claim
+   * checks): the background load it puts on the ensemble.
+   */
+  public long recoveryReads() {
+    return recoveryReads;
+  }
+
   @Override
   public String toString() {
     return "StoreStats{begun=" + begun + ", ended=" + ended + ", retriedWinners=" + retriedWinners
@@ -136,6 +146,7 @@ public final class StoreStats {
         + exportFailed + ", removed=" + removed + ", cleanupRetries=" + cleanupRetries + ", recovered="
         + recovered + ", abandoned=" + abandoned + ", droppedAtBound=" + droppedAtBound
         + ", uncertainOutcomes=" + uncertainOutcomes + ", callerOperationsFailed=" + callerOperationsFailed
-        + ", endedAfterAbandon=" + endedAfterAbandon + ", fencedExports=" + fencedExports + "}";
+        + ", endedAfterAbandon=" + endedAfterAbandon + ", fencedExports=" + fencedExports + ", recoveryReads="
+        + recoveryReads + "}";
   }
 }

@@ -83,6 +83,10 @@ final class ZNodeLayout {
     return ZKPaths.makePath(abandoned, ZKPaths.getNodeFromPath(openPath));
   }
 
+  String endedRoot() {
+    return ended;
+  }
+
   String abandonedRoot() {
     return abandoned;
   }
