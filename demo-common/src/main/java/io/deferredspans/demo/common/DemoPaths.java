@@ -11,7 +11,8 @@ import org.apache.curator.utils.ZKPaths;
  * /demo/tenants/T/pipelines/P/queue/ITEM      queue items (state machine, updated with versioned setData)
  * /demo/merge-requests/ITEM[/claim]           merge requests (carry the Merge span's traceparent); claim: ephemeral
  * /demo/merge-results/ITEM                    merger's answer
- * /demo/build-requests/UUID[/claim]           build requests (carry the Build span's traceparent); claim: ephemeral
+ * /demo/build-requests/UUID[/claim][/cancel]  build requests (carry the Build span's traceparent); claim: ephemeral;
+ *                                             cancel: the scheduler asks the executor to stop and answer
  * /demo/build-results/UUID                    executor's answer
  * /demo/processes/INSTANCE                    ephemeral: the process is up and connected
  * /deferred-spans/...                         the DeferredSpanStore (see span-store's ZNodeLayout)
@@ -31,6 +32,8 @@ public final class DemoPaths {
   public static final String SPAN_STORE = "/deferred-spans";
   /** Name of the ephemeral child by which one executor claims a request. */
   public static final String CLAIM = "claim";
+  /** Name of the child by which a scheduler asks for a build to be cancelled (a gate reset). */
+  public static final String CANCEL = "cancel";
 
   /** Every folder a process lists; created up front so that listing never meets a missing parent. */
   public static final String[] FOLDERS = {
@@ -69,5 +72,9 @@ public final class DemoPaths {
 
   public static String claim(String requestPath) {
     return ZKPaths.makePath(requestPath, CLAIM);
+  }
+
+  public static String cancel(String requestPath) {
+    return ZKPaths.makePath(requestPath, CANCEL);
   }
 }

@@ -12,11 +12,16 @@ import io.opentelemetry.sdk.autoconfigure.AutoConfiguredOpenTelemetrySdkBuilder;
 import java.io.Closeable;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * One process's OpenTelemetry: the SDK that autoconfigure builds from {@code OTEL_*} variables and {@code otel.*}
  * system properties, and the {@link DeferredTracing} that shares its pipeline. Explicit lifecycle: {@link
  * #start}, {@link #close()} (which flushes).
+ *
+ * <p>The SDK is shut down exactly once, by {@link #close()}: autoconfigure's own shutdown hook is turned off, since
+ * every demo process already closes its telemetry last, from its own hook, after the components that still end
+ * spans (a second shutdown would only make the SDK log "Multiple shutdown calls").
  */
 public final class DemoTelemetry implements Closeable {
   public static final String INSTRUMENTATION_SCOPE = "io.deferredspans.demo";
@@ -24,6 +29,7 @@ public final class DemoTelemetry implements Closeable {
   private final OpenTelemetrySdk sdk;
   private final DeferredTracing deferred;
   private final Tracer tracer;
+  private final AtomicBoolean closed = new AtomicBoolean();
 
   private DemoTelemetry(OpenTelemetrySdk sdk, DeferredTracing deferred) {
     this.sdk = sdk;
@@ -37,7 +43,7 @@ public final class DemoTelemetry implements Closeable {
    */
   public static DemoTelemetry start(Map<String, String> defaults) {
     AutoConfiguredOpenTelemetrySdkBuilder builder =
-        AutoConfiguredOpenTelemetrySdk.builder().addPropertiesSupplier(() -> defaults);
+        AutoConfiguredOpenTelemetrySdk.builder().addPropertiesSupplier(() -> defaults).disableShutdownHook();
     DeferredTracingAutoConfiguration capture = DeferredTracingAutoConfiguration.install(builder);
     OpenTelemetrySdk sdk = builder.build().getOpenTelemetrySdk();
     return new DemoTelemetry(sdk, capture.build(sdk.getSdkTracerProvider()));
@@ -66,8 +72,11 @@ public final class DemoTelemetry implements Closeable {
     sdk.getSdkTracerProvider().forceFlush().join(10, TimeUnit.SECONDS);
   }
 
+  /** Flushes and shuts the SDK down; later calls do nothing. */
   @Override
   public void close() {
-    sdk.shutdown().join(10, TimeUnit.SECONDS);
+    if (closed.compareAndSet(false, true)) {
+      sdk.shutdown().join(10, TimeUnit.SECONDS);
+    }
   }
 }

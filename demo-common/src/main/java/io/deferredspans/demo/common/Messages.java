@@ -9,8 +9,39 @@ import java.util.List;
 public final class Messages {
   private Messages() {}
 
+  /**
+   * A patchset of a change in the code-review system (Gerrit's model: a change has numbered patchsets, each a
+   * commit).
+   *
+   * @param project {@code owner/repository}
+   * @param revision the patchset's commit, 40 hex digits
+   */
+  public record Change(String project, int number, int patchset, String revision) {
+    /** The repository's owner, the part of {@link #project} before the last {@code /} (empty if none). */
+    public String owner() {
+      int slash = project.lastIndexOf('/');
+      return slash < 0 ? "" : project.substring(0, slash);
+    }
+
+    /** The repository's name without its owner. */
+    public String repository() {
+      return project.substring(project.lastIndexOf('/') + 1);
+    }
+
+    /** Gerrit's ref for the patchset: {@code refs/changes/<last two digits>/<change>/<patchset>}. */
+    public String ref() {
+      return String.format("refs/changes/%02d/%d/%d", number % 100, number, patchset);
+    }
+
+    /** Zuul's way to write it: {@code change,patchset}. */
+    @Override
+    public String toString() {
+      return number + "," + patchset;
+    }
+  }
+
   /** A "patchset uploaded" event from the code-review system, waiting for a scheduler. */
-  public record TriggerEvent(String id, String change, String project, String traceparent, long createdAtMillis) {}
+  public record TriggerEvent(String id, Change change, String traceparent, long createdAtMillis) {}
 
   /** The states a queue item goes through; each transition is one ZooKeeper transaction. */
   public enum ItemState {
@@ -50,8 +81,7 @@ public final class Messages {
   public record QueueItem(
       String id,
       String eventId,
-      String change,
-      String project,
+      Change change,
       String enqueuedBy,
       long enqueuedAtMillis,
       ItemState state,
@@ -61,23 +91,23 @@ public final class Messages {
 
     public QueueItem withState(ItemState newState) {
       return new QueueItem(
-          id, eventId, change, project, enqueuedBy, enqueuedAtMillis, newState, buildSetNumber, nodeRequest, builds);
+          id, eventId, change, enqueuedBy, enqueuedAtMillis, newState, buildSetNumber, nodeRequest, builds);
     }
 
     public QueueItem withNodeRequest(ItemState newState, NodeRequest newRequest) {
       return new QueueItem(
-          id, eventId, change, project, enqueuedBy, enqueuedAtMillis, newState, buildSetNumber, newRequest, builds);
+          id, eventId, change, enqueuedBy, enqueuedAtMillis, newState, buildSetNumber, newRequest, builds);
     }
 
     public QueueItem withBuilds(ItemState newState, List<BuildEntry> newBuilds) {
-      return new QueueItem(id, eventId, change, project, enqueuedBy, enqueuedAtMillis, newState, buildSetNumber,
+      return new QueueItem(id, eventId, change, enqueuedBy, enqueuedAtMillis, newState, buildSetNumber,
           nodeRequest, List.copyOf(newBuilds));
     }
 
     /** After a gate reset: the next build set starts from the merge, with no node request and no builds yet. */
     public QueueItem withNextBuildSet(ItemState newState) {
       return new QueueItem(
-          id, eventId, change, project, enqueuedBy, enqueuedAtMillis, newState, buildSetNumber + 1, null, List.of());
+          id, eventId, change, enqueuedBy, enqueuedAtMillis, newState, buildSetNumber + 1, null, List.of());
     }
 
     public long buildsDone() {
@@ -85,12 +115,12 @@ public final class Messages {
     }
   }
 
-  public record MergeRequest(String itemId, String change, String project, long durationMillis, String traceparent) {}
+  public record MergeRequest(String itemId, Change change, long durationMillis, String traceparent) {}
 
   public record MergeResult(String itemId, String merger, String result) {}
 
   public record BuildRequest(
-      String uuid, String itemId, String job, String change, long durationMillis, boolean failsOnPurpose,
+      String uuid, String itemId, String job, Change change, long durationMillis, boolean failsOnPurpose,
       String traceparent) {}
 
   public record BuildResult(String uuid, String itemId, String job, String result, String executor) {}

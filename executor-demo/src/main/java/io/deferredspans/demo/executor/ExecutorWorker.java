@@ -21,7 +21,7 @@ import org.slf4j.LoggerFactory;
 /**
  * Polls the merge and build request folders and runs up to {@code slots} jobs at once. Polling (one
  * {@code getChildren} per folder every 200 ms) keeps the demo simple and is cheap at this scale. A running build
- * whose request the scheduler deleted (a gate reset cancels it) is interrupted, so that its slot frees at once.
+ * whose cancellation the scheduler asked for (a gate reset) is interrupted, so that its slot frees at once.
  */
 final class ExecutorWorker implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ExecutorWorker.class);
@@ -61,7 +61,7 @@ final class ExecutorWorker implements AutoCloseable {
 
   private void pollOnce() {
     try {
-      cancelWithdrawnBuilds();
+      cancelBuildsAskedTo();
       while (slots.tryAcquire()) {
         if (!startNextJob()) {
           slots.release();
@@ -94,11 +94,11 @@ final class ExecutorWorker implements AutoCloseable {
     }
   }
 
-  private void cancelWithdrawnBuilds() {
+  private void cancelBuildsAskedTo() {
     runningBuilds.values().removeIf(Future::isDone);
     runningBuilds.forEach((path, build) -> {
-      if (startedBuilds.contains(path) && builds.withdrawn(path)) {
-        build.cancel(true); // JobRunner sees the interrupt, finds the request gone and ends the job as cancelled
+      if (startedBuilds.contains(path) && builds.cancelRequested(path)) {
+        build.cancel(true); // JobRunner sees the interrupt and the cancel request, and answers "cancellation"
       }
     });
   }

@@ -13,7 +13,8 @@ import io.opentelemetry.api.trace.SpanKind;
 import io.opentelemetry.api.trace.StatusCode;
 import io.opentelemetry.api.trace.Tracer;
 import io.opentelemetry.context.Scope;
-import org.apache.zookeeper.KeeperException;
+import java.util.Optional;
+import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -21,13 +22,15 @@ import org.slf4j.LoggerFactory;
  * Runs claimed merge and build requests under the scheduler's deferred spans: a {@code MergeJob} span whose
  * parent is the scheduler's {@code Merge} span, and a {@code JobExecution} span (with one child span per step)
  * whose parent is the scheduler's {@code Build} span. The parents are remote: only their traceparent travels in
- * the request.
+ * the request. Each span ends before its answer is written, since the answer is what lets the scheduler end the
+ * parent: a child never outlives its parent.
  */
 final class JobRunner {
   private static final Logger log = LoggerFactory.getLogger(JobRunner.class);
-  private static final String SUCCESS = "SUCCESS";
-  private static final String FAILURE = "FAILURE";
-  private static final String CANCELED = "CANCELED";
+  private static final String SUCCESS = DemoAttributes.RESULT_SUCCESS;
+  private static final String FAILURE = DemoAttributes.RESULT_FAILURE;
+  private static final String CANCELLATION = DemoAttributes.RESULT_CANCELLATION;
+  private static final String MERGED = "merged";
 
   private final Tracer tracer;
   private final SimulatedSteps steps;
@@ -45,23 +48,31 @@ final class JobRunner {
         tracer.spanBuilder("MergeJob")
             .setParent(DemoTelemetry.remoteParent(request.traceparent()))
             .setSpanKind(SpanKind.CONSUMER)
-            .setAttribute(DemoAttributes.MERGER_HOSTNAME, instanceId)
-            .setAttribute(DemoAttributes.ITEM_ID, request.itemId())
-            .setAttribute(DemoAttributes.CHANGE, request.change())
+            .setAttribute(DemoAttributes.WORKER_NAME, instanceId)
+            .setAttribute(DemoAttributes.PIPELINE_RUN_ID, request.itemId())
+            .setAllAttributes(DemoAttributes.vcs(request.change()))
             .startSpan();
     long d = request.durationMillis();
+    boolean merged = false;
     try (Scope ignored = span.makeCurrent()) {
       steps.step("git fetch", d * 4 / 10, Attributes.empty());
-      steps.step("merge changes", d * 6 / 10, Attributes.of(DemoAttributes.CHANGE, request.change()));
-      queue.complete(claimed, DemoPaths.mergeResult(request.itemId()),
-          new MergeResult(request.itemId(), instanceId, "MERGED"));
-      log.info("merged {} for {}", request.change(), request.itemId());
+      steps.step("merge changes", d * 6 / 10, DemoAttributes.vcs(request.change()));
+      span.setAttribute(DemoAttributes.MERGE_RESULT, MERGED);
+      merged = true;
     } catch (InterruptedException e) {
-      queue.release(claimed);
-      Thread.currentThread().interrupt();
+      span.setStatus(StatusCode.ERROR, "executor shut down; the merge is handed to another executor");
     } finally {
       span.end();
     }
+    if (!merged) {
+      queue.release(claimed);
+      Thread.currentThread().interrupt();
+      return;
+    }
+    // Answered only now that MergeJob has ended: the scheduler ends the parent Merge span on this answer.
+    queue.complete(claimed, DemoPaths.mergeResult(request.itemId()),
+        new MergeResult(request.itemId(), instanceId, MERGED));
+    log.info("merged {} for {}", request.change(), request.itemId());
   }
 
   void build(RequestQueue<BuildRequest> queue, RequestQueue.Claimed<BuildRequest> claimed) throws Exception {
@@ -70,39 +81,53 @@ final class JobRunner {
         tracer.spanBuilder("JobExecution")
             .setParent(DemoTelemetry.remoteParent(request.traceparent()))
             .setSpanKind(SpanKind.CONSUMER)
-            .setAttribute(DemoAttributes.EXECUTOR_HOSTNAME, instanceId)
-            .setAttribute(DemoAttributes.BUILD_UUID, request.uuid())
-            .setAttribute(DemoAttributes.JOB_NAME, request.job())
+            .setAttribute(DemoAttributes.WORKER_NAME, instanceId)
+            .setAttribute(DemoAttributes.PIPELINE_RUN_ID, request.itemId())
+            .setAttribute(DemoAttributes.TASK_RUN_ID, request.uuid())
+            .setAttribute(DemoAttributes.TASK_NAME, request.job())
             .startSpan();
-    try (Scope ignored = span.makeCurrent()) {
-      runSteps(request);
-      String result = request.failsOnPurpose() ? FAILURE : SUCCESS;
-      queue.complete(claimed, DemoPaths.buildResult(request.uuid()),
-          new BuildResult(request.uuid(), request.itemId(), request.job(), result, instanceId));
-      span.setAttribute(DemoAttributes.RESULT, result);
-      if (request.failsOnPurpose()) {
-        span.setStatus(StatusCode.ERROR, "failed on purpose, to show a gate reset");
-      }
-      log.info("build {} ({}) finished: {}", request.uuid(), request.job(), result);
-    } catch (InterruptedException e) {
-      if (queue.withdrawn(claimed.path())) {
-        cancelled(span, request); // interrupted by ExecutorWorker because the scheduler withdrew the request
-      } else {
-        span.setStatus(StatusCode.ERROR, "executor shut down; the build is handed to another executor");
-        queue.release(claimed);
-        Thread.currentThread().interrupt();
-      }
-    } catch (KeeperException.NoNodeException e) {
-      cancelled(span, request); // withdrawn just as the job finished: the result is not wanted any more
+    Optional<String> result;
+    try {
+      result = runJob(span, request, () -> queue.cancelRequested(claimed.path()));
     } finally {
       span.end();
     }
+    if (result.isEmpty()) {
+      queue.release(claimed);
+      Thread.currentThread().interrupt();
+      return;
+    }
+    // Answered only now that JobExecution has ended: the scheduler ends the parent Build span on this answer, and
+    // a cancelled build's Build span waits for it too.
+    queue.complete(claimed, DemoPaths.buildResult(request.uuid()),
+        new BuildResult(request.uuid(), request.itemId(), request.job(), result.get(), instanceId));
+    log.info("build {} ({}) answered: {}", request.uuid(), request.job(), result.get());
   }
 
-  private static void cancelled(Span span, BuildRequest request) {
-    span.setAttribute(DemoAttributes.RESULT, CANCELED);
-    span.setStatus(StatusCode.ERROR, "cancelled by the scheduler");
-    log.info("build {} ({}) cancelled by the scheduler", request.uuid(), request.job());
+  /**
+   * Runs a build's steps under its span and records the result on it.
+   *
+   * @return the result to answer with, or empty if the executor is shutting down and the build goes to another one
+   */
+  private Optional<String> runJob(Span span, BuildRequest request, BooleanSupplier cancelRequested) {
+    String result;
+    try (Scope ignored = span.makeCurrent()) {
+      runSteps(request);
+      result = request.failsOnPurpose() ? FAILURE : SUCCESS;
+      if (request.failsOnPurpose()) {
+        span.setStatus(StatusCode.ERROR, "failed on purpose, to show a gate reset");
+      }
+    } catch (InterruptedException e) {
+      if (!cancelRequested.getAsBoolean()) {
+        span.setStatus(StatusCode.ERROR, "executor shut down; the build is handed to another executor");
+        return Optional.empty();
+      }
+      // Interrupted by ExecutorWorker because the scheduler asked for the build to be cancelled.
+      result = CANCELLATION;
+      span.setStatus(StatusCode.ERROR, "cancelled by the scheduler");
+    }
+    span.setAttribute(DemoAttributes.TASK_RUN_RESULT, result);
+    return Optional.of(result);
   }
 
   /** Zuul's job phases: prepare the repositories, set up the nodes, run each playbook, clean up. */
@@ -110,7 +135,7 @@ final class JobRunner {
     long d = request.durationMillis();
     steps.step("RepoPrep", Attributes.empty(), () -> {
       steps.step("repo update", d * 3 / 100, Attributes.empty());
-      steps.step("merge changes", d * 3 / 100, Attributes.of(DemoAttributes.CHANGE, request.change()));
+      steps.step("merge changes", d * 3 / 100, DemoAttributes.vcs(request.change()));
       steps.step("checkout", d * 2 / 100, Attributes.empty());
     });
     steps.step("Setup", d * 7 / 100, Attributes.empty());

@@ -60,7 +60,9 @@ public final class DemoLauncher {
   }
 
   int run() throws Exception {
+    Path perTraceDir = options.tracesDir().resolve(PerTraceFiles.FOLDER);
     TraceFiles.clear(options.tracesDir(), TraceFiles.JSON_LINES);
+    TraceFiles.clear(perTraceDir, PerTraceFiles.SUFFIX);
     TraceFiles.clear(options.logDir(), ".log");
     Resources resources = new Resources();
     Thread hook = new Thread(() -> resources.closeOnSignal(out), "demo-ctrl-c");
@@ -88,7 +90,8 @@ public final class DemoLauncher {
     }
     TraceFiles.Contents files = TraceFiles.read(options.tracesDir());
     TraceAnalysis.Report report = TraceAnalysis.analyze(files.spans(), files.unreadableLines(), options.items());
-    return new RunReport(out, options.width()).print(outcome, files, report);
+    PerTraceFiles.write(files.files(), perTraceDir);
+    return new RunReport(out, options.width()).print(outcome, files, perTraceDir, report);
   }
 
   private String startZooKeeper(Resources resources) throws Exception {

@@ -38,20 +38,21 @@ import org.apache.curator.framework.api.transaction.CuratorOp;
  * MERGING   -- merge result arrived: end Merge, begin RequestNodes, note the node request     --> NODES_REQUESTED
  * NODES_REQUESTED -- request fulfilled: end RequestNodes, begin one Build span per job, write requests --> BUILDING
  * BUILDING  -- per build result: end that Build span (build uuid, job, result)
- *           -- a build failed (first build set only): per build still running, end its Build span as CANCELED
- *              and withdraw its request; then end BuildSet as reset and begin the next BuildSet (linked to it)
- *              and its Merge, write merge request                                          --> MERGING
+ *           -- a build failed (first build set only): ask for every build still running to be cancelled; the
+ *              executor answers with a result (cancellation) like any other, and an unclaimed request is
+ *              withdrawn with its Build span ended as cancelled; once all are in, end BuildSet as reset and
+ *              begin the next BuildSet (linked to it) and its Merge, write merge request   --> MERGING
  *           -- all results in: end BuildSet                                                --> COMPLETED
  * COMPLETED -- end QueueItem and delete the item (dequeue)
  * </pre>
  */
 final class QueueItemProcessor {
-  private static final String SUCCESS = "SUCCESS";
-  private static final String FAILURE = "FAILURE";
-  private static final String CANCELED = "CANCELED";
+  private static final String SUCCESS = DemoAttributes.RESULT_SUCCESS;
+  private static final String FAILURE = DemoAttributes.RESULT_FAILURE;
+  private static final String CANCELLATION = DemoAttributes.RESULT_CANCELLATION;
   /** Like a gate reset in Zuul, but bounded: the demo's failure is injected once, and the retry must be able to pass. */
   private static final int MAX_GATE_RESETS = 1;
-  /** Value of {@code ci.link} on a BuildSet's link to the build set it replaces. */
+  /** Value of {@code zuul.link} on a BuildSet's link to the build set it replaces. */
   static final String PREVIOUS_BUILDSET = "previous_buildset";
 
   private final Znodes znodes;
@@ -114,7 +115,7 @@ final class QueueItemProcessor {
     DeferredSpanRecord merge =
         deferred.spanBuilder("Merge").setParent(buildSet.asParentContext()).setOwner(owner).begin();
     MergeRequest request =
-        new MergeRequest(value.id(), value.change(), value.project(), plan.mergeMillis(), merge.traceparent());
+        new MergeRequest(value.id(), value.change(), plan.mergeMillis(), merge.traceparent());
     List<CuratorOp> ops = new ArrayList<>();
     ops.addAll(store.beginOps(SpanKeys.buildSet(value.id(), value.buildSetNumber()), buildSet));
     ops.addAll(store.beginOps(SpanKeys.merge(value.id(), value.buildSetNumber()), merge));
@@ -139,8 +140,8 @@ final class QueueItemProcessor {
     ops.add(updateOp(item, value.withNodeRequest(ItemState.NODES_REQUESTED, nodeRequest)));
     DeferredSpanEnding ending =
         DeferredSpanEnding.builder()
-            .setAttribute(DemoAttributes.MERGER_HOSTNAME, result.get().value().merger())
-            .setAttribute(DemoAttributes.RESULT, result.get().value().result())
+            .setAttribute(DemoAttributes.WORKER_NAME, result.get().value().merger())
+            .setAttribute(DemoAttributes.MERGE_RESULT, result.get().value().result())
             .build();
     Transitions.attemptEnd("request nodes for " + value.id(),
         () -> store.endDeferredSpan(SpanKeys.merge(value.id(), value.buildSetNumber()), ending, ops));
@@ -191,11 +192,11 @@ final class QueueItemProcessor {
     }
     boolean failed = value.builds().stream().anyMatch(b -> FAILURE.equals(b.result()));
     if (failed && value.buildSetNumber() <= MAX_GATE_RESETS) {
-      Optional<BuildEntry> stillRunning = value.builds().stream().filter(b -> !b.done()).findFirst();
-      if (stillRunning.isPresent()) {
-        cancelBuild(item, stillRunning.get()); // one per pass, like results
-      } else {
+      List<BuildEntry> stillRunning = value.builds().stream().filter(b -> !b.done()).toList();
+      if (stillRunning.isEmpty()) {
         resetGate(item);
+      } else {
+        cancelBuilds(item, stillRunning);
       }
     } else if (value.buildsDone() == value.builds().size()) {
       completeBuildSet(item);
@@ -207,8 +208,8 @@ final class QueueItemProcessor {
     String outcome = result.value().result();
     DeferredSpanEnding ending =
         buildEnding(build, outcome)
-            .setAttribute(DemoAttributes.EXECUTOR_HOSTNAME, result.value().executor())
-            .setStatus(SUCCESS.equals(outcome) ? StatusCode.UNSET : StatusCode.ERROR)
+            .setAttribute(DemoAttributes.WORKER_NAME, result.value().executor())
+            .setStatus(FAILURE.equals(outcome) ? StatusCode.ERROR : StatusCode.UNSET)
             .build();
     List<CuratorOp> ops =
         List.of(
@@ -219,29 +220,54 @@ final class QueueItemProcessor {
   }
 
   /**
-   * Withdraws a build of a reset build set: deletes its request (and an executor's claim on it, which makes that
-   * executor stop the job) and ends its Build span as cancelled. If the build's result arrives meanwhile, the
-   * request is gone, the transaction fails, and the next pass takes the result instead.
+   * Cancels the builds of a reset build set without ending a Build span before its child: a {@code JobExecution}
+   * under it may still be running on an executor. So the scheduler only asks, with a {@code cancel} znode under each
+   * request; the executor holding the claim stops the job, ends {@code JobExecution}, and then answers with result
+   * {@code cancellation}, which {@link #finishBuild} takes like any result. A request no executor has claimed has
+   * no child span: it is withdrawn and its Build span ended at once.
    */
-  private void cancelBuild(Versioned<QueueItem> item, BuildEntry build) throws Exception {
+  private void cancelBuilds(Versioned<QueueItem> item, List<BuildEntry> stillRunning) throws Exception {
+    for (BuildEntry build : stillRunning) {
+      String request = DemoPaths.buildRequest(build.uuid());
+      if (!znodes.exists(DemoPaths.cancel(request))) {
+        // NoNode: answered meanwhile, and the next pass takes the result. NodeExists: the other scheduler asked.
+        Transitions.attempt("ask to cancel build " + build.job() + " of " + item.value().id(),
+            () -> client.create().forPath(DemoPaths.cancel(request)));
+      }
+    }
+    for (BuildEntry build : stillRunning) {
+      String request = DemoPaths.buildRequest(build.uuid());
+      if (znodes.exists(request) && !znodes.exists(DemoPaths.claim(request))) {
+        withdrawUnclaimed(item, build); // one per pass: it changes the item's version
+        return;
+      }
+    }
+  }
+
+  /**
+   * Deletes an unclaimed build request and ends its Build span as cancelled, in one transaction. An executor that
+   * claims the request meanwhile makes the transaction fail (a znode with a {@code claim} child cannot be deleted):
+   * that executor then sees the cancel request and answers it. A result that arrives meanwhile has deleted the
+   * request, so the transaction fails too and the next pass takes the result.
+   */
+  private void withdrawUnclaimed(Versioned<QueueItem> item, BuildEntry build) throws Exception {
     QueueItem value = item.value();
     String request = DemoPaths.buildRequest(build.uuid());
-    List<CuratorOp> ops = new ArrayList<>();
-    if (znodes.exists(DemoPaths.claim(request))) {
-      ops.add(client.transactionOp().delete().forPath(DemoPaths.claim(request)));
-    }
-    ops.add(client.transactionOp().delete().forPath(request));
-    ops.add(updateOp(item, value.withBuilds(ItemState.BUILDING, withResult(value, build, CANCELED))));
-    DeferredSpanEnding ending = buildEnding(build, CANCELED).build();
-    Transitions.attemptEnd("cancel build " + build.job() + " of " + value.id(),
+    List<CuratorOp> ops =
+        List.of(
+            client.transactionOp().delete().forPath(DemoPaths.cancel(request)),
+            client.transactionOp().delete().forPath(request),
+            updateOp(item, value.withBuilds(ItemState.BUILDING, withResult(value, build, CANCELLATION))));
+    DeferredSpanEnding ending = buildEnding(build, CANCELLATION).build();
+    Transitions.attemptEnd("withdraw unclaimed build " + build.job() + " of " + value.id(),
         () -> store.endDeferredSpan(SpanKeys.build(build.uuid()), ending, ops));
   }
 
   private static DeferredSpanEnding.Builder buildEnding(BuildEntry build, String outcome) {
     return DeferredSpanEnding.builder()
-        .setAttribute(DemoAttributes.BUILD_UUID, build.uuid())
-        .setAttribute(DemoAttributes.JOB_NAME, build.job())
-        .setAttribute(DemoAttributes.RESULT, outcome);
+        .setAttribute(DemoAttributes.TASK_RUN_ID, build.uuid())
+        .setAttribute(DemoAttributes.TASK_NAME, build.job())
+        .setAttribute(DemoAttributes.TASK_RUN_RESULT, outcome);
   }
 
   private static List<BuildEntry> withResult(QueueItem value, BuildEntry build, String outcome) {
@@ -265,7 +291,7 @@ final class QueueItemProcessor {
     ops.add(updateOp(item, next));
     DeferredSpanEnding ending =
         DeferredSpanEnding.builder()
-            .setAttribute(DemoAttributes.RESULT, FAILURE)
+            .setAttribute(DemoAttributes.BUILDSET_RESULT, FAILURE)
             .setAttribute(DemoAttributes.BUILDSET_RESET, true)
             .setStatus(StatusCode.ERROR, "gate reset: a build failed; the builds run again in a new build set")
             .build();
@@ -277,7 +303,7 @@ final class QueueItemProcessor {
     boolean success = value.builds().stream().allMatch(b -> SUCCESS.equals(b.result()));
     DeferredSpanEnding ending =
         DeferredSpanEnding.builder()
-            .setAttribute(DemoAttributes.RESULT, success ? SUCCESS : "FAILURE")
+            .setAttribute(DemoAttributes.BUILDSET_RESULT, success ? SUCCESS : FAILURE)
             .setStatus(success ? StatusCode.UNSET : StatusCode.ERROR)
             .build();
     Transitions.attemptEnd("complete build set of " + value.id(),
@@ -285,15 +311,19 @@ final class QueueItemProcessor {
             updateOp(item, value.withState(ItemState.COMPLETED))));
   }
 
+  /** The item's result is its last build set's: a reset build set was replaced, not the end of the item. */
   private void dequeue(Versioned<QueueItem> item) throws Exception {
     QueueItem value = item.value();
+    boolean success = value.builds().stream().allMatch(b -> SUCCESS.equals(b.result()));
     DeferredSpanEnding ending =
         DeferredSpanEnding.builder()
-            .setAttribute(DemoAttributes.EVENT_ID, value.eventId())
+            .setAttribute(DemoAttributes.PIPELINE_NAME, DemoPaths.PIPELINE)
+            .setAttribute(DemoAttributes.PIPELINE_RUN_ID, value.id())
+            .setAttribute(DemoAttributes.PIPELINE_RESULT, success ? SUCCESS : FAILURE)
+            .setAllAttributes(DemoAttributes.vcs(value.change()))
             .setAttribute(DemoAttributes.TENANT, DemoPaths.TENANT)
-            .setAttribute(DemoAttributes.PIPELINE, DemoPaths.PIPELINE)
-            .setAttribute(DemoAttributes.CHANGE, value.change())
-            .setAttribute(DemoAttributes.ITEM_ID, value.id())
+            .setAttribute(DemoAttributes.EVENT_ID, value.eventId())
+            .setStatus(success ? StatusCode.UNSET : StatusCode.ERROR)
             .build();
     Transitions.attemptEnd("dequeue " + value.id(),
         () -> store.endDeferredSpan(SpanKeys.item(value.id()), ending,

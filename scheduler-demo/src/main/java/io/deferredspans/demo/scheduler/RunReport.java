@@ -4,6 +4,7 @@ import io.deferredspans.demo.common.DemoAttributes;
 import io.deferredspans.testing.otlp.ReceivedSpan;
 import java.io.PrintStream;
 import java.nio.charset.Charset;
+import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -24,7 +25,8 @@ final class RunReport {
     this.waterfall = new Waterfall(width, Charset.defaultCharset().name().toUpperCase().startsWith("UTF"));
   }
 
-  int print(DemoScenario.Outcome outcome, TraceFiles.Contents files, TraceAnalysis.Report report) {
+  /** @param perTraceDir where {@link PerTraceFiles} wrote one file per trace */
+  int print(DemoScenario.Outcome outcome, TraceFiles.Contents files, Path perTraceDir, TraceAnalysis.Report report) {
     out.println();
     for (TraceAnalysis.ItemTrace item : report.items().stream().limit(ITEMS_DRAWN).toList()) {
       item.linkedEventSpan().ifPresent(event -> {
@@ -50,12 +52,16 @@ final class RunReport {
           item.crossProcess() ? " (different processes)" : " (same process)",
           item.problems().isEmpty() ? "" : "; PROBLEMS: " + String.join("; ", item.problems()));
     }
+    report.items().stream().findFirst().ifPresent(item -> out.printf(
+        "One file per trace, for Jaeger's \"JSON File\" upload, in %s (the item trace: %s)%n", perTraceDir,
+        perTraceDir.resolve(item.traceId() + PerTraceFiles.SUFFIX)));
     boolean traceOk = report.ok();
     out.printf("VERDICT: %s | spans received %d | item traces %d/%d | orphans %d | duplicates %d"
-            + " | missing parents %d | item span begun and ended by different processes: %s%s%n",
+            + " | missing parents %d | children outside parents %d"
+            + " | item span begun and ended by different processes: %s%s%n",
         !outcome.completed() ? "RUN FAILED" : traceOk ? "OK" : "TRACE BROKEN",
         report.totalSpans(), report.items().size(), report.expectedItems(), report.orphans(), report.duplicates(),
-        report.missingParents(), report.anyCrossProcess() ? "yes" : "no",
+        report.missingParents(), report.childrenOutsideParents(), report.anyCrossProcess() ? "yes" : "no",
         outcome.killed() == null ? "" : " (" + outcome.killed() + " was killed mid-item)");
     if (!outcome.completed()) {
       out.println("run failed: " + outcome.problem());

@@ -7,14 +7,15 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 
 /**
  * Checks the spans of a run: one trace per queue item, every parent present, no span ID twice, nothing abandoned,
- * the item span begun and ended by different processes, the expected spans under the right parents, and the item's
- * link to the event trace.
+ * the item span begun and ended by different processes, the expected spans under the right parents, every child's
+ * time range inside its parent's, and the item's link to the event trace.
  */
 final class TraceAnalysis {
   static final String ITEM_SPAN = "QueueItem";
@@ -41,6 +42,7 @@ final class TraceAnalysis {
       List<ReceivedSpan> spans,
       int duplicates,
       List<ReceivedSpan> missingParents,
+      List<String> outsideParents,
       List<ReceivedSpan> abandoned,
       Optional<ReceivedSpan> linkedEventSpan,
       List<String> structureProblems) {
@@ -63,6 +65,7 @@ final class TraceAnalysis {
         problems.add(duplicates + " duplicate span IDs");
       }
       missingParents.forEach(s -> problems.add(s.name() + " " + s.spanId() + ": parent " + s.parentSpanId() + " missing"));
+      problems.addAll(outsideParents);
       abandoned.forEach(s -> problems.add(s.name() + " " + s.spanId() + " was abandoned (orphan)"));
       if (linkedEventSpan.isEmpty()) {
         problems.add("QueueItem has no link to a received span of the event trace");
@@ -79,6 +82,10 @@ final class TraceAnalysis {
 
     int missingParents() {
       return items.stream().mapToInt(i -> i.missingParents().size()).sum();
+    }
+
+    int childrenOutsideParents() {
+      return items.stream().mapToInt(i -> i.outsideParents().size()).sum();
     }
 
     int orphans() {
@@ -116,6 +123,13 @@ final class TraceAnalysis {
     List<ReceivedSpan> spans = List.copyOf(unique.values());
     List<ReceivedSpan> missingParents =
         spans.stream().filter(s -> !s.isRoot() && !unique.containsKey(s.parentSpanId())).toList();
+    List<String> outsideParents = new ArrayList<>();
+    for (ReceivedSpan span : spans) {
+      ReceivedSpan parent = unique.get(span.parentSpanId());
+      if (parent != null) {
+        outsideOf(span, parent).ifPresent(outsideParents::add);
+      }
+    }
     List<ReceivedSpan> abandoned =
         spans.stream().filter(s -> Boolean.TRUE.equals(s.attributes().get(DeferredSpanAttributes.ABANDONED.getKey())))
             .toList();
@@ -138,8 +152,30 @@ final class TraceAnalysis {
         }
       }
     });
-    return new ItemTrace(item.traceId(), item, spans, trace.size() - spans.size(), missingParents, abandoned, linked,
-        structure);
+    return new ItemTrace(item.traceId(), item, spans, trace.size() - spans.size(), missingParents, outsideParents,
+        abandoned, linked, structure);
+  }
+
+  /**
+   * What is wrong if {@code child} does not lie within {@code parent}'s time range. Backends flag a child that
+   * starts before or ends after its parent, and in this demo it would mean that a span was ended before the work
+   * under it was done (a Build ended while its JobExecution still ran).
+   */
+  static Optional<String> outsideOf(ReceivedSpan child, ReceivedSpan parent) {
+    List<String> how = new ArrayList<>();
+    if (child.startEpochNanos() < parent.startEpochNanos()) {
+      how.add("starts " + millis(parent.startEpochNanos() - child.startEpochNanos()) + " before it");
+    }
+    if (child.endEpochNanos() > parent.endEpochNanos()) {
+      how.add("ends " + millis(child.endEpochNanos() - parent.endEpochNanos()) + " after it");
+    }
+    return how.isEmpty() ? Optional.empty()
+        : Optional.of(child.name() + " " + child.spanId() + " lies outside its parent " + parent.name() + " "
+            + parent.spanId() + ": " + String.join(" and ", how));
+  }
+
+  private static String millis(long nanos) {
+    return String.format(Locale.ROOT, "%.3f ms", nanos / 1e6);
   }
 
   static String attribute(ReceivedSpan span, String key) {

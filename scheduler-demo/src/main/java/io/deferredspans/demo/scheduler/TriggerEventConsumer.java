@@ -53,8 +53,8 @@ final class TriggerEventConsumer {
             .setParent(DemoTelemetry.remoteParent(event.traceparent()))
             .setSpanKind(SpanKind.CONSUMER)
             .setAttribute(DemoAttributes.EVENT_ID, event.id())
-            .setAttribute(DemoAttributes.CHANGE, event.change())
-            .setAttribute(DemoAttributes.PIPELINE, DemoPaths.PIPELINE)
+            .setAttribute(DemoAttributes.PIPELINE_NAME, DemoPaths.PIPELINE)
+            .setAllAttributes(DemoAttributes.vcs(event.change()))
             .startSpan();
     try (Scope ignored = processing.makeCurrent()) {
       DeferredSpanRecord itemSpan =
@@ -64,7 +64,7 @@ final class TriggerEventConsumer {
               .setOwner(DemoPaths.item(itemId))
               .begin();
       QueueItem item =
-          new QueueItem(itemId, event.id(), event.change(), event.project(), telemetry.instanceId(),
+          new QueueItem(itemId, event.id(), event.change(), telemetry.instanceId(),
               System.currentTimeMillis(), ItemState.ENQUEUED, 1, null, List.of());
       boolean enqueued =
           Transitions.attempt("enqueue " + itemId, () -> store.beginDeferredSpan(
@@ -72,8 +72,8 @@ final class TriggerEventConsumer {
               itemSpan,
               client.transactionOp().create().forPath(DemoPaths.item(itemId), ZnodeJson.write(item)),
               client.transactionOp().delete().withVersion(versioned.version()).forPath(DemoPaths.event(event.id()))));
-      processing.setAttribute(DemoAttributes.ITEM_ID, itemId);
-      processing.setAttribute("ci.event.outcome", enqueued ? "enqueued" : "enqueued by another scheduler");
+      processing.setAttribute(DemoAttributes.PIPELINE_RUN_ID, itemId);
+      processing.setAttribute(DemoAttributes.EVENT_OUTCOME, enqueued ? "enqueued" : "enqueued by another scheduler");
     } finally {
       processing.end();
     }

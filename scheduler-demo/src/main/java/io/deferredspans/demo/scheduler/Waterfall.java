@@ -96,12 +96,13 @@ final class Waterfall {
   }
 
   /** Results not worth a mention: the builds' and the merger's. */
-  private static final Set<String> SUCCESSFUL_RESULTS = Set.of("SUCCESS", "MERGED");
+  private static final Set<String> SUCCESSFUL_RESULTS = Set.of(DemoAttributes.RESULT_SUCCESS, "merged");
 
-  /** Failed and cancelled builds and a reset build set stand out: ERROR status, and a {@code ci.result} but SUCCESS. */
+  /** Failed and cancelled builds and a reset build set stand out: ERROR status, and their result but success. */
   private static String outcome(ReceivedSpan span) {
     String status = "STATUS_CODE_ERROR".equals(span.statusCode()) ? " ERROR" : "";
-    String result = TraceAnalysis.attribute(span, DemoAttributes.RESULT.getKey());
+    String result = DemoAttributes.RESULT_KEYS.stream().map(k -> TraceAnalysis.attribute(span, k.getKey()))
+        .filter(r -> !r.isEmpty()).findFirst().orElse("");
     return result.isEmpty() || SUCCESSFUL_RESULTS.contains(result) ? status : status + " " + result;
   }
 

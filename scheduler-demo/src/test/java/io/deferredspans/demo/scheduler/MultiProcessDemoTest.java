@@ -33,6 +33,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class MultiProcessDemoTest {
   private static final long ITEM_SECONDS = 8;
+  private static final String TASK_RUN_RESULT = "cicd.pipeline.task.run.result";
 
   @TempDir static Path outDir;
 
@@ -91,7 +92,14 @@ class MultiProcessDemoTest {
     assertThat(beganBy).startsWith("scheduler-");
     assertThat(endedBy).startsWith("scheduler-").isNotEqualTo(beganBy);
     assertThat(printed).contains("KILLED " + beganBy + " (SIGKILL");
-    assertThat(item.attributes()).containsEntry("ci.pipeline", "check").containsKey("ci.event.id");
+    // OpenTelemetry's CICD and VCS conventions where they have a name, zuul.* where they have none.
+    assertThat(item.attributes()).containsEntry("cicd.pipeline.name", "check")
+        .containsEntry("cicd.pipeline.result", "success").containsEntry("vcs.change.id", "1001")
+        .containsEntry("vcs.repository.name", "project").containsEntry("vcs.owner.name", "example")
+        .containsEntry("vcs.ref.head.name", "refs/changes/01/1001/1")
+        .containsKeys("cicd.pipeline.run.id", "zuul.event.id", "zuul.tenant");
+    assertThat((String) item.attributes().get("vcs.ref.head.revision")).matches("[0-9a-f]{40}");
+    assertThat(item.attributes().keySet()).noneMatch(k -> k.startsWith("ci."));
 
     // The first build set's first build fails on purpose: a gate reset. The second build set replaces it.
     List<ReceivedSpan> buildSets =
@@ -100,36 +108,44 @@ class MultiProcessDemoTest {
     ReceivedSpan resetBuildSet = buildSets.get(0);
     ReceivedSpan finalBuildSet = buildSets.get(1);
     assertThat(resetBuildSet.statusCode()).isEqualTo("STATUS_CODE_ERROR");
-    assertThat(resetBuildSet.attributes()).containsEntry("ci.buildset.reset", true);
+    assertThat(resetBuildSet.attributes()).containsEntry("zuul.buildset.reset", true);
     assertThat(finalBuildSet.statusCode()).isNotEqualTo("STATUS_CODE_ERROR");
     assertThat(finalBuildSet.links()).singleElement().satisfies(link -> {
       assertThat(link.spanId()).isEqualTo(resetBuildSet.spanId());
-      assertThat(link.attributes()).containsEntry("ci.link", "previous_buildset");
+      assertThat(link.attributes()).containsEntry("zuul.link", "previous_buildset");
     });
 
     for (ReceivedSpan buildSet : buildSets) {
       ReceivedSpan merge = single(children(trace, buildSet, "Merge"), "Merge");
       ReceivedSpan mergeJob = single(children(trace, merge, "MergeJob"), "MergeJob");
-      assertThat((String) mergeJob.attributes().get("ci.merger.hostname")).startsWith("executor-");
+      assertThat((String) mergeJob.attributes().get("cicd.worker.name")).startsWith("executor-");
       // Nodes are requested once the merge is done, and the builds launch only when the request is fulfilled.
       ReceivedSpan requestNodes = single(children(trace, buildSet, "RequestNodes"), "RequestNodes");
-      assertThat(requestNodes.attributes()).containsKey("ci.node_request.id")
-          .containsEntry("ci.node.label", "ubuntu-jammy");
+      assertThat(requestNodes.attributes()).containsKey("zuul.node_request.id")
+          .containsEntry("zuul.node.label", "ubuntu-jammy");
       assertThat(requestNodes.startEpochNanos()).isGreaterThan(mergeJob.startEpochNanos());
       List<ReceivedSpan> builds = children(trace, buildSet, "Build");
       assertThat(builds).hasSize(3).allSatisfy(build -> {
         assertThat(build.startEpochNanos()).isGreaterThan(requestNodes.startEpochNanos());
-        assertThat(build.attributes()).containsKeys("ci.build.uuid", "ci.job.name");
+        assertThat(build.attributes()).containsKeys("cicd.pipeline.task.run.id", "cicd.pipeline.task.name");
         assertThat(children(trace, build, "JobExecution")).hasSize(1);
       });
-      assertThat(builds).extracting(b -> b.attributes().get("ci.job.name"))
+      assertThat(builds).extracting(b -> b.attributes().get("cicd.pipeline.task.name"))
           .containsExactlyInAnyOrder("tox-py311", "tox-linters", "build-docs");
     }
     assertThat(children(trace, resetBuildSet, "Build"))
-        .extracting(b -> b.attributes().get("ci.job.name") + "=" + b.attributes().get("ci.result"))
-        .containsExactlyInAnyOrder("tox-py311=FAILURE", "tox-linters=CANCELED", "build-docs=CANCELED");
+        .extracting(b -> b.attributes().get("cicd.pipeline.task.name") + "=" + b.attributes().get(TASK_RUN_RESULT))
+        .containsExactlyInAnyOrder("tox-py311=failure", "tox-linters=cancellation", "build-docs=cancellation");
+    // A cancelled build's JobExecution ends before its Build: the scheduler waits for the executor's answer.
+    for (ReceivedSpan build : children(trace, resetBuildSet, "Build")) {
+      for (ReceivedSpan job : children(trace, build, "JobExecution")) {
+        assertThat(job.attributes()).containsEntry(TASK_RUN_RESULT, build.attributes().get(TASK_RUN_RESULT));
+      }
+    }
+    assertThat(trace).filteredOn(s -> !s.isRoot()).allSatisfy(s ->
+        assertThat(TraceAnalysis.outsideOf(s, byId.get(s.parentSpanId()))).isEmpty());
     for (ReceivedSpan build : children(trace, finalBuildSet, "Build")) {
-      assertThat(build.attributes()).containsEntry("ci.result", "SUCCESS");
+      assertThat(build.attributes()).containsEntry(TASK_RUN_RESULT, "success");
       ReceivedSpan job = children(trace, build, "JobExecution").get(0);
       assertThat(children(trace, job, null)).extracting(ReceivedSpan::name)
           .contains("RepoPrep", "Setup", "Playbook run", "Cleanup");
@@ -151,7 +167,7 @@ class MultiProcessDemoTest {
     assertThat(exitCode).as(printed).isZero();
     List<Path> files;
     try (Stream<Path> list = Files.list(outDir.resolve("traces"))) {
-      files = list.sorted().toList();
+      files = list.filter(p -> p.getFileName().toString().endsWith(".jsonl")).sorted().toList();
     }
     assertThat(files).extracting(p -> p.getFileName().toString())
         .contains("launcher.jsonl", "scheduler-1.jsonl", "scheduler-2.jsonl", "executor-1.jsonl", "executor-2.jsonl");
@@ -164,7 +180,22 @@ class MultiProcessDemoTest {
     assertThat(duplicateSpanIds(fromFiles)).isEmpty();
     assertThat(fromFiles).extracting(ReceivedSpan::spanId)
         .containsExactlyInAnyOrderElementsOf(receiver.spans().stream().map(ReceivedSpan::spanId).toList());
-    assertThat(printed).contains("VERDICT: OK").contains("QueueItem").contains("JobExecution");
+    assertThat(printed).contains("VERDICT: OK").contains("QueueItem").contains("JobExecution")
+        .contains("children outside parents 0");
+  }
+
+  @Test
+  void itemTraceHasOneFileForJaegerWithEverySpanOnce() throws Exception {
+    assertThat(exitCode).as(printed).isZero();
+    ReceivedSpan item = single(receiver.spans(), "QueueItem");
+    Path file = outDir.resolve("traces").resolve(PerTraceFiles.FOLDER).resolve(item.traceId() + ".json");
+    assertThat(printed).contains(file.toString());
+
+    List<ExportTraceServiceRequest> requests = OtlpJsonLines.readRequests(file);
+    assertThat(requests).hasSize(1);
+    List<ReceivedSpan> fromFile = ReceivedSpan.fromRequest(requests.get(0), ReceivedSpan.TRANSPORT_FILE);
+    assertThat(fromFile).extracting(ReceivedSpan::spanId).containsExactlyInAnyOrderElementsOf(
+        receiver.spans().stream().filter(s -> s.traceId().equals(item.traceId())).map(ReceivedSpan::spanId).toList());
   }
 
   private static List<ReceivedSpan> named(List<ReceivedSpan> spans, String name) {

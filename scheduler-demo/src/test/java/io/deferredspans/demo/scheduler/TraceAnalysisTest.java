@@ -78,6 +78,43 @@ class TraceAnalysisTest {
   }
 
   @Test
+  void childThatOutlivesItsParentBreaksTheTrace() {
+    List<ReceivedSpan> spans = wholeRun();
+    // The cancelled build's fault: the scheduler ended Build at 18 s, the executor's JobExecution ran until 19 s.
+    spans.set(6, span("a000000000000006", "a000000000000005", "JobExecution", 5, 19));
+
+    TraceAnalysis.Report report = TraceAnalysis.analyze(spans, 0, 1);
+
+    assertThat(report.ok()).isFalse();
+    assertThat(report.childrenOutsideParents()).isEqualTo(1);
+    assertThat(report.items().get(0).problems()).containsExactly(
+        "JobExecution a000000000000006 lies outside its parent Build a000000000000005: ends 1000.000 ms after it");
+  }
+
+  @Test
+  void childThatStartsBeforeItsParentBreaksTheTrace() {
+    List<ReceivedSpan> spans = wholeRun();
+    spans.set(4, span("a000000000000004", "a000000000000003", "MergeJob", 1, 4)); // Merge began at 2 s
+
+    TraceAnalysis.Report report = TraceAnalysis.analyze(spans, 0, 1);
+
+    assertThat(report.ok()).isFalse();
+    assertThat(report.items().get(0).problems()).singleElement().asString()
+        .contains("MergeJob a000000000000004 lies outside its parent Merge").contains("starts 1000.000 ms before it");
+  }
+
+  @Test
+  void childEndingExactlyWithItsParentIsInside() {
+    List<ReceivedSpan> spans = wholeRun();
+    spans.set(6, span("a000000000000006", "a000000000000005", "JobExecution", 4, 18)); // Build: 4 s to 18 s
+
+    TraceAnalysis.Report report = TraceAnalysis.analyze(spans, 0, 1);
+
+    assertThat(report.ok()).as("%s", report.items().get(0).problems()).isTrue();
+    assertThat(report.childrenOutsideParents()).isZero();
+  }
+
+  @Test
   void waterfallIndentsChildrenAndScalesBarsToTheTrace() {
     List<String> lines = new Waterfall(100, false).render(wholeRun().subList(1, 7));
 
