@@ -28,7 +28,7 @@ final class JavaAgentPipeline {
     AutoConfiguredOpenTelemetrySdkBuilder builder =
         AutoConfiguredOpenTelemetrySdk.builder()
             // Lowest precedence, below environment and system properties: the agent ranks its file the same way.
-            .addPropertiesSupplier(JavaAgentPipeline::agentConfigurationFile)
+            .addPropertiesSupplier(JavaAgentPipeline::agentDefaults)
             // Deferred spans are traces only; a second set of metrics or logs would double the agent's.
             .addPropertiesCustomizer(config -> Map.of("otel.metrics.exporter", "none", "otel.logs.exporter", "none"))
             .addResourceCustomizer(
@@ -48,14 +48,20 @@ final class JavaAgentPipeline {
     return new StandaloneDeferredTracing(sdk, capture.build(sdk.getSdkTracerProvider()));
   }
 
-  /** The agent's {@code otel.javaagent.configuration-file}, a properties file, as defaults. */
-  private static Map<String, String> agentConfigurationFile() {
+  /**
+   * The agent's defaults where they differ from autoconfigure's, then the agent's {@code
+   * otel.javaagent.configuration-file} (a properties file) over them.
+   */
+  private static Map<String, String> agentDefaults() {
+    Map<String, String> values = new HashMap<>();
+    // The agent (2.x) sends OTLP over HTTP by default, autoconfigure over gRPC: same endpoint, same protocol.
+    values.put("otel.exporter.otlp.protocol", "http/protobuf");
     String location = System.getProperty(AGENT_CONFIGURATION_FILE);
     if (location == null) {
       location = System.getenv(AGENT_CONFIGURATION_FILE.toUpperCase(Locale.ROOT).replace('.', '_').replace('-', '_'));
     }
     if (location == null || location.isBlank()) {
-      return Map.of();
+      return values;
     }
     Properties properties = new Properties();
     try (Reader reader = Files.newBufferedReader(Path.of(location.trim()), StandardCharsets.UTF_8)) {
@@ -63,7 +69,6 @@ final class JavaAgentPipeline {
     } catch (IOException e) {
       throw new ConfigurationException("Cannot read the Java agent's configuration file " + location, e);
     }
-    Map<String, String> values = new HashMap<>();
     properties.stringPropertyNames().forEach(name -> values.put(name, properties.getProperty(name)));
     return values;
   }
