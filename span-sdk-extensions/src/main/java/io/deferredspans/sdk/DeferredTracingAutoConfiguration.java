@@ -128,9 +128,8 @@ public final class DeferredTracingAutoConfiguration {
    *
    * <p>Where the agent's defaults differ from autoconfigure's, the agent's apply: OTLP goes over {@code
    * http/protobuf} unless {@code OTEL_EXPORTER_OTLP_PROTOCOL} says otherwise. Only traces are configured: the
-   * metric and log exporters of this second SDK are off. Set {@code
-   * OTEL_SERVICE_NAME} explicitly, since the agent can guess a service name from the jar where autoconfigure
-   * cannot. Needs {@code opentelemetry-sdk-extension-autoconfigure} and an exporter (e.g. {@code
+   * metric and log exporters of this second SDK are off. Set {@code OTEL_SERVICE_NAME} explicitly, since the
+   * agent can guess a service name from the jar where autoconfigure cannot. Needs {@code opentelemetry-sdk-extension-autoconfigure} and an exporter (e.g. {@code
    * opentelemetry-exporter-otlp}) on the application's class path. Works without the agent too.
    *
    * @throws IllegalStateException if autoconfigure is not on the class path
