@@ -22,13 +22,16 @@ import java.util.Optional;
  * pipeline (its span processors, e.g. a {@code BatchSpanProcessor}, and their exporters).
  *
  * <p>An instance holds the pieces of an SDK that an {@link SdkTracerProvider} does not expose: its span
- * processor, resource, ID generator and clock. Get one in one of three ways:
+ * processor, resource, ID generator and clock. Get one in one of these ways:
  *
  * <ul>
  *   <li>{@link #builder()}: builds the {@code SdkTracerProvider} and the deferred tracing from one
  *       configuration;
  *   <li>{@link DeferredTracingAutoConfiguration}: captures what OpenTelemetry's autoconfigure set up from the
- *       {@code OTEL_*} variables;
+ *       {@code OTEL_*} variables, by itself through autoconfigure's SPI ({@link
+ *       DeferredTracingAutoConfiguration#get}) or installed by hand;
+ *   <li>{@link DeferredTracingAutoConfiguration#forJavaAgent()}: a pipeline of its own, from the same {@code
+ *       OTEL_*} settings, for applications run with the OpenTelemetry Java agent;
  *   <li>{@link #noop()}: tracing disabled; begin returns a record that is never stored and end exports nothing.
  * </ul>
  *
