@@ -4,9 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import io.deferredspans.otlp.json.ReceivedSpan;
 import io.deferredspans.sdk.DeferredSpanEnding;
 import io.deferredspans.testing.otlp.OtlpTestReceiver;
-import io.deferredspans.testing.otlp.ReceivedSpan;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;

@@ -4,10 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.deferredspans.otlp.json.ReceivedSpan;
 import io.deferredspans.sdk.DeferredSpanEnding;
 import io.deferredspans.sdk.DeferredSpanRecord;
 import io.deferredspans.testing.otlp.OtlpTestReceiver;
-import io.deferredspans.testing.otlp.ReceivedSpan;
 import java.time.Duration;
 import java.util.List;
 import org.apache.curator.test.TestingServer;

@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import io.deferredspans.otlp.json.ReceivedSpan;
 import io.deferredspans.testing.otlp.OtlpTestReceiver;
-import io.deferredspans.testing.otlp.ReceivedSpan;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;

@@ -2,9 +2,9 @@ package io.deferredspans.store;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import io.deferredspans.otlp.json.ReceivedSpan;
 import io.deferredspans.sdk.DeferredSpanRecord;
 import io.deferredspans.testing.otlp.OtlpTestReceiver;
-import io.deferredspans.testing.otlp.ReceivedSpan;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.HashSet;

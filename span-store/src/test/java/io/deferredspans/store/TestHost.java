@@ -1,6 +1,7 @@
 package io.deferredspans.store;
 
 import io.deferredspans.sdk.DeferredTracing;
+import io.deferredspans.testing.otlp.OtlpTestReceiver;
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.common.Attributes;
 import io.opentelemetry.exporter.otlp.http.trace.OtlpHttpSpanExporter;
@@ -49,7 +50,7 @@ final class TestHost implements AutoCloseable {
     return OtlpGrpcSpanExporter.builder().setEndpoint(endpoint).setRetryPolicy(null).build();
   }
 
-  static SpanExporter exporter(Transport transport, io.deferredspans.testing.otlp.OtlpTestReceiver receiver) {
+  static SpanExporter exporter(Transport transport, OtlpTestReceiver receiver) {
     return transport == Transport.HTTP
         ? httpExporter(receiver.httpEndpoint())
         : grpcExporter(receiver.grpcEndpoint());

@@ -5,10 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import io.deferredspans.otlp.json.ReceivedSpan;
 import io.deferredspans.sdk.DeferredSpanEnding;
 import io.deferredspans.sdk.DeferredSpanRecord;
 import io.deferredspans.testing.otlp.OtlpTestReceiver;
-import io.deferredspans.testing.otlp.ReceivedSpan;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;

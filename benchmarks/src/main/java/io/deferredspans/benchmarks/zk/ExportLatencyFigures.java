@@ -7,8 +7,6 @@ import io.deferredspans.benchmarks.report.Target;
 import io.deferredspans.sdk.DeferredSpanEnding;
 import io.deferredspans.sdk.DeferredSpanRecord;
 import io.deferredspans.sdk.DeferredTracing;
-import io.deferredspans.testing.otlp.OtlpTestReceiver;
-import io.deferredspans.testing.otlp.ReceivedSpan;
 import io.opentelemetry.api.trace.Span;
 import io.opentelemetry.api.trace.Tracer;
 import io.opentelemetry.exporter.otlp.http.trace.OtlpHttpSpanExporter;
@@ -33,7 +31,7 @@ public final class ExportLatencyFigures {
 
   public static List<FigureRow> run(String connectString, RunOptions options) throws Exception {
     List<FigureRow> rows = new ArrayList<>();
-    try (OtlpTestReceiver receiver = OtlpTestReceiver.start()) {
+    try (OtlpArrivals receiver = OtlpArrivals.start()) {
       for (Duration delay : options.scheduleDelays()) {
         rows.addAll(runWithDelay(connectString, receiver, delay, options));
       }
@@ -42,9 +40,9 @@ public final class ExportLatencyFigures {
   }
 
   private static List<FigureRow> runWithDelay(
-      String connectString, OtlpTestReceiver receiver, Duration delay, RunOptions options) throws Exception {
+      String connectString, OtlpArrivals receiver, Duration delay, RunOptions options) throws Exception {
     DeferredTracing tracing =
-        BenchTracing.withExporter(OtlpHttpSpanExporter.builder().setEndpoint(receiver.httpEndpoint()).build(), delay);
+        BenchTracing.withExporter(OtlpHttpSpanExporter.builder().setEndpoint(receiver.endpoint()).build(), delay);
     String base = "/latency-" + delay.toMillis();
     double delayMillis = delay.toMillis();
     double[] deferredP50 = new double[options.latencyReps()];
@@ -83,7 +81,7 @@ public final class ExportLatencyFigures {
 
   /** Ends deferred and ordinary spans alternately, at random intervals, and times each to its arrival. */
   private static Samples measure(
-      BenchClient host, QueueItems items, OtlpTestReceiver receiver, Duration delay, int perType)
+      BenchClient host, QueueItems items, OtlpArrivals receiver, Duration delay, int perType)
       throws Exception {
     receiver.reset();
     List<String> keys = QueueItems.freshKeys("lat", perType);
@@ -94,8 +92,6 @@ public final class ExportLatencyFigures {
       deferredIds.add(record.getSpanContext().getSpanId());
     }
     Map<String, Long> ended = new ConcurrentHashMap<>();
-    ArrivalWatcher arrivals = new ArrivalWatcher(receiver, 2 * perType, delay.plusSeconds(10));
-    arrivals.start();
     Tracer tracer = host.tracing.getTracerProvider().orElseThrow().get("bench");
     long meanIntervalNanos = Math.max(5_000_000L, Math.min(25_000_000L, delay.toNanos() / 10));
     List<String> sdkIds = new ArrayList<>();
@@ -111,7 +107,9 @@ public final class ExportLatencyFigures {
       ended.put(span.getSpanContext().getSpanId(), System.nanoTime());
       sdkIds.add(span.getSpanContext().getSpanId());
     }
-    Map<String, Long> arrived = arrivals.awaitAll();
+    List<String> allIds = new ArrayList<>(deferredIds);
+    allIds.addAll(sdkIds);
+    Map<String, Long> arrived = receiver.await(allIds, delay.plusSeconds(10));
     return new Samples(latencies(deferredIds, ended, arrived), latencies(sdkIds, ended, arrived));
   }
 
@@ -147,47 +145,5 @@ public final class ExportLatencyFigures {
       scaled[i] = values[i] * factor;
     }
     return scaled;
-  }
-
-  /** Notes when each span arrives at the receiver: the moment the receiver signals a request with it. */
-  private static final class ArrivalWatcher extends Thread {
-    private final OtlpTestReceiver receiver;
-    private final int expected;
-    private final Duration patience;
-    private final Map<String, Long> arrived = new ConcurrentHashMap<>();
-    private volatile RuntimeException failure;
-
-    ArrivalWatcher(OtlpTestReceiver receiver, int expected, Duration patience) {
-      super("arrival-watcher");
-      setDaemon(true);
-      this.receiver = receiver;
-      this.expected = expected;
-      this.patience = patience;
-    }
-
-    @Override
-    public void run() {
-      int seen = 0;
-      try {
-        while (seen < expected) {
-          List<ReceivedSpan> spans = receiver.awaitSpans(seen + 1, patience);
-          long now = System.nanoTime();
-          for (ReceivedSpan span : spans.subList(seen, spans.size())) {
-            arrived.putIfAbsent(span.spanId(), now);
-          }
-          seen = spans.size();
-        }
-      } catch (RuntimeException | AssertionError e) {
-        failure = new IllegalStateException("spans stopped arriving after " + seen + " of " + expected, e);
-      }
-    }
-
-    Map<String, Long> awaitAll() throws InterruptedException {
-      join();
-      if (failure != null) {
-        throw failure;
-      }
-      return arrived;
-    }
   }
 }

@@ -7,6 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.UnknownFieldSet;
+import io.deferredspans.otlp.json.OtlpJsonLines;
+import io.deferredspans.otlp.json.ReceivedSpan;
+import io.deferredspans.otlp.json.SampleSpans;
 import io.opentelemetry.exporter.otlp.http.trace.OtlpHttpSpanExporter;
 import io.opentelemetry.exporter.otlp.trace.OtlpGrpcSpanExporter;
 import io.opentelemetry.sdk.common.CompletableResultCode;
@@ -20,6 +23,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
+import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -94,6 +98,27 @@ class OtlpTestReceiverTest {
     } finally {
       exporter.shutdown().join(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
     }
+  }
+
+  /**
+   * The JSON lines reader and this receiver must agree: the stdout exporter's JSON and the HTTP
+   * exporter's protobuf, for the same spans, decode to equal requests. Here rather than beside the
+   * reader because the reader's module cannot depend on the receiver, which depends on it.
+   */
+  @Test
+  void jsonLinesDecodeToTheSameRequestAsProtobufOnTheWire() {
+    SampleSpans sample = SampleSpans.create();
+    String jsonLines = SampleSpans.jsonLines(UnaryOperator.identity(), sample);
+
+    SpanExporter http = Wire.HTTP.exporter.apply(receiver);
+    try {
+      assertTrue(export(http, sample).isSuccess());
+    } finally {
+      http.shutdown().join(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+    }
+    receiver.awaitSpans(2, TIMEOUT);
+
+    assertEquals(receiver.requests(), OtlpJsonLines.parseRequests(jsonLines));
   }
 
   @ParameterizedTest

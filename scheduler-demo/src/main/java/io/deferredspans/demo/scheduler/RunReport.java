@@ -1,7 +1,7 @@
 package io.deferredspans.demo.scheduler;
 
 import io.deferredspans.demo.common.DemoAttributes;
-import io.deferredspans.testing.otlp.ReceivedSpan;
+import io.deferredspans.otlp.json.ReceivedSpan;
 import java.io.PrintStream;
 import java.nio.charset.Charset;
 import java.nio.file.Path;

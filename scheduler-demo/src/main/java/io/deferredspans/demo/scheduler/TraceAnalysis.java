@@ -1,7 +1,7 @@
 package io.deferredspans.demo.scheduler;
 
+import io.deferredspans.otlp.json.ReceivedSpan;
 import io.deferredspans.sdk.DeferredSpanAttributes;
-import io.deferredspans.testing.otlp.ReceivedSpan;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;

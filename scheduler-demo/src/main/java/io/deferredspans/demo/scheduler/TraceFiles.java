@@ -1,7 +1,7 @@
 package io.deferredspans.demo.scheduler;
 
-import io.deferredspans.testing.otlp.OtlpJsonLines;
-import io.deferredspans.testing.otlp.ReceivedSpan;
+import io.deferredspans.otlp.json.OtlpJsonLines;
+import io.deferredspans.otlp.json.ReceivedSpan;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

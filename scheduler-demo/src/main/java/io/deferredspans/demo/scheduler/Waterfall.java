@@ -1,8 +1,8 @@
 package io.deferredspans.demo.scheduler;
 
 import io.deferredspans.demo.common.DemoAttributes;
+import io.deferredspans.otlp.json.ReceivedSpan;
 import io.deferredspans.sdk.DeferredSpanAttributes;
-import io.deferredspans.testing.otlp.ReceivedSpan;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;

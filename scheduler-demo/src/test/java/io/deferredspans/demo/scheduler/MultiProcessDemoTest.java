@@ -2,9 +2,9 @@ package io.deferredspans.demo.scheduler;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.deferredspans.testing.otlp.OtlpJsonLines;
+import io.deferredspans.otlp.json.OtlpJsonLines;
+import io.deferredspans.otlp.json.ReceivedSpan;
 import io.deferredspans.testing.otlp.OtlpTestReceiver;
-import io.deferredspans.testing.otlp.ReceivedSpan;
 import io.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;

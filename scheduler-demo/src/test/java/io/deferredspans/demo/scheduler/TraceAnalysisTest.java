@@ -2,7 +2,7 @@ package io.deferredspans.demo.scheduler;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.deferredspans.testing.otlp.ReceivedSpan;
+import io.deferredspans.otlp.json.ReceivedSpan;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;

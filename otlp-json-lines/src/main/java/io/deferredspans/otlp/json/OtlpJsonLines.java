@@ -1,4 +1,4 @@
-package io.deferredspans.testing.otlp;
+package io.deferredspans.otlp.json;
 
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;

@@ -1,24 +1,14 @@
-package io.deferredspans.testing.otlp;
+package io.deferredspans.otlp.json;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.opentelemetry.exporter.logging.otlp.internal.traces.OtlpStdoutSpanExporter;
-import io.opentelemetry.exporter.logging.otlp.internal.traces.OtlpStdoutSpanExporterBuilder;
-import io.opentelemetry.exporter.otlp.http.trace.OtlpHttpSpanExporter;
-import io.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
-import io.opentelemetry.sdk.trace.export.SpanExporter;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -34,7 +24,7 @@ class OtlpJsonLinesTest {
     SampleSpans second = SampleSpans.create();
 
     String jsonLines =
-        writeJsonLines(b -> b.setWrapperJsonObject(wrapperJsonObject), first, second);
+        SampleSpans.jsonLines(b -> b.setWrapperJsonObject(wrapperJsonObject), first, second);
 
     assertEquals(2, jsonLines.lines().count(), jsonLines);
     List<ReceivedSpan> spans = OtlpJsonLines.parseSpans(jsonLines);
@@ -43,28 +33,10 @@ class OtlpJsonLinesTest {
   }
 
   @Test
-  void jsonDecodesToTheSameRequestAsProtobufOnTheWire() {
-    SampleSpans sample = SampleSpans.create();
-    String jsonLines = writeJsonLines(UnaryOperator.identity(), sample);
-
-    List<ExportTraceServiceRequest> onTheWire;
-    try (OtlpTestReceiver receiver = OtlpTestReceiver.start()) {
-      SpanExporter http =
-          OtlpHttpSpanExporter.builder().setEndpoint(receiver.httpEndpoint()).build();
-      http.export(sample.asList()).join(20, TimeUnit.SECONDS);
-      http.shutdown().join(20, TimeUnit.SECONDS);
-      receiver.awaitSpans(2, Duration.ofSeconds(20));
-      onTheWire = receiver.requests();
-    }
-
-    assertEquals(onTheWire, OtlpJsonLines.parseRequests(jsonLines));
-  }
-
-  @Test
   void readsAFile(@TempDir Path dir) throws IOException {
     SampleSpans sample = SampleSpans.create();
     Path file = dir.resolve("spans.jsonl");
-    Files.writeString(file, writeJsonLines(UnaryOperator.identity(), sample) + "\n\n");
+    Files.writeString(file, SampleSpans.jsonLines(UnaryOperator.identity(), sample) + "\n\n");
 
     sample.assertReceived(OtlpJsonLines.readSpans(file), ReceivedSpan.TRANSPORT_FILE);
     assertEquals(1, OtlpJsonLines.readRequests(file).size());
@@ -112,19 +84,5 @@ class OtlpJsonLinesTest {
     IllegalArgumentException notJson =
         assertThrows(IllegalArgumentException.class, () -> OtlpJsonLines.parseRequests("[1]"));
     assertTrue(notJson.getMessage().startsWith("Line 1: Not a JSON object"), notJson.getMessage());
-  }
-
-  /** Runs each sample through its own export call, so each becomes one line. */
-  private static String writeJsonLines(
-      UnaryOperator<OtlpStdoutSpanExporterBuilder> configure,
-      SampleSpans... samples) {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    SpanExporter exporter =
-        configure.apply(OtlpStdoutSpanExporter.builder().setOutput((OutputStream) out)).build();
-    for (SampleSpans sample : samples) {
-      assertTrue(exporter.export(sample.asList()).join(20, TimeUnit.SECONDS).isSuccess());
-    }
-    exporter.shutdown().join(20, TimeUnit.SECONDS);
-    return out.toString(StandardCharsets.UTF_8);
   }
 }

@@ -1,4 +1,4 @@
-package io.deferredspans.testing.otlp;
+package io.deferredspans.otlp.json;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -10,19 +10,28 @@ import io.opentelemetry.api.trace.SpanKind;
 import io.opentelemetry.api.trace.StatusCode;
 import io.opentelemetry.api.trace.Tracer;
 import io.opentelemetry.context.Context;
+import io.opentelemetry.exporter.logging.otlp.internal.traces.OtlpStdoutSpanExporter;
+import io.opentelemetry.exporter.logging.otlp.internal.traces.OtlpStdoutSpanExporterBuilder;
 import io.opentelemetry.sdk.resources.Resource;
 import io.opentelemetry.sdk.trace.ReadableSpan;
 import io.opentelemetry.sdk.trace.SdkTracerProvider;
 import io.opentelemetry.sdk.trace.data.SpanData;
+import io.opentelemetry.sdk.trace.export.SpanExporter;
+import java.io.ByteArrayOutputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.function.UnaryOperator;
 
 /**
- * A parent and a child span made by the real SDK, with every field the receiver flattens set to a
- * known value, so tests can check decoding against literals rather than against a re-derivation.
+ * A parent and a child span made by the real SDK, with every field {@link ReceivedSpan} flattens set
+ * to a known value, so tests can check decoding against literals rather than against a
+ * re-derivation. Public, and shipped in this module's test jar, because the OTLP test receiver's
+ * tests decode the same spans off the wire.
  */
-record SampleSpans(SpanData parent, SpanData child) {
+public record SampleSpans(SpanData parent, SpanData child) {
 
   static final long PARENT_START = 1_700_000_000_000_000_001L;
   static final long CHILD_START = 1_700_000_000_100_000_002L;
@@ -31,7 +40,7 @@ record SampleSpans(SpanData parent, SpanData child) {
   static final long PARENT_END = 1_700_000_000_300_000_005L;
 
   /** Makes fresh spans (new ids) each call; they are ended but exported nowhere. */
-  static SampleSpans create() {
+  public static SampleSpans create() {
     // No span processor: the spans are only read back as SpanData, each test picks the exporter.
     try (SdkTracerProvider provider =
         SdkTracerProvider.builder()
@@ -75,13 +84,29 @@ record SampleSpans(SpanData parent, SpanData child) {
     }
   }
 
+  /**
+   * Writes the samples as OTLP JSON lines with the SDK's own {@code OtlpStdoutSpanExporter}, one
+   * export call (and so one line) per sample.
+   */
+  public static String jsonLines(
+      UnaryOperator<OtlpStdoutSpanExporterBuilder> configure, SampleSpans... samples) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    SpanExporter exporter =
+        configure.apply(OtlpStdoutSpanExporter.builder().setOutput((OutputStream) out)).build();
+    for (SampleSpans sample : samples) {
+      assertTrue(exporter.export(sample.asList()).join(20, TimeUnit.SECONDS).isSuccess());
+    }
+    exporter.shutdown().join(20, TimeUnit.SECONDS);
+    return out.toString(StandardCharsets.UTF_8);
+  }
+
   /** In the order that {@link #assertReceived} expects them to arrive. */
-  List<SpanData> asList() {
+  public List<SpanData> asList() {
     return List.of(child, parent);
   }
 
   /** Asserts that {@code received} is exactly these two spans, decoded field by field. */
-  void assertReceived(List<ReceivedSpan> received, String transport) {
+  public void assertReceived(List<ReceivedSpan> received, String transport) {
     assertEquals(2, received.size(), () -> "spans: " + received);
     ReceivedSpan c = received.get(0);
     ReceivedSpan p = received.get(1);

@@ -1,4 +1,4 @@
-package io.deferredspans.testing.otlp;
+package io.deferredspans.otlp.json;
 
 import com.google.protobuf.ByteString;
 import io.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
@@ -17,7 +17,8 @@ import java.util.Objects;
 
 /**
  * One span as it arrived in an OTLP {@link ExportTraceServiceRequest}, flattened with its resource
- * and instrumentation scope so that a test can assert on it without walking the proto tree.
+ * and instrumentation scope so that a reader (a test, a trace viewer) can use it without walking the
+ * proto tree.
  *
  * <p>Ids are lowercase hex, as {@code SpanContext} prints them. Attribute values are {@link
  * String}, {@link Boolean}, {@link Long}, {@link Double}, {@link ByteString}, an unmodifiable
@@ -60,10 +61,10 @@ public record ReceivedSpan(
     String scopeName,
     String scopeVersion) {
 
-  /** The span arrived on the OTLP/HTTP protobuf endpoint. */
+  /** The span arrived in an OTLP/HTTP protobuf request. */
   public static final String TRANSPORT_HTTP = "http";
 
-  /** The span arrived on the OTLP/gRPC endpoint. */
+  /** The span arrived in an OTLP/gRPC call. */
   public static final String TRANSPORT_GRPC = "grpc";
 
   /** The span was read from OTLP JSON lines by {@link OtlpJsonLines}. */
