@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.deferredspans.testing.otlp.OtlpJsonLines;
-import io.deferredspans.testing.otlp.ReceivedSpan;
+import io.deferredspans.otlp.json.OtlpJsonLines;
+import io.deferredspans.otlp.json.ReceivedSpan;
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.common.Attributes;
 import io.opentelemetry.api.trace.Span;
