@@ -272,7 +272,21 @@ class DeferredSpanRecordCodecTest {
         Arguments.of("comment", "{\"v\":1,/*x*/" + String.join(",", CONTEXT, NAME, START) + "}"),
         Arguments.of("single quotes", "{'v':1}"),
         Arguments.of("NaN literal", json(CONTEXT, NAME, START, "\"a\":{\"x\":NaN}")),
-        Arguments.of("non-integer end", json(CONTEXT, NAME, START, "\"e\":\"soon\"")));
+        Arguments.of("non-integer end", json(CONTEXT, NAME, START, "\"e\":\"soon\"")),
+        // A reader that keeps the last (or first) of two values would accept IDs a writer never wrote.
+        Arguments.of("duplicate context, zero IDs first",
+            json(context("00000000000000000000000000000000", "0000000000000000", "01"), CONTEXT, NAME, START)),
+        Arguments.of("duplicate context", json(CONTEXT, CONTEXT, NAME, START)),
+        Arguments.of("duplicate version", json("\"v\":2", CONTEXT, NAME, START)),
+        Arguments.of("duplicate name", json(CONTEXT, NAME, "\"n\":\"Other\"", START)),
+        Arguments.of("duplicate attribute key", json(CONTEXT, NAME, START, "\"a\":{\"x\":1,\"x\":2}")),
+        Arguments.of("duplicate key in a link", json(CONTEXT, NAME, START, "\"l\":[{" + CONTEXT + "," + CONTEXT + "}]")),
+        Arguments.of("duplicate unknown key", json(CONTEXT, NAME, START, "\"zz\":1", "\"zz\":1")),
+        Arguments.of("start in year 2200", json(CONTEXT, NAME, "\"t\":" + epochNanos("2200-01-01T00:00:00Z"))),
+        Arguments.of("start Long.MAX_VALUE", json(CONTEXT, NAME, "\"t\":" + Long.MAX_VALUE)),
+        Arguments.of("start at 2100-01-01", json(CONTEXT, NAME, "\"t\":" + DeferredSpanRecordCodec.MAX_EPOCH_NANOS)),
+        Arguments.of("start before 2000", json(CONTEXT, NAME, "\"t\":" + (DeferredSpanRecordCodec.MIN_EPOCH_NANOS - 1))),
+        Arguments.of("start in seconds, not nanoseconds", json(CONTEXT, NAME, "\"t\":1732222222")));
   }
 
   @ParameterizedTest(name = "{0}")
@@ -295,7 +309,38 @@ class DeferredSpanRecordCodecTest {
         Arguments.of("event without name", json(CONTEXT, NAME, START, END, "\"ev\":[{\"t\":1}]")),
         Arguments.of("event with bad attribute", json(CONTEXT, NAME, START, END, "\"ev\":[{\"n\":\"x\",\"t\":1,\"a\":{\"k\":[1,\"\"]}}]")),
         Arguments.of("end link without context", json(CONTEXT, NAME, START, END, "\"el\":[{}]")),
-        Arguments.of("end attributes not an object", json(CONTEXT, NAME, START, END, "\"ea\":\"x\"")));
+        Arguments.of("end attributes not an object", json(CONTEXT, NAME, START, END, "\"ea\":\"x\"")),
+        Arguments.of("duplicate end", json(CONTEXT, NAME, START, END, "\"e\":" + (START_NANOS + 2))),
+        Arguments.of("duplicate status", json(CONTEXT, NAME, START, END, "\"s\":\"OK\"", "\"s\":\"ERROR\"")),
+        Arguments.of("duplicate key in an event", json(CONTEXT, NAME, START, END, "\"ev\":[{\"n\":\"x\",\"n\":\"y\",\"t\":1}]")),
+        Arguments.of("end in year 2200", json(CONTEXT, NAME, START, "\"e\":" + epochNanos("2200-01-01T00:00:00Z"))),
+        Arguments.of("end Long.MAX_VALUE", json(CONTEXT, NAME, START, "\"e\":" + Long.MAX_VALUE)));
+  }
+
+  @Test
+  void acceptsTimesAtTheEdgesOfTheRange() {
+    long first = epochNanos("2000-01-01T00:00:00Z");
+    long last = epochNanos("2100-01-01T00:00:00Z") - 1;
+    assertEquals(first, DeferredSpanRecordCodec.MIN_EPOCH_NANOS);
+    assertEquals(last + 1, DeferredSpanRecordCodec.MAX_EPOCH_NANOS);
+
+    assertEquals(first, assertRoundTrip(record().start(first).build()).getStartEpochNanos());
+    assertEquals(last, assertRoundTrip(record().start(last).build()).getStartEpochNanos());
+    FinishedDeferredSpan finished =
+        DeferredSpanRecordCodec.decodeFinished(json(CONTEXT, NAME, START, "\"e\":" + last).getBytes(UTF_8), RECORD_NAME);
+    assertEquals(last, finished.getEndEpochNanos());
+  }
+
+  @Test
+  void refusesToWriteWhatNoReaderAccepts() {
+    // A writer that stored such a record would only learn at the end, on another host, that it is unreadable.
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> DeferredSpanRecordCodec.encode(record().start(epochNanos("2200-01-01T00:00:00Z")).build()));
+    assertTrue(e.getMessage().contains("2200-01-01T00:00:00Z"), e.getMessage());
+    assertThrows(
+        IllegalArgumentException.class, () -> DeferredSpanRecordCodec.encode(record().start(Long.MAX_VALUE).build()));
   }
 
   @ParameterizedTest(name = "{0}")
@@ -556,6 +601,10 @@ class DeferredSpanRecordCodecTest {
 
   private static String json(String... fields) {
     return "{\"v\":1," + String.join(",", fields) + "}";
+  }
+
+  static long epochNanos(String instant) {
+    return DeferredSpanRecord.epochNanos(java.time.Instant.parse(instant));
   }
 
   private static String context(String traceId, String spanId, String flags) {
