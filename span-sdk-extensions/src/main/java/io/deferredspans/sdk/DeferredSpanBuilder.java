@@ -120,9 +120,14 @@ public final class DeferredSpanBuilder {
     return this;
   }
 
-  /** An explicit start time, e.g. when the item was really enqueued; defaults to the clock at begin. */
+  /**
+   * An explicit start time, e.g. when the item was really enqueued; defaults to the clock at begin.
+   *
+   * @throws IllegalArgumentException if the time is not within the years 2000 to 2099, which the stored record
+   *     cannot hold (e.g. seconds passed as nanoseconds)
+   */
   public DeferredSpanBuilder setStartTimestamp(long timestamp, TimeUnit unit) {
-    this.startEpochNanos = unit.toNanos(timestamp);
+    this.startEpochNanos = DeferredSpanRecordCodec.requireTimeInRange(unit.toNanos(timestamp), "start time");
     return this;
   }
 
@@ -141,6 +146,8 @@ public final class DeferredSpanBuilder {
    * {@linkplain DeferredSpanRecord#isValid() valid}: stores write nothing for it.
    *
    * @throws DeferredSpanLimitException if the begin attributes and links exceed the configured size
+   * @throws IllegalArgumentException if no start time was set and this host's clock is outside the years 2000 to
+   *     2099
    */
   public DeferredSpanRecord begin() {
     if (!tracing.isEnabled()) {
@@ -174,7 +181,8 @@ public final class DeferredSpanBuilder {
     if (!samplerAttributes.isEmpty()) {
       beginAttributes = beginAttributes.toBuilder().putAll(samplerAttributes).build();
     }
-    long start = startEpochNanos != 0 ? startEpochNanos : tracing.getClock().now();
+    long start = startEpochNanos != 0 ? startEpochNanos
+        : DeferredSpanRecordCodec.requireTimeInRange(tracing.getClock().now(), "start time from this host's clock");
     return new DeferredSpanRecord(
         context,
         parentSpan.isValid() ? parentSpan.getSpanId() : SpanId.getInvalid(),

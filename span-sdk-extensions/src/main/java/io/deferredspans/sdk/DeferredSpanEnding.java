@@ -75,8 +75,15 @@ public final class DeferredSpanEnding {
 
     private Builder() {}
 
+    /**
+     * An explicit end time, e.g. when the item was really dequeued; defaults to the ending host's clock.
+     *
+     * @throws IllegalArgumentException if the time is not within the years 2000 to 2099, which the stored span
+     *     cannot hold
+     */
     public Builder setEndTimestamp(long timestamp, TimeUnit unit) {
-      this.endEpochNanos = OptionalLong.of(unit.toNanos(timestamp));
+      this.endEpochNanos =
+          OptionalLong.of(DeferredSpanRecordCodec.requireTimeInRange(unit.toNanos(timestamp), "end time"));
       return this;
     }
 

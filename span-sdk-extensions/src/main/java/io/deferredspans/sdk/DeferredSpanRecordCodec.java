@@ -5,6 +5,7 @@ import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.core.StreamReadFeature;
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.common.AttributeType;
 import io.opentelemetry.api.common.Attributes;
@@ -22,6 +23,7 @@ import io.opentelemetry.sdk.trace.data.StatusData;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -44,11 +46,22 @@ import java.util.Map;
  * later minor change can add optional fields without a version bump.
  *
  * <p>Decoding never returns a span with invalid IDs: any input yields a valid value or a {@link
- * DeferredSpanRecordException} that names the record.
+ * DeferredSpanRecordException} that names the record. Keys given twice and start or end times outside the years
+ * 2000 to 2099 make a record corrupt. The format is specified for other implementations in
+ * docs/record-format.md.
  */
 public final class DeferredSpanRecordCodec {
   /** The format version this library writes and reads. */
   public static final int FORMAT_VERSION = 1;
+
+  /**
+   * The earliest start or end time a record may hold: 2000-01-01T00:00:00Z. The range catches seconds or
+   * milliseconds mistaken for nanoseconds, and a far-future time that would keep a span from ever looking old.
+   */
+  static final long MIN_EPOCH_NANOS = 946_684_800_000_000_000L;
+
+  /** Start and end times must be before 2100-01-01T00:00:00Z. */
+  static final long MAX_EPOCH_NANOS = 4_102_444_800_000_000_000L;
 
   /** Larger inputs are rejected before parsing; a record is a few KiB at most by construction. */
   static final int MAX_ENCODED_BYTES = 1024 * 1024;
@@ -57,6 +70,9 @@ public final class DeferredSpanRecordCodec {
       JsonFactory.builder()
           .streamReadConstraints(
               StreamReadConstraints.builder().maxNestingDepth(16).maxStringLength(MAX_ENCODED_BYTES).build())
+          // A key given twice has no meaning a second implementation would agree on ("c" with zero IDs, then
+          // valid ones): such bytes are corrupt, in every object of the record.
+          .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
           .build();
 
   private DeferredSpanRecordCodec() {}
@@ -71,7 +87,7 @@ public final class DeferredSpanRecordCodec {
     return write(
         generator -> {
           writeRecordFields(generator, span.getRecord());
-          generator.writeNumberField("e", span.getEndEpochNanos());
+          generator.writeNumberField("e", requireTimeInRange(span.getEndEpochNanos(), "end time"));
           generator.writeStringField("eb", span.getEndedBy());
           writeAttributes(generator, "ea", span.getEndAttributes());
           if (!span.getEvents().isEmpty()) {
@@ -130,6 +146,9 @@ public final class DeferredSpanRecordCodec {
       throw corrupt(recordName, "missing end time 'e'");
     }
     DeferredSpanRecord record = fields.toRecord(recordName);
+    if (!isInTimeRange(fields.endEpochNanos)) {
+      throw corrupt(recordName, outOfTimeRange("end time 'e'", fields.endEpochNanos));
+    }
     if (fields.endEpochNanos < record.getStartEpochNanos()) {
       throw corrupt(recordName, "end time is before start time");
     }
@@ -153,6 +172,32 @@ public final class DeferredSpanRecordCodec {
               writeLinks(generator, "l", links);
             })
         .length;
+  }
+
+  // ---- times
+
+  static boolean isInTimeRange(long epochNanos) {
+    return epochNanos >= MIN_EPOCH_NANOS && epochNanos < MAX_EPOCH_NANOS;
+  }
+
+  /**
+   * Refuses a start or end time no record may hold, where it is set, rather than on another host when the record
+   * cannot be read.
+   *
+   * @throws IllegalArgumentException if {@code epochNanos} is outside 2000-01-01 to 2099-12-31 (UTC)
+   */
+  static long requireTimeInRange(long epochNanos, String what) {
+    if (!isInTimeRange(epochNanos)) {
+      throw new IllegalArgumentException(outOfTimeRange(what, epochNanos));
+    }
+    return epochNanos;
+  }
+
+  private static String outOfTimeRange(String what, long epochNanos) {
+    Instant instant = Instant.ofEpochSecond(Math.floorDiv(epochNanos, 1_000_000_000L),
+        Math.floorMod(epochNanos, 1_000_000_000L));
+    return what + " " + epochNanos + " (" + instant + ") is outside the years 2000 to 2099 a deferred span "
+        + "record can hold; times are nanoseconds since the epoch";
   }
 
   // ---- writing
@@ -188,7 +233,7 @@ public final class DeferredSpanRecordCodec {
     if (record.getKind() != SpanKind.INTERNAL) {
       generator.writeStringField("k", record.getKind().name());
     }
-    generator.writeNumberField("t", record.getStartEpochNanos());
+    generator.writeNumberField("t", requireTimeInRange(record.getStartEpochNanos(), "start time"));
     if (!record.getBeganBy().isEmpty()) {
       generator.writeStringField("b", record.getBeganBy());
     }
@@ -325,8 +370,11 @@ public final class DeferredSpanRecordCodec {
       if (name == null) {
         throw corrupt(recordName, "missing name 'n'");
       }
-      if (startEpochNanos == null || startEpochNanos <= 0) {
-        throw corrupt(recordName, "missing or non-positive start time 't'");
+      if (startEpochNanos == null) {
+        throw corrupt(recordName, "missing start time 't'");
+      }
+      if (!isInTimeRange(startEpochNanos)) {
+        throw corrupt(recordName, outOfTimeRange("start time 't'", startEpochNanos));
       }
       String parent = SpanId.getInvalid();
       if (parentSpanId != null) {

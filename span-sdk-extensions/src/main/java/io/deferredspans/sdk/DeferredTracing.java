@@ -1,6 +1,8 @@
 package io.deferredspans.sdk;
 
+import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.common.Attributes;
+import io.opentelemetry.api.common.AttributesBuilder;
 import io.opentelemetry.api.trace.StatusCode;
 import io.opentelemetry.sdk.common.Clock;
 import io.opentelemetry.sdk.common.CompletableResultCode;
@@ -147,6 +149,8 @@ public final class DeferredTracing {
    * exporting a negative duration.
    *
    * @throws DeferredSpanLimitException if the end's attributes and links exceed the configured size
+   * @throws IllegalArgumentException if no end time was given and this host's clock is outside the years 2000 to
+   *     2099
    */
   public FinishedDeferredSpan finish(DeferredSpanRecord record, DeferredSpanEnding ending) {
     requireValid(record);
@@ -157,10 +161,12 @@ public final class DeferredTracing {
     List<LinkData> endLinks = attributeFilter.filterLinks(ending.getLinks(), redactions);
     List<EventData> events = limiting.events(attributeFilter.filterEvents(ending.getEvents(), redactions));
     checkSize(endAttributes, endLinks, "end of " + record.getName());
-    long end = ending.getEndEpochNanos().orElseGet(clock::now);
+    long end = ending.getEndEpochNanos().orElseGet(
+        () -> DeferredSpanRecordCodec.requireTimeInRange(clock.now(), "end time from this host's clock"));
     var attributes = endAttributes.toBuilder();
-    attributes.put(DeferredSpanAttributes.BEGAN_BY, record.getBeganBy());
-    attributes.put(DeferredSpanAttributes.ENDED_BY, hostName);
+    // A record may not say who began it (the field is optional for other writers): then the span says nothing.
+    putIfNotEmpty(attributes, DeferredSpanAttributes.BEGAN_BY, record.getBeganBy());
+    putIfNotEmpty(attributes, DeferredSpanAttributes.ENDED_BY, hostName);
     if (end < record.getStartEpochNanos()) {
       attributes.put(DeferredSpanAttributes.CLOCK_SKEW_CLAMPED_NANOS, record.getStartEpochNanos() - end);
       end = record.getStartEpochNanos();
@@ -282,6 +288,12 @@ public final class DeferredTracing {
       throw new DeferredSpanLimitException(
           what + ": attributes and links take " + size + " bytes encoded, more than the limit of "
               + maxAttributeBytes + " (DeferredTracingBuilder.setMaxAttributeBytes)");
+    }
+  }
+
+  private static void putIfNotEmpty(AttributesBuilder attributes, AttributeKey<String> key, String value) {
+    if (!value.isEmpty()) {
+      attributes.put(key, value);
     }
   }
 

@@ -221,6 +221,56 @@ class DeferredTracingTest {
     assertNull(finished.getAttributes().get(DeferredSpanAttributes.CLOCK_SKEW_CLAMPED_NANOS));
   }
 
+  // ---- times and hosts a record may lack
+
+  @Test
+  void startTimeOutsideTheYears2000To2100IsRefusedWhenItIsSet() {
+    Host a = host("host-a");
+    DeferredSpanBuilder builder = a.tracing.spanBuilder("QueueItem");
+
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class, () -> builder.setStartTimestamp(Instant.parse("2200-01-01T00:00:00Z")));
+    assertTrue(e.getMessage().contains("2200-01-01T00:00:00Z") && e.getMessage().contains("2000"), e.getMessage());
+    assertThrows(
+        IllegalArgumentException.class, () -> builder.setStartTimestamp(Long.MAX_VALUE, TimeUnit.NANOSECONDS));
+    // Seconds mistaken for nanoseconds land in 1970.
+    assertThrows(IllegalArgumentException.class, () -> builder.setStartTimestamp(1_732_222_222L, TimeUnit.NANOSECONDS));
+  }
+
+  @Test
+  void endTimeOutsideTheYears2000To2100IsRefusedWhenItIsSet() {
+    DeferredSpanEnding.Builder ending = DeferredSpanEnding.builder();
+
+    assertThrows(IllegalArgumentException.class, () -> ending.setEndTimestamp(Long.MAX_VALUE, TimeUnit.NANOSECONDS));
+    assertThrows(IllegalArgumentException.class, () -> ending.setEndTimestamp(Instant.parse("2200-01-01T00:00:00Z")));
+  }
+
+  @Test
+  void hostWhoseClockIsOutsideTheRangeCannotBeginOrEnd() {
+    Host a = host("host-a");
+    Host b = host("host-b");
+    DeferredSpanRecord record = a.tracing.spanBuilder("QueueItem").begin();
+
+    b.clock.setTime(Instant.parse("2200-01-01T00:00:00Z"));
+    assertThrows(IllegalArgumentException.class, () -> b.tracing.finish(viaStore(record), DeferredSpanEnding.now()));
+    a.clock.setTime(Instant.EPOCH);
+    assertThrows(IllegalArgumentException.class, () -> a.tracing.spanBuilder("QueueItem").begin());
+  }
+
+  @Test
+  void recordWithoutBeganByExportsNoEmptyBeganByAttribute() {
+    // Another implementation may leave out the optional "b": the span says nothing rather than began_by="".
+    Host b = host("host-b");
+    DeferredSpanRecord record = viaStore(TestRecords.record().start(b.clock.now()).beganBy("").build());
+
+    b.tracing.export(b.tracing.finish(record, DeferredSpanEnding.now()));
+
+    SpanData span = b.onlyExported();
+    assertFalse(span.getAttributes().asMap().containsKey(DeferredSpanAttributes.BEGAN_BY), span.getAttributes().toString());
+    assertEquals("host-b", span.getAttributes().get(DeferredSpanAttributes.ENDED_BY));
+  }
+
   // ---- sampling
 
   @Test

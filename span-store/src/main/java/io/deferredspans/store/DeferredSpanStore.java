@@ -81,6 +81,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class DeferredSpanStore implements Closeable {
   private static final Logger log = LoggerFactory.getLogger(DeferredSpanStore.class);
+  private static final byte[] NO_DATA = new byte[0];
 
   private enum State {
     LATENT,
@@ -161,7 +162,7 @@ public final class DeferredSpanStore implements Closeable {
 
   private void ensurePersistent(String path) throws Exception {
     try {
-      client.create().creatingParentsIfNeeded().forPath(path);
+      client.create().creatingParentsIfNeeded().forPath(path, NO_DATA);
     } catch (KeeperException.NodeExistsException alreadyThere) {
       // another host created it first: fine
     }
@@ -263,8 +264,9 @@ public final class DeferredSpanStore implements Closeable {
     try {
       return List.of(
           client.transactionOp().create().withMode(CreateMode.PERSISTENT).forPath(path, recordBytes),
+          // Explicitly empty: without data, Curator writes the client's IP address.
           client.transactionOp().create().withMode(CreateMode.PERSISTENT)
-              .forPath(ZNodeLayout.markerPath(path, record.getSpanContext().getSpanId())));
+              .forPath(ZNodeLayout.markerPath(path, record.getSpanContext().getSpanId()), NO_DATA));
     } catch (Exception e) {
       throw new DeferredSpanStoreException("cannot build begin operation for key " + key, e);
     }

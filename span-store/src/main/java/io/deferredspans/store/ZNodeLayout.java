@@ -7,7 +7,8 @@ import java.util.List;
 import org.apache.curator.utils.ZKPaths;
 
 /**
- * Where the store keeps what, under its base path (documented in docs/znode-layout.md):
+ * Where the store keeps what, under its base path (documented in docs/znode-layout.md, specified for other
+ * implementations in docs/record-format.md):
  *
  * <pre>
  * BASE/open/XX/KEY             begin record of an open span (XX: 2 hex digits of the key's hash)
@@ -26,6 +27,7 @@ final class ZNodeLayout {
   static final int SHARDS = 256;
   static final String CLAIM = "claim";
   static final String MARKER_PREFIX = "span-";
+  static final int MAX_KEY_LENGTH = 1024;
 
   private final String base;
   private final String open;
@@ -120,16 +122,42 @@ final class ZNodeLayout {
     return bucket < 16 ? "0" + Integer.toHexString(bucket) : Integer.toHexString(bucket);
   }
 
-  /** Keys become one znode name: '/' and other unsafe characters are percent-encoded, reversibly. */
+  /**
+   * Keys become one znode name: {@code URLEncoder} with UTF-8, then "." and ".." (not valid znode names) with
+   * their dots as {@code %2E}. The rule is specified, with vectors, in docs/record-format.md.
+   *
+   * @throws IllegalArgumentException if the key is empty, longer than {@value #MAX_KEY_LENGTH} UTF-16 code units,
+   *     or holds an unpaired surrogate (URLEncoder would write it as '?', so two keys would share one znode)
+   */
   static String encodeKey(String key) {
     if (key == null || key.isEmpty()) {
       throw new IllegalArgumentException("deferred span key must not be empty");
     }
-    if (key.length() > 1024) {
-      throw new IllegalArgumentException("deferred span key is longer than 1024 characters");
+    if (key.length() > MAX_KEY_LENGTH) {
+      throw new IllegalArgumentException(
+          "deferred span key is longer than " + MAX_KEY_LENGTH + " UTF-16 code units: " + key.length());
+    }
+    int unpaired = unpairedSurrogate(key);
+    if (unpaired >= 0) {
+      throw new IllegalArgumentException(String.format(
+          "deferred span key holds an unpaired surrogate U+%04X at index %d: it is not valid Unicode and has no "
+              + "UTF-8 encoding", (int) key.charAt(unpaired), unpaired));
     }
     String encoded = URLEncoder.encode(key, StandardCharsets.UTF_8);
     // "." and ".." are not valid znode names; '*' is left alone by URLEncoder but is fine in ZooKeeper.
     return encoded.equals(".") || encoded.equals("..") ? encoded.replace(".", "%2E") : encoded;
+  }
+
+  /** The index of the first surrogate that is not half of a pair, or -1. */
+  private static int unpairedSurrogate(String key) {
+    for (int i = 0; i < key.length(); i++) {
+      char c = key.charAt(i);
+      if (Character.isHighSurrogate(c) && i + 1 < key.length() && Character.isLowSurrogate(key.charAt(i + 1))) {
+        i++;
+      } else if (Character.isSurrogate(c)) {
+        return i;
+      }
+    }
+    return -1;
   }
 }

@@ -519,6 +519,35 @@ class DeferredSpanStoreTest {
   }
 
   @Test
+  void spanMarkerIsPersistentAndEmpty() throws Exception {
+    // Curator fills a create without data with the client's IP address; the format says the marker is empty.
+    TestHost a = host("host-a");
+    DeferredSpanRecord record = a.store.beginDeferredSpan("tenant/item 1", a.tracing.spanBuilder("QueueItem").begin());
+
+    Stat stat = new Stat();
+    byte[] data = a.client.getData().storingStatIn(stat)
+        .forPath(ZNodeLayout.markerPath(a.store.layout().openPath("tenant/item 1"), record.getSpanContext().getSpanId()));
+    assertEquals(0, data.length, () -> "marker holds " + new String(data, StandardCharsets.UTF_8));
+    assertEquals(0, stat.getEphemeralOwner(), "marker must outlive the session that began the span");
+  }
+
+  @Test
+  void keyWithAnUnpairedSurrogateIsRefusedAtBeginAndNothingIsWritten() throws Exception {
+    // URLEncoder would turn the lone surrogate into '?': "a\uD800" and "a\uDC00" would share one znode.
+    TestHost a = host("host-a");
+    DeferredSpanRecord record = a.tracing.spanBuilder("QueueItem").begin();
+    CuratorOp item = a.client.transactionOp().create().forPath(itemPath("item-1"));
+
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> a.store.beginDeferredSpan("a\uD800", record, item));
+
+    assertTrue(e.getMessage().contains("surrogate"), e.getMessage());
+    assertNull(a.client.checkExists().forPath(itemPath("item-1")));
+    assertThrows(IllegalArgumentException.class, () -> a.store.beginDeferredSpan("\uDC00a", record));
+    assertThrows(IllegalArgumentException.class, () -> a.store.beginDeferredSpan("\uDBFF\uDBFF", record));
+  }
+
+  @Test
   void autoconfiguredPipelineCarriesDeferredSpansToTheConfiguredExporter() throws Exception {
     TestHost a = host("host-a");
     io.opentelemetry.sdk.autoconfigure.AutoConfiguredOpenTelemetrySdkBuilder sdkBuilder =
