@@ -5,6 +5,8 @@ import io.deferredspans.sdk.DeferredSpanRecordCodec;
 import io.deferredspans.sdk.DeferredSpanRecordException;
 import io.deferredspans.sdk.FinishedDeferredSpan;
 import io.deferredspans.sdk.UnsupportedRecordVersionException;
+import io.opentelemetry.api.common.Attributes;
+import io.opentelemetry.api.metrics.Meter;
 import java.io.Closeable;
 import java.io.IOException;
 import java.time.Duration;
@@ -115,6 +117,12 @@ public final class DeferredSpanRecovery implements Closeable {
   private int sweepShard;
   private double sweepCredit;
   private long passReads;
+  private OpenTally sweepTally = new OpenTally();
+  // What the last complete pass over open spans and the last full scan of finished spans saw: the leader's
+  // gauges. Null until there is one.
+  private volatile OpenTally lastOpenTally;
+  private volatile long lastWaitingForExport = -1;
+  private final List<AutoCloseable> gauges = new ArrayList<>();
 
   private DeferredSpanRecovery(Builder builder) {
     this.store = builder.store;
@@ -145,6 +153,7 @@ public final class DeferredSpanRecovery implements Closeable {
     if (!started.compareAndSet(false, true)) {
       throw new IllegalStateException("already started");
     }
+    registerGauges();
     endedWatcher.getListenable().addListener(this::onEndedEvent);
     // After a reconnection or a new session the watch may have missed events: the next tick scans fully.
     endedWatcher.getResetListenable().addListener(() -> fullScanDue.set(true));
@@ -161,6 +170,38 @@ public final class DeferredSpanRecovery implements Closeable {
     latch.start();
     long millis = scanInterval.toMillis();
     scheduler.scheduleWithFixedDelay(this::tickIfLeader, millis, millis, TimeUnit.MILLISECONDS);
+  }
+
+  /**
+   * Gauges only the leader reports (every worker would otherwise report the same spans), from its last complete
+   * pass over open spans and its last full scan of finished spans.
+   */
+  private void registerGauges() {
+    Meter meter = store.metrics().meter();
+    gauges.add(meter.gaugeBuilder("deferred_span.open").ofLongs().setUnit("{span}")
+        .setDescription("Open deferred spans by name, as of the leader's last pass over them")
+        .buildWithCallback(m -> {
+          OpenTally tally = lastOpenTally;
+          if (tally != null && latch.hasLeadership()) {
+            tally.byName.forEach((name, count) -> m.record(count, Attributes.of(StoreMetrics.SPAN_NAME, name)));
+          }
+        }));
+    gauges.add(meter.gaugeBuilder("deferred_span.open.oldest_age").setUnit("s")
+        .setDescription("Age of the oldest open deferred span, as of the leader's last pass")
+        .buildWithCallback(m -> {
+          OpenTally tally = lastOpenTally;
+          if (tally != null && tally.oldestStartNanos != Long.MAX_VALUE && latch.hasLeadership()) {
+            m.record((store.tracing().getClock().now() - tally.oldestStartNanos) / 1e9);
+          }
+        }));
+    gauges.add(meter.gaugeBuilder("deferred_span.export.waiting").ofLongs().setUnit("{span}")
+        .setDescription("Finished spans stored in ZooKeeper, waiting for an exporter, as of the last full scan")
+        .buildWithCallback(m -> {
+          long waiting = lastWaitingForExport;
+          if (waiting >= 0 && latch.hasLeadership()) {
+            m.record(waiting);
+          }
+        }));
   }
 
   private void onEndedEvent(WatchedEvent event) {
@@ -184,6 +225,13 @@ public final class DeferredSpanRecovery implements Closeable {
     }
     scheduler.shutdownNow();
     if (started.get()) {
+      for (AutoCloseable gauge : gauges) {
+        try {
+          gauge.close();
+        } catch (Exception e) {
+          log.debug("closing a gauge", e);
+        }
+      }
       endedWatcher.close();
       latch.close();
     }
@@ -281,7 +329,7 @@ public final class DeferredSpanRecovery implements Closeable {
     long elapsed = System.nanoTime();
     for (Map.Entry<String, Long> missing : new ArrayList<>(ownerMissingSince.entrySet())) {
       if (elapsed - missing.getValue() >= gracePeriod.toNanos()) {
-        sweepRecord(missing.getKey(), nowNanos, result);
+        sweepRecord(missing.getKey(), nowNanos, result, null);
       }
     }
   }
@@ -304,7 +352,7 @@ public final class DeferredSpanRecovery implements Closeable {
     while (sweepCredit > 0) {
       long before = reads.sum();
       for (String child : children(shards.get(sweepShard))) {
-        sweepRecord(ZKPaths.makePath(shards.get(sweepShard), child), nowNanos, result);
+        sweepRecord(ZKPaths.makePath(shards.get(sweepShard), child), nowNanos, result, sweepTally);
       }
       long spent = reads.sum() - before;
       sweepCredit -= spent;
@@ -313,6 +361,8 @@ public final class DeferredSpanRecovery implements Closeable {
       if (sweepShard == ZNodeLayout.SHARDS) {
         sweepShard = 0;
         passReads = 0;
+        lastOpenTally = sweepTally;
+        sweepTally = new OpenTally();
         result.sweepsCompleted++;
         break; // the next pass starts on the next tick, at the rate this pass set
       }
@@ -332,6 +382,7 @@ public final class DeferredSpanRecovery implements Closeable {
         }
       }
     }
+    lastWaitingForExport = stored;
     if (stored > maxRetainedSpans) {
       unclaimed.removeAll(dropOldest(unclaimed, stored - maxRetainedSpans, result));
     }
@@ -384,7 +435,7 @@ public final class DeferredSpanRecovery implements Closeable {
       }
     }
     if (!dropped.isEmpty()) {
-      store.counters().droppedAtBound.add(dropped.size());
+      store.counters().recordDropped(dropped.size());
       result.dropped += dropped.size();
       log.error("exporter backlog: {} finished spans waited in ZooKeeper, more than maxRetainedSpans={}; "
           + "dropped the {} oldest undelivered spans", unclaimed.size() + excess, maxRetainedSpans, dropped.size());
@@ -431,7 +482,7 @@ public final class DeferredSpanRecovery implements Closeable {
     log.info("exporting {} ({}), ended by {} whose export did not complete",
         finished.getRecord().getName(), finished.getRecord().getSpanContext().getSpanId(),
         finished.getEndedBy());
-    store.counters().recovered.increment();
+    store.counters().recordRecovered();
     store.exportedSpans().export(finished, endedPath, session);
     return true;
   }
@@ -439,18 +490,31 @@ public final class DeferredSpanRecovery implements Closeable {
   private void scanOpen(ScanResult result) throws Exception {
     Set<String> seen = new HashSet<>();
     long nowNanos = store.tracing().getClock().now();
+    OpenTally tally = new OpenTally();
     for (String shard : layout.openShards()) {
       for (String child : children(shard)) {
         String path = ZKPaths.makePath(shard, child);
         seen.add(path);
-        sweepRecord(path, nowNanos, result);
+        sweepRecord(path, nowNanos, result, tally);
       }
     }
     ownerMissingSince.keySet().retainAll(seen);
+    lastOpenTally = tally;
+  }
+
+  /** Open spans seen in one pass, by name, and the oldest start: what the leader's gauges report. */
+  private static final class OpenTally {
+    final Map<String, Long> byName = new HashMap<>();
+    long oldestStartNanos = Long.MAX_VALUE;
+
+    void add(DeferredSpanRecord record) {
+      byName.merge(record.getName(), 1L, Long::sum);
+      oldestStartNanos = Math.min(oldestStartNanos, record.getStartEpochNanos());
+    }
   }
 
   /** Reads one open record and ends it as abandoned if its owner is gone or it is too old. */
-  private void sweepRecord(String path, long nowNanos, ScanResult result) throws Exception {
+  private void sweepRecord(String path, long nowNanos, ScanResult result, OpenTally tally) throws Exception {
     Stat stat = new Stat();
     byte[] data;
     try {
@@ -465,13 +529,16 @@ public final class DeferredSpanRecovery implements Closeable {
       return;
     }
     String reason = abandonReason(path, record.get(), nowNanos);
+    if (reason == null && tally != null) {
+      tally.add(record.get());
+    }
     if (reason != null) {
       FinishedDeferredSpan abandoned = store.tracing().abandon(record.get(), reason);
       EndResult end = store.endTransaction().commit(path, stat, data, abandoned,
           store.endTransaction().tombstoneOps(path, record.get()));
       if (end.getOutcome() == EndResult.Outcome.ENDED) {
         log.warn("ended abandoned span {} ({}): {}", record.get().getName(), path, reason);
-        store.counters().abandoned.increment();
+        store.counters().recordAbandoned(reason);
         result.abandoned++;
       }
       ownerMissingSince.remove(path);
@@ -532,7 +599,7 @@ public final class DeferredSpanRecovery implements Closeable {
         | KeeperException.BadVersionException | KeeperException.NotEmptyException changed) {
       return; // ended or replaced meanwhile
     }
-    store.counters().quarantined.increment();
+    store.counters().recordQuarantined();
     if (result != null) {
       result.quarantined++;
     }

@@ -9,6 +9,7 @@ import io.deferredspans.sdk.DeferredTracing;
 import io.deferredspans.sdk.ExportListener;
 import io.deferredspans.sdk.FinishedDeferredSpan;
 import io.deferredspans.sdk.UnsupportedRecordVersionException;
+import io.opentelemetry.api.metrics.MeterProvider;
 import io.opentelemetry.sdk.common.CompletableResultCode;
 import java.io.Closeable;
 import java.nio.charset.StandardCharsets;
@@ -100,6 +101,7 @@ public final class DeferredSpanStore implements Closeable {
   private final ThreadPoolExecutor callExecutor;
   private final ScheduledExecutorService housekeeping;
   private final StoreCounters counters = new StoreCounters();
+  private final StoreMetrics metrics;
   private final FreshReads reads;
   private final ClaimSession.Tracker sessions;
   private final ExportedSpans exported;
@@ -120,6 +122,8 @@ public final class DeferredSpanStore implements Closeable {
     this.housekeeping =
         Executors.newSingleThreadScheduledExecutor(
             Threads.daemon("deferred-span-store-housekeeping"));
+    this.metrics = new StoreMetrics(builder.meterProvider, this::unsettledExports);
+    counters.attach(metrics);
     this.reads = new FreshReads(client, this::isOpen, counters);
     // A fence that cannot answer within the operation timeout fails the batch: recovery exports it later.
     this.sessions = new ClaimSession.Tracker(client, operationTimeout, counters);
@@ -280,6 +284,7 @@ public final class DeferredSpanStore implements Closeable {
    * @throws DeferredSpanStoreUnavailableException if ZooKeeper cannot be reached in time
    */
   public DeferredSpanRecord beginDeferredSpan(String key, DeferredSpanRecord record, CuratorOp... callerOps) {
+    long startNanos = System.nanoTime();
     // Encoded once: the bytes go into the create and, after a lost reply, identify our own record.
     byte[] recordBytes = record.isValid() ? DeferredSpanRecordCodec.encode(record) : null;
     List<CuratorOp> ops = new ArrayList<>(recordBytes == null ? List.of() : beginOps(key, record, recordBytes));
@@ -320,6 +325,7 @@ public final class DeferredSpanStore implements Closeable {
           }
         });
     counters.begun.increment();
+    metrics.begun(startNanos);
     return record;
   }
 
@@ -354,7 +360,10 @@ public final class DeferredSpanStore implements Closeable {
   public EndResult endDeferredSpan(String key, DeferredSpanEnding ending, List<CuratorOp> callerOps) {
     String path = layout.openPath(key);
     List<CuratorOp> ops = List.copyOf(callerOps);
-    return call("end " + key, () -> endTransaction.end(path, ending, ops));
+    long startNanos = System.nanoTime();
+    EndResult result = call("end " + key, () -> endTransaction.end(path, ending, ops));
+    metrics.ended(result.getOutcome(), startNanos);
+    return result;
   }
 
   private void expireAcknowledgements() {
@@ -462,6 +471,14 @@ public final class DeferredSpanStore implements Closeable {
     return counters;
   }
 
+  StoreMetrics metrics() {
+    return metrics;
+  }
+
+  private int unsettledExports() {
+    return exported.unsettled();
+  }
+
   /** A snapshot of what this store has done since it started. */
   public StoreStats stats() {
     return counters.snapshot();
@@ -476,6 +493,7 @@ public final class DeferredSpanStore implements Closeable {
     private Duration acknowledgementTimeout = Duration.ofMinutes(2);
     private int maxConcurrentCalls = 64;
     private Duration shutdownTimeout = Duration.ofSeconds(30);
+    private MeterProvider meterProvider = MeterProvider.noop();
 
     private Builder(CuratorFramework client, DeferredTracing tracing) {
       this.client = Objects.requireNonNull(client, "client");
@@ -511,6 +529,20 @@ public final class DeferredSpanStore implements Closeable {
      */
     public Builder shutdownTimeout(Duration shutdownTimeout) {
       this.shutdownTimeout = requirePositive(shutdownTimeout, "shutdownTimeout");
+      return this;
+    }
+
+    /**
+     * Where the store's metrics go: the host's own {@code MeterProvider}, e.g. {@code sdk.getSdkMeterProvider()}
+     * of the SDK autoconfigure built, so they are exported like every other metric of the host ({@code
+     * OTEL_METRICS_EXPORTER}). Instruments: {@code deferred_span.begins}, {@code deferred_span.ends} (by {@code
+     * deferred_span.end.outcome}), {@code deferred_span.operation.duration} (by {@code deferred_span.operation}),
+     * {@code deferred_span.recovered}, {@code deferred_span.abandoned} (by {@code deferred_span.abandon_reason}),
+     * {@code deferred_span.quarantined}, {@code deferred_span.dropped}, {@code deferred_span.removals.pending};
+     * a started {@link DeferredSpanRecovery} that leads adds its gauges. Default: no metrics.
+     */
+    public Builder meterProvider(MeterProvider meterProvider) {
+      this.meterProvider = Objects.requireNonNull(meterProvider, "meterProvider");
       return this;
     }
 

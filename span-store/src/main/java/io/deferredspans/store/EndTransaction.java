@@ -271,7 +271,7 @@ final class EndTransaction {
         EndResult.rejected(error));
     if (result.getOutcome() == EndResult.Outcome.REJECTED_RECORD) {
       counters.rejected.increment();
-      counters.quarantined.increment();
+      counters.recordQuarantined();
     }
     return result;
   }

@@ -2,7 +2,7 @@ package io.deferredspans.store;
 
 import java.util.concurrent.atomic.LongAdder;
 
-/** Live counters behind {@link StoreStats}. */
+/** Live counters behind {@link StoreStats}; the events that are also metrics are recorded through methods. */
 final class StoreCounters {
   final LongAdder begun = new LongAdder();
   final LongAdder ended = new LongAdder();
@@ -23,6 +23,32 @@ final class StoreCounters {
   final LongAdder endedAfterAbandon = new LongAdder();
   final LongAdder fencedExports = new LongAdder();
   final LongAdder recoveryReads = new LongAdder();
+
+  private volatile StoreMetrics metrics;
+
+  void attach(StoreMetrics metrics) {
+    this.metrics = metrics;
+  }
+
+  void recordRecovered() {
+    recovered.increment();
+    metrics.recovered();
+  }
+
+  void recordAbandoned(String reason) {
+    abandoned.increment();
+    metrics.abandoned(reason);
+  }
+
+  void recordQuarantined() {
+    quarantined.increment();
+    metrics.quarantined();
+  }
+
+  void recordDropped(int count) {
+    droppedAtBound.add(count);
+    metrics.dropped(count);
+  }
 
   StoreStats snapshot() {
     return new StoreStats(this);

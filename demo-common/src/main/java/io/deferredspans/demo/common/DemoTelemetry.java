@@ -57,6 +57,11 @@ public final class DemoTelemetry implements Closeable {
     return deferred;
   }
 
+  /** The process's own meters, where the span store reports its metrics ({@code OTEL_METRICS_EXPORTER}). */
+  public io.opentelemetry.api.metrics.MeterProvider meterProvider() {
+    return sdk.getSdkMeterProvider();
+  }
+
   /** The name this process writes into the spans it begins and ends ({@code service.instance.id}). */
   public String instanceId() {
     return deferred.getHostName();

@@ -31,6 +31,7 @@ public final class SchedulerMain {
         process.register(
             DeferredSpanStore.builder(process.client(), process.telemetry().deferred())
                 .basePath(DemoPaths.SPAN_STORE)
+                .meterProvider(process.telemetry().meterProvider())
                 .build());
     store.start();
     // Short intervals so that the spans of a killed scheduler reach the exporter within the demo's minute.

@@ -58,7 +58,8 @@ final class TelemetrySettings {
         "service.instance.id=" + instanceId + (userResource == null ? "" : "," + userResource));
     settings.put("otel.traces.exporter", exporters());
     settings.put(OtlpJsonLinesFileSpanExporterProvider.FILE_PROPERTY, traceFile(instanceId).toAbsolutePath().toString());
-    settings.putIfAbsent("otel.metrics.exporter", "none");
+    // The store's metrics go where the traces go when there is a collector; there is no metrics file.
+    settings.putIfAbsent("otel.metrics.exporter", exportsOtlp() ? "otlp" : "none");
     settings.putIfAbsent("otel.logs.exporter", "none");
     // Short batches: spans show up in Jaeger (and in the file) within a fraction of a second.
     settings.putIfAbsent("otel.bsp.schedule.delay", "200");

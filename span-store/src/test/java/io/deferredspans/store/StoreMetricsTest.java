@@ -1,0 +1,105 @@
+package io.deferredspans.store;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.deferredspans.sdk.DeferredSpanEnding;
+import io.deferredspans.sdk.DeferredSpanRecord;
+import io.deferredspans.testing.otlp.OtlpTestReceiver;
+import io.opentelemetry.api.common.Attributes;
+import io.opentelemetry.sdk.metrics.SdkMeterProvider;
+import io.opentelemetry.sdk.metrics.data.HistogramPointData;
+import io.opentelemetry.sdk.metrics.data.LongPointData;
+import io.opentelemetry.sdk.metrics.data.MetricData;
+import io.opentelemetry.sdk.testing.exporter.InMemoryMetricReader;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Collection;
+import java.util.Map;
+import java.util.stream.Collectors;
+import org.apache.curator.test.TestingServer;
+import org.junit.jupiter.api.Test;
+
+/** The store's and the recovery leader's instruments, read through the SDK's in-memory metric reader. */
+class StoreMetricsTest {
+  private static final Duration WAIT = Duration.ofSeconds(30);
+
+  private static DeferredSpanRecord enqueue(TestHost host, String key, String name, Instant start)
+      throws Exception {
+    String item = HostProcessMain.ITEMS + "/" + key;
+    DeferredSpanRecord record = host.tracing.spanBuilder(name).setNoParent().setOwner(item)
+        .setStartTimestamp(start).begin();
+    host.store.beginDeferredSpan(key, record, host.client.transactionOp().create().forPath(item));
+    return record;
+  }
+
+  private static MetricData metric(Collection<MetricData> metrics, String name) {
+    return metrics.stream().filter(m -> m.getName().equals(name)).findFirst()
+        .orElseThrow(() -> new AssertionError("no metric " + name + " in " + metrics.stream()
+            .map(MetricData::getName).toList()));
+  }
+
+  private static Map<Attributes, Long> longPoints(MetricData metric) {
+    Collection<LongPointData> points = metric.getType() == io.opentelemetry.sdk.metrics.data.MetricDataType.LONG_SUM
+        ? metric.getLongSumData().getPoints() : metric.getLongGaugeData().getPoints();
+    return points.stream().collect(Collectors.toMap(LongPointData::getAttributes, LongPointData::getValue));
+  }
+
+  @Test
+  void beginsEndsByOutcomeDurationsRecoveryAndLeaderGauges() throws Exception {
+    InMemoryMetricReader reader = InMemoryMetricReader.create();
+    try (SdkMeterProvider meters = SdkMeterProvider.builder().registerMetricReader(reader).build();
+        TestingServer zookeeper = new TestingServer(true);
+        OtlpTestReceiver receiver = OtlpTestReceiver.start();
+        TestHost host = TestHost.start("host", zookeeper.getConnectString(), "/ds",
+            TestHost.httpExporter(receiver.httpEndpoint()), options -> options.meterProvider(meters))) {
+      host.client.createContainers(HostProcessMain.ITEMS);
+      Instant hourAgo = Instant.now().minus(Duration.ofHours(1));
+      enqueue(host, "a", "QueueItem", Instant.now());
+      enqueue(host, "b", "QueueItem", Instant.now());
+      enqueue(host, "c", "QueueItem", hourAgo);
+      enqueue(host, "d", "Build", Instant.now());
+      enqueue(host, "orphan", "Build", Instant.now());
+      host.client.delete().forPath(HostProcessMain.ITEMS + "/orphan");
+      assertEquals(EndResult.Outcome.ENDED, host.store.endDeferredSpan("a", DeferredSpanEnding.now(),
+          host.client.transactionOp().delete().forPath(HostProcessMain.ITEMS + "/a")).getOutcome());
+      assertEquals(EndResult.Outcome.NO_RECORD,
+          host.store.endDeferredSpan("never-begun", DeferredSpanEnding.now()).getOutcome());
+      receiver.awaitSpans(1, WAIT);
+      await().atMost(WAIT).until(() -> host.storedFinishedSpans() == 0);
+
+      try (DeferredSpanRecovery recovery = DeferredSpanRecovery.builder(host.store)
+          .gracePeriod(Duration.ZERO).build()) {
+        recovery.start();
+        await().atMost(WAIT).until(recovery::hasLeadership);
+        recovery.scanNow();
+        assertEquals(1, recovery.scanNow().abandoned());
+
+        Collection<MetricData> metrics = reader.collectAllMetrics();
+        MetricData begins = metric(metrics, "deferred_span.begins");
+        assertEquals("{span}", begins.getUnit());
+        assertEquals(Map.of(Attributes.empty(), 5L), longPoints(begins));
+        assertEquals(Map.of(Attributes.of(StoreMetrics.OUTCOME, "ended"), 1L,
+            Attributes.of(StoreMetrics.OUTCOME, "no_record"), 1L), longPoints(metric(metrics, "deferred_span.ends")));
+        MetricData duration = metric(metrics, "deferred_span.operation.duration");
+        assertEquals("s", duration.getUnit());
+        Map<Attributes, Long> counts = duration.getHistogramData().getPoints().stream()
+            .collect(Collectors.toMap(HistogramPointData::getAttributes, HistogramPointData::getCount));
+        assertEquals(Map.of(Attributes.of(StoreMetrics.OPERATION, "begin"), 5L,
+            Attributes.of(StoreMetrics.OPERATION, "end"), 2L), counts);
+        assertEquals(Map.of(Attributes.of(StoreMetrics.REASON, "owner_deleted"), 1L),
+            longPoints(metric(metrics, "deferred_span.abandoned")));
+        assertEquals(Map.of(Attributes.of(StoreMetrics.SPAN_NAME, "QueueItem"), 2L,
+            Attributes.of(StoreMetrics.SPAN_NAME, "Build"), 1L), longPoints(metric(metrics, "deferred_span.open")));
+        double oldest = metric(metrics, "deferred_span.open.oldest_age").getDoubleGaugeData().getPoints()
+            .iterator().next().getValue();
+        assertThat(oldest).as("the span begun an hour ago").isBetween(3_500.0, 3_700.0);
+        assertEquals(Map.of(Attributes.empty(), 0L), longPoints(metric(metrics, "deferred_span.export.waiting")));
+        assertThat(metrics.stream().map(MetricData::getName)).allMatch(n -> !n.endsWith("_total"));
+      }
+      // A worker that is not started (or no longer leads) reports no gauges.
+      assertThat(reader.collectAllMetrics().stream().map(MetricData::getName)).doesNotContain("deferred_span.open");
+    }
+  }
+}
