@@ -8,20 +8,26 @@ import io.deferredspans.sdk.DeferredSpanEnding;
 import io.deferredspans.sdk.DeferredSpanRecord;
 import io.deferredspans.testing.otlp.OtlpTestReceiver;
 import io.opentelemetry.api.common.Attributes;
+import io.opentelemetry.exporter.otlp.http.metrics.OtlpHttpMetricExporter;
+import io.opentelemetry.proto.metrics.v1.HistogramDataPoint;
+import io.opentelemetry.proto.metrics.v1.Metric;
+import io.opentelemetry.proto.metrics.v1.NumberDataPoint;
 import io.opentelemetry.sdk.metrics.SdkMeterProvider;
 import io.opentelemetry.sdk.metrics.data.HistogramPointData;
 import io.opentelemetry.sdk.metrics.data.LongPointData;
 import io.opentelemetry.sdk.metrics.data.MetricData;
+import io.opentelemetry.sdk.metrics.export.PeriodicMetricReader;
 import io.opentelemetry.sdk.testing.exporter.InMemoryMetricReader;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Collection;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import org.apache.curator.test.TestingServer;
 import org.junit.jupiter.api.Test;
 
-/** The store's and the recovery leader's instruments, read through the SDK's in-memory metric reader. */
+/** The store's and the recovery leader's instruments: through the SDK's in-memory reader, and on the OTLP wire. */
 class StoreMetricsTest {
   private static final Duration WAIT = Duration.ofSeconds(30);
 
@@ -44,6 +50,34 @@ class StoreMetricsTest {
     Collection<LongPointData> points = metric.getType() == io.opentelemetry.sdk.metrics.data.MetricDataType.LONG_SUM
         ? metric.getLongSumData().getPoints() : metric.getLongGaugeData().getPoints();
     return points.stream().collect(Collectors.toMap(LongPointData::getAttributes, LongPointData::getValue));
+  }
+
+  @Test
+  void theRealOtlpExporterCarriesThemOnTheWire() throws Exception {
+    try (TestingServer zookeeper = new TestingServer(true);
+        OtlpTestReceiver receiver = OtlpTestReceiver.start();
+        SdkMeterProvider meters = SdkMeterProvider.builder()
+            .registerMetricReader(PeriodicMetricReader.builder(OtlpHttpMetricExporter.builder()
+                .setEndpoint(receiver.httpMetricsEndpoint()).build()).setInterval(Duration.ofHours(1)).build())
+            .build();
+        TestHost host = TestHost.start("host", zookeeper.getConnectString(), "/ds",
+            TestHost.httpExporter(receiver.httpEndpoint()), options -> options.meterProvider(meters))) {
+      host.client.createContainers(HostProcessMain.ITEMS);
+      enqueue(host, "a", "QueueItem", Instant.now());
+      host.store.endDeferredSpan("a", DeferredSpanEnding.now(),
+          host.client.transactionOp().delete().forPath(HostProcessMain.ITEMS + "/a"));
+      meters.forceFlush().join(10, TimeUnit.SECONDS);
+
+      Metric ends = receiver.awaitMetric("deferred_span.ends", WAIT);
+      assertEquals("{span}", ends.getUnit());
+      assertThat(ends.getSum().getIsMonotonic()).isTrue();
+      NumberDataPoint point = ends.getSum().getDataPoints(0);
+      assertEquals(1, point.getAsInt());
+      assertEquals("deferred_span.end.outcome", point.getAttributes(0).getKey());
+      assertEquals("ended", point.getAttributes(0).getValue().getStringValue());
+      assertEquals(2, receiver.awaitMetric("deferred_span.operation.duration", WAIT).getHistogram()
+          .getDataPointsList().stream().mapToLong(HistogramDataPoint::getCount).sum());
+    }
   }
 
   @Test

@@ -16,8 +16,11 @@ import io.grpc.Status;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.ServerCalls;
 import io.grpc.stub.StreamObserver;
+import io.opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceRequest;
+import io.opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceResponse;
 import io.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
 import io.opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse;
+import io.opentelemetry.proto.metrics.v1.Metric;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -59,6 +62,7 @@ public final class OtlpTestReceiver implements AutoCloseable {
   // Literal IPv4 loopback so that endpoints never need IPv6 bracket syntax.
   private static final String HOST = "127.0.0.1";
   private static final String TRACES_PATH = "/v1/traces";
+  private static final String METRICS_PATH = "/v1/metrics";
   private static final String PROTOBUF = "application/x-protobuf";
   private static final String FAILING_MESSAGE = "OtlpTestReceiver.setFailing(true): outage";
   private static final String SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService";
@@ -78,6 +82,7 @@ public final class OtlpTestReceiver implements AutoCloseable {
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition received = lock.newCondition();
   private final List<ExportTraceServiceRequest> requests = new ArrayList<>();
+  private final List<ExportMetricsServiceRequest> metricRequests = new ArrayList<>();
   private final List<ReceivedSpan> spans = new ArrayList<>();
   private int rejectedRequests;
   private boolean failing;
@@ -98,6 +103,7 @@ public final class OtlpTestReceiver implements AutoCloseable {
             });
     httpServer = HttpServer.create(new InetSocketAddress(HOST, 0), 0);
     httpServer.createContext(TRACES_PATH, this::handleHttp);
+    httpServer.createContext(METRICS_PATH, this::handleHttpMetrics);
     httpServer.setExecutor(httpExecutor);
     ServerServiceDefinition traceService =
         ServerServiceDefinition.builder(SERVICE)
@@ -134,6 +140,11 @@ public final class OtlpTestReceiver implements AutoCloseable {
   /** The full OTLP/HTTP traces URL, for {@code OtlpHttpSpanExporterBuilder.setEndpoint}. */
   public String httpEndpoint() {
     return "http://" + HOST + ":" + httpServer.getAddress().getPort() + TRACES_PATH;
+  }
+
+  /** The full OTLP/HTTP metrics URL, for {@code OtlpHttpMetricExporterBuilder.setEndpoint}. */
+  public String httpMetricsEndpoint() {
+    return "http://" + HOST + ":" + httpServer.getAddress().getPort() + METRICS_PATH;
   }
 
   /** The OTLP/gRPC base URL, for {@code OtlpGrpcSpanExporterBuilder.setEndpoint}. */
@@ -225,10 +236,54 @@ public final class OtlpTestReceiver implements AutoCloseable {
     }
   }
 
+  /**
+   * Every metric data point received over OTLP/HTTP ({@code POST /v1/metrics}, protobuf), in arrival order, as
+   * the exporter sent it.
+   */
+  public List<ExportMetricsServiceRequest> metricRequests() {
+    return locked(() -> List.copyOf(metricRequests));
+  }
+
+  /**
+   * Waits until a metric named {@code name} has arrived, and returns its latest copy.
+   *
+   * @throws AssertionError if it has not arrived within {@code timeout}
+   */
+  public Metric awaitMetric(String name, Duration timeout) {
+    lock.lock();
+    try {
+      long remainingNanos = timeout.toNanos();
+      while (true) {
+        for (int i = metricRequests.size() - 1; i >= 0; i--) {
+          for (var resource : metricRequests.get(i).getResourceMetricsList()) {
+            for (var scope : resource.getScopeMetricsList()) {
+              for (Metric metric : scope.getMetricsList()) {
+                if (metric.getName().equals(name)) {
+                  return metric;
+                }
+              }
+            }
+          }
+        }
+        if (remainingNanos <= 0) {
+          throw new AssertionError("no metric " + name + " within " + timeout + " in " + metricRequests.size()
+              + " metrics request(s)");
+        }
+        remainingNanos = received.awaitNanos(remainingNanos);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new AssertionError("Interrupted while waiting for metric " + name, e);
+    } finally {
+      lock.unlock();
+    }
+  }
+
   /** Forgets received requests, spans and counts. Does not change {@link #setFailing failing}. */
   public void reset() {
     runLocked(
         () -> {
+          metricRequests.clear();
           requests.clear();
           spans.clear();
           rejectedRequests = 0;
@@ -298,6 +353,29 @@ public final class OtlpTestReceiver implements AutoCloseable {
       } else {
         fail(exchange, 503, Status.Code.UNAVAILABLE, FAILING_MESSAGE);
       }
+    } finally {
+      exchange.close();
+    }
+  }
+
+  private void handleHttpMetrics(HttpExchange exchange) throws IOException {
+    try {
+      if (!"POST".equals(exchange.getRequestMethod())) {
+        fail(exchange, 404, Status.Code.NOT_FOUND, "Only POST " + METRICS_PATH + " is served");
+        return;
+      }
+      ExportMetricsServiceRequest request;
+      try {
+        request = ExportMetricsServiceRequest.parseFrom(readBody(exchange));
+      } catch (InvalidProtocolBufferException e) {
+        fail(exchange, 400, Status.Code.INVALID_ARGUMENT, "Not an ExportMetricsServiceRequest: " + e.getMessage());
+        return;
+      }
+      runLocked(() -> {
+        metricRequests.add(request);
+        received.signalAll();
+      });
+      respond(exchange, 200, ExportMetricsServiceResponse.getDefaultInstance().toByteArray());
     } finally {
       exchange.close();
     }
