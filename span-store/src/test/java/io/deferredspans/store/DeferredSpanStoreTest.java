@@ -31,58 +31,31 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.curator.framework.api.transaction.CuratorOp;
 import org.apache.curator.test.TestingServer;
 import org.apache.curator.utils.ZKPaths;
 import org.apache.zookeeper.KeeperException;
 import org.apache.zookeeper.data.Stat;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /** Begin on one host, end on another, against a real ZooKeeper server and a real OTLP wire. */
 class DeferredSpanStoreTest {
   private static final Duration WAIT = Duration.ofSeconds(20);
-  private static final AtomicInteger TEST_NUMBER = new AtomicInteger();
+  @RegisterExtension static final StoreServers SERVERS = new StoreServers("deferred-spans");
 
-  private static TestingServer zookeeper;
-  private static OtlpTestReceiver receiver;
-
-  private final List<AutoCloseable> closeables = new ArrayList<>();
+  private final TestingServer zookeeper = SERVERS.zookeeper();
+  private final OtlpTestReceiver receiver = SERVERS.receiver();
   private String basePath;
   private String itemsPath;
 
-  @BeforeAll
-  static void startServers() throws Exception {
-    zookeeper = new TestingServer(true);
-    receiver = OtlpTestReceiver.start();
-  }
-
-  @AfterAll
-  static void stopServers() throws Exception {
-    receiver.close();
-    zookeeper.close();
-  }
-
   @BeforeEach
-  void isolate() {
-    int n = TEST_NUMBER.incrementAndGet();
-    basePath = "/deferred-spans-" + n;
-    itemsPath = "/items-" + n;
-    receiver.setFailing(false);
-    receiver.reset();
-  }
-
-  @AfterEach
-  void closeHosts() throws Exception {
-    for (int i = closeables.size() - 1; i >= 0; i--) {
-      closeables.get(i).close();
-    }
+  void freshPaths() {
+    basePath = SERVERS.base();
+    itemsPath = SERVERS.items();
   }
 
   private TestHost host(String name) throws Exception {
@@ -92,7 +65,7 @@ class DeferredSpanStoreTest {
   private TestHost host(String name, TestHost.Transport transport) throws Exception {
     TestHost host =
         TestHost.start(name, zookeeper.getConnectString(), basePath, TestHost.exporter(transport, receiver));
-    closeables.add(host);
+    SERVERS.closeAfterTest(host);
     host.client.createContainers(itemsPath);
     return host;
   }
@@ -100,7 +73,7 @@ class DeferredSpanStoreTest {
   private DeferredSpanRecovery recovery(TestHost host) {
     DeferredSpanRecovery recovery =
         DeferredSpanRecovery.builder(host.store).gracePeriod(Duration.ZERO).build();
-    closeables.add(recovery);
+    SERVERS.closeAfterTest(recovery);
     return recovery;
   }
 
@@ -405,7 +378,7 @@ class DeferredSpanStoreTest {
     a.store.beginDeferredSpan("item-1", old);
     DeferredSpanRecovery recovery =
         DeferredSpanRecovery.builder(a.store).maxAge(Duration.ofDays(1)).build();
-    closeables.add(recovery);
+    SERVERS.closeAfterTest(recovery);
 
     assertEquals(1, recovery.scanNow().abandoned());
     ReceivedSpan span = receiver.awaitSpans(1, WAIT).get(0);

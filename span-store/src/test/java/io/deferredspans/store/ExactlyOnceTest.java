@@ -24,7 +24,6 @@ import io.opentelemetry.sdk.trace.export.BatchSpanProcessor;
 import io.opentelemetry.sdk.trace.samplers.Sampler;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -34,7 +33,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.UnaryOperator;
 import java.util.stream.Collectors;
 import org.apache.curator.framework.CuratorFramework;
@@ -45,11 +43,9 @@ import org.apache.curator.test.TestingServer;
 import org.apache.curator.utils.ZKPaths;
 import org.apache.zookeeper.KeeperException;
 import org.apache.zookeeper.data.Stat;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Each hole of the fault review (issue 8) attacked on its own, counted on the OTLP wire. Every test here failed on
@@ -57,44 +53,17 @@ import org.junit.jupiter.api.Test;
  */
 class ExactlyOnceTest {
   private static final Duration WAIT = Duration.ofSeconds(30);
-  private static final AtomicInteger TEST_NUMBER = new AtomicInteger();
+  @RegisterExtension static final StoreServers SERVERS = new StoreServers("exactly-once");
 
-  private static TestingServer zookeeper;
-  private static OtlpTestReceiver receiver;
-
-  private final List<AutoCloseable> closeables = new ArrayList<>();
+  private final TestingServer zookeeper = SERVERS.zookeeper();
+  private final OtlpTestReceiver receiver = SERVERS.receiver();
   private String base;
   private String items;
 
-  @BeforeAll
-  static void startServers() throws Exception {
-    zookeeper = new TestingServer(true);
-    receiver = OtlpTestReceiver.start();
-  }
-
-  @AfterAll
-  static void stopServers() throws Exception {
-    receiver.close();
-    zookeeper.close();
-  }
-
   @BeforeEach
   void freshPaths() {
-    int n = TEST_NUMBER.incrementAndGet();
-    base = "/exactly-once-" + n;
-    items = "/items-" + n;
-    receiver.reset();
-    receiver.setFailing(false);
-    receiver.releaseReplies();
-  }
-
-  @AfterEach
-  void closeAll() throws Exception {
-    receiver.releaseReplies();
-    Collections.reverse(closeables);
-    for (AutoCloseable closeable : closeables) {
-      closeable.close();
-    }
+    base = SERVERS.base();
+    items = SERVERS.items();
   }
 
   private TestHost host(String name) throws Exception {
@@ -105,7 +74,7 @@ class ExactlyOnceTest {
       throws Exception {
     TestHost host = TestHost.start(name, zookeeper.getConnectString(), base,
         TestHost.httpExporter(receiver.httpEndpoint()), options, batchDelay);
-    closeables.add(host);
+    SERVERS.closeAfterTest(host);
     host.client.createContainers(items);
     return host;
   }
@@ -113,7 +82,7 @@ class ExactlyOnceTest {
   private DeferredSpanRecovery recovery(TestHost host, UnaryOperator<DeferredSpanRecovery.Builder> options) {
     DeferredSpanRecovery recovery =
         options.apply(DeferredSpanRecovery.builder(host.store).gracePeriod(Duration.ZERO)).build();
-    closeables.add(recovery);
+    SERVERS.closeAfterTest(recovery);
     return recovery;
   }
 
@@ -141,7 +110,7 @@ class ExactlyOnceTest {
     host.flush();
   }
 
-  private static Map<String, Long> copiesBySpanId() {
+  private Map<String, Long> copiesBySpanId() {
     return receiver.spans().stream().collect(Collectors.groupingBy(ReceivedSpan::spanId, Collectors.counting()));
   }
 
@@ -358,7 +327,7 @@ class ExactlyOnceTest {
       // A long host name makes the claim's create the first request large enough for the proxy to drop.
       TestHost recoverer = TestHost.start("recovery-host-" + "r".repeat(100), proxy.connectString(), base,
           TestHost.httpExporter(receiver.httpEndpoint()));
-      closeables.add(recoverer);
+      SERVERS.closeAfterTest(recoverer);
       DeferredSpanRecovery recovery = recovery(recoverer, UnaryOperator.identity());
       recovery.scanNow(); // first sighting of the unclaimed span
       proxy.dropNextReply();
@@ -440,7 +409,7 @@ class ExactlyOnceTest {
     try (ReplyDroppingProxy proxy = new ReplyDroppingProxy(zookeeper.getConnectString())) {
       TestHost host = TestHost.start("host", proxy.connectString(), base,
           TestHost.httpExporter(receiver.httpEndpoint()));
-      closeables.add(host);
+      SERVERS.closeAfterTest(host);
       // No record under the key; the item's long path makes the dequeue the first request the proxy drops.
       String longItem = item("k".repeat(120));
       host.client.create().creatingParentsIfNeeded().forPath(longItem);
@@ -466,7 +435,7 @@ class ExactlyOnceTest {
     CuratorFramework client = CuratorFrameworkFactory.newClient(
         zookeeper.getConnectString(), new ExponentialBackoffRetry(100, 3));
     client.start();
-    closeables.add(client);
+    SERVERS.closeAfterTest(client);
     DeferredTracing throwing = DeferredTracing.builder()
         .setHostName("throwing")
         .addSpanProcessor(new SpanProcessor() {
@@ -493,8 +462,8 @@ class ExactlyOnceTest {
         .build();
     DeferredSpanStore store = DeferredSpanStore.builder(client, throwing).basePath(base).build();
     store.start();
-    closeables.add(() -> throwing.getTracerProvider().orElseThrow().shutdown().join(10, TimeUnit.SECONDS));
-    closeables.add(store);
+    SERVERS.closeAfterTest(() -> throwing.getTracerProvider().orElseThrow().shutdown().join(10, TimeUnit.SECONDS));
+    SERVERS.closeAfterTest(store);
     enqueue(other, "buggy");
 
     EndResult result = store.endDeferredSpan("buggy", DeferredSpanEnding.now(),
