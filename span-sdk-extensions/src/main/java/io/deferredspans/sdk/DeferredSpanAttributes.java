@@ -8,6 +8,12 @@ public final class DeferredSpanAttributes {
   /** The host (or service instance) that began the span. */
   public static final AttributeKey<String> BEGAN_BY = AttributeKey.stringKey("deferred_span.began_by");
 
+  /** On start events: the name of the span that began. */
+  public static final AttributeKey<String> NAME = AttributeKey.stringKey("deferred_span.name");
+
+  /** On start events: the znode whose existence keeps the span alive (the queue item), if the span has one. */
+  public static final AttributeKey<String> OWNER = AttributeKey.stringKey("deferred_span.owner");
+
   /** The host (or service instance) that ended the span. */
   public static final AttributeKey<String> ENDED_BY = AttributeKey.stringKey("deferred_span.ended_by");
 

@@ -3,7 +3,11 @@ package io.deferredspans.sdk;
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.common.Attributes;
 import io.opentelemetry.api.common.AttributesBuilder;
+import io.opentelemetry.api.logs.Logger;
+import io.opentelemetry.api.logs.Severity;
+import io.opentelemetry.api.trace.Span;
 import io.opentelemetry.api.trace.StatusCode;
+import io.opentelemetry.context.Context;
 import io.opentelemetry.sdk.common.Clock;
 import io.opentelemetry.sdk.common.CompletableResultCode;
 import io.opentelemetry.sdk.common.InstrumentationScopeInfo;
@@ -18,6 +22,7 @@ import io.opentelemetry.sdk.trace.samplers.Sampler;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Begins deferred spans on one host and ends them on any host, through that host's normal OpenTelemetry SDK
@@ -61,6 +66,7 @@ public final class DeferredTracing {
   private final UntrustedParentPolicy untrustedParentPolicy;
   private final ExportAcknowledgements acknowledgements;
   private final InstrumentationScopeInfo scope;
+  private final Logger startEvents; // null: start events are off
 
   DeferredTracing(
       boolean enabled,
@@ -90,7 +96,40 @@ public final class DeferredTracing {
     String version = DeferredTracing.class.getPackage().getImplementationVersion();
     this.scope =
         InstrumentationScopeInfo.builder(INSTRUMENTATION_SCOPE).setVersion(version == null ? "dev" : version).build();
+    this.startEvents = options.startEventLoggerProvider == null ? null
+        : options.startEventLoggerProvider.loggerBuilder(INSTRUMENTATION_SCOPE)
+            .setInstrumentationVersion(scope.getVersion()).build();
   }
+
+  /**
+   * Says, as an OpenTelemetry log event, that the span of {@code record} has begun, if start events are on
+   * ({@link DeferredTracingBuilder#setStartEventLoggerProvider}): event name {@value #START_EVENT_NAME}, the
+   * span's trace and span IDs as its context, its start time as timestamp, and its name, began-by and owner as
+   * attributes. A backend that correlates logs with traces can then show an item as started long before its
+   * span ends. Call it only once the record is persisted ({@code DeferredSpanStore.beginDeferredSpan} does; a
+   * caller committing {@code beginOps} in its own transaction calls it after the commit), so no event speaks of
+   * a span that was never stored. Unsampled records emit nothing.
+   */
+  public void announceBegun(DeferredSpanRecord record) {
+    if (startEvents == null || !record.isValid() || !record.getSpanContext().isSampled()) {
+      return;
+    }
+    AttributesBuilder attributes = Attributes.builder()
+        .put(DeferredSpanAttributes.NAME, record.getName())
+        .put(DeferredSpanAttributes.BEGAN_BY, record.getBeganBy());
+    record.getOwner().ifPresent(owner -> attributes.put(DeferredSpanAttributes.OWNER, owner));
+    startEvents.logRecordBuilder()
+        .setEventName(START_EVENT_NAME)
+        .setContext(Context.root().with(Span.wrap(record.getSpanContext())))
+        .setTimestamp(record.getStartEpochNanos(), TimeUnit.NANOSECONDS)
+        .setSeverity(Severity.INFO)
+        .setBody(record.getName() + " began")
+        .setAllAttributes(attributes.build())
+        .emit();
+  }
+
+  /** The event name of {@link #announceBegun} events. */
+  public static final String START_EVENT_NAME = "deferred_span.start";
 
   /** Tracing disabled: nothing is stored, nothing is exported, nothing costs. */
   public static DeferredTracing noop() {

@@ -1,5 +1,6 @@
 package io.deferredspans.sdk;
 
+import io.opentelemetry.api.logs.LoggerProvider;
 import io.opentelemetry.sdk.OpenTelemetrySdk;
 import io.opentelemetry.sdk.autoconfigure.spi.AutoConfigurationCustomizer;
 import io.opentelemetry.sdk.autoconfigure.spi.ConfigProperties;
@@ -64,6 +65,8 @@ public final class DeferredTracingAutoConfiguration {
   private volatile boolean sdkDisabled;
   private volatile boolean acknowledging;
   private final DeferredTracingOptions options = new DeferredTracingOptions();
+  // DEFERRED_SPANS_START_EVENTS: honoured by get(sdk), which knows the SDK's logger provider.
+  private volatile boolean startEventsConfigured;
   // Setters called in code win over the configuration, which is read only while autoconfigure builds.
   private final List<Consumer<DeferredTracingOptions>> overrides = new CopyOnWriteArrayList<>();
 
@@ -103,7 +106,11 @@ public final class DeferredTracingAutoConfiguration {
   public static DeferredTracing get(OpenTelemetrySdk sdk) {
     SdkTracerProvider tracerProvider = Objects.requireNonNull(sdk, "sdk").getSdkTracerProvider();
     if (tracerProvider.getSampler() instanceof CapturingSampler capturing) {
-      return capturing.capture().build(tracerProvider);
+      DeferredTracingAutoConfiguration capture = capturing.capture();
+      if (capture.startEventsConfigured && capture.options.startEventLoggerProvider == null) {
+        capture.options.startEventLoggerProvider = sdk.getSdkLoggerProvider();
+      }
+      return capture.build(tracerProvider);
     }
     if (lastRunDisabled || disabledByEnvironment()) {
       return DeferredTracing.noop();
@@ -186,6 +193,7 @@ public final class DeferredTracingAutoConfiguration {
             "deferred.spans.untrusted.parent must be trust, link or ignore, not '" + policy + "'", e);
       }
     }
+    startEventsConfigured = config.getBoolean("deferred.spans.start.events", false);
     overrides.forEach(override -> override.accept(options));
   }
 
@@ -213,6 +221,12 @@ public final class DeferredTracingAutoConfiguration {
   /** See {@link DeferredTracingBuilder#setUntrustedParentPolicy}; also {@code DEFERRED_SPANS_UNTRUSTED_PARENT}. */
   public DeferredTracingAutoConfiguration setUntrustedParentPolicy(UntrustedParentPolicy policy) {
     return override(options -> options.setUntrustedParentPolicy(policy));
+  }
+
+  /** See {@link DeferredTracingBuilder#setStartEventLoggerProvider}; with the SPI, {@code DEFERRED_SPANS_START_EVENTS=true}. */
+  public DeferredTracingAutoConfiguration setStartEventLoggerProvider(LoggerProvider loggerProvider) {
+    Objects.requireNonNull(loggerProvider, "loggerProvider");
+    return override(options -> options.startEventLoggerProvider = loggerProvider);
   }
 
   /**

@@ -1,5 +1,6 @@
 package io.deferredspans.sdk;
 
+import io.opentelemetry.api.logs.LoggerProvider;
 import io.opentelemetry.sdk.common.Clock;
 import io.opentelemetry.sdk.resources.Resource;
 import io.opentelemetry.sdk.trace.IdGenerator;
@@ -12,6 +13,7 @@ import io.opentelemetry.sdk.trace.export.SpanExporter;
 import io.opentelemetry.sdk.trace.samplers.Sampler;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import java.util.function.Function;
 
 /**
@@ -81,6 +83,17 @@ public final class DeferredTracingBuilder {
   /** Adds a processor that sees every span, deferred ones included, with no per-span acknowledgement. */
   public DeferredTracingBuilder addSpanProcessor(SpanProcessor processor) {
     processors.add(processor);
+    return this;
+  }
+
+  /**
+   * Turns start events on: every begun span is announced as an OpenTelemetry log event through {@code
+   * loggerProvider} (usually the SDK's own, {@code sdk.getSdkLoggerProvider()}), so that backends correlating
+   * logs with traces show it as started while it is open. See {@link DeferredTracing#announceBegun}. Off by
+   * default.
+   */
+  public DeferredTracingBuilder setStartEventLoggerProvider(LoggerProvider loggerProvider) {
+    options.startEventLoggerProvider = Objects.requireNonNull(loggerProvider, "loggerProvider");
     return this;
   }
 

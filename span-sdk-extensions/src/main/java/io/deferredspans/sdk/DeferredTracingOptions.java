@@ -1,5 +1,6 @@
 package io.deferredspans.sdk;
 
+import io.opentelemetry.api.logs.LoggerProvider;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -10,6 +11,8 @@ final class DeferredTracingOptions {
   int maxAttributeBytes = DeferredTracingBuilder.DEFAULT_MAX_ATTRIBUTE_BYTES;
   List<String> deniedAttributeKeys = new ArrayList<>(AttributeFilter.DEFAULT_DENIED_KEYS);
   UntrustedParentPolicy untrustedParentPolicy = UntrustedParentPolicy.LINK;
+  // Off unless set: where start events go.
+  LoggerProvider startEventLoggerProvider;
 
   void setMaxAttributeBytes(int maxAttributeBytes) {
     if (maxAttributeBytes <= 0 || maxAttributeBytes > DeferredSpanRecordCodec.MAX_ENCODED_BYTES / 2) {

@@ -251,6 +251,7 @@ public final class DeferredSpanStore implements Closeable {
    * List<CuratorOp> ops = new ArrayList<>(store.beginOps(itemKey, record));
    * ops.add(client.transactionOp().create().forPath(itemPath, itemBytes));
    * client.transaction().forOperations(ops);
+   * tracing.announceBegun(record); // only if start events are on; after the commit
    * }</pre>
    *
    * Empty for a record of disabled tracing: nothing is stored. An unsampled record is stored (it is small) so
@@ -326,6 +327,7 @@ public final class DeferredSpanStore implements Closeable {
         });
     counters.begun.increment();
     metrics.begun(startNanos);
+    tracing.announceBegun(record); // committed: now it may be said to have begun
     return record;
   }
 
