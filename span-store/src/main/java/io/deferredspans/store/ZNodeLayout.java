@@ -1,5 +1,6 @@
 package io.deferredspans.store;
 
+import java.net.URLDecoder;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -83,6 +84,14 @@ final class ZNodeLayout {
     return ZKPaths.makePath(abandoned, ZKPaths.getNodeFromPath(openPath));
   }
 
+  String openRoot() {
+    return open;
+  }
+
+  String endedRoot() {
+    return ended;
+  }
+
   String abandonedRoot() {
     return abandoned;
   }
@@ -127,5 +136,17 @@ final class ZNodeLayout {
     String encoded = URLEncoder.encode(key, StandardCharsets.UTF_8);
     // "." and ".." are not valid znode names; '*' is left alone by URLEncoder but is fine in ZooKeeper.
     return encoded.equals(".") || encoded.equals("..") ? encoded.replace(".", "%2E") : encoded;
+  }
+
+  /** The key an open record's znode name was made from: the inverse of {@link #encodeKey}. */
+  static String decodeKey(String nodeName) {
+    return URLDecoder.decode(nodeName, StandardCharsets.UTF_8);
+  }
+
+  /** Who holds a claim, from its data ({@code HOST\nNONCE}, written by {@code EndTransaction.claimData}). */
+  static String claimHolder(byte[] claimData) {
+    String text = claimData == null ? "" : new String(claimData, StandardCharsets.UTF_8);
+    int newline = text.indexOf('\n');
+    return newline >= 0 ? text.substring(0, newline) : text;
   }
 }
