@@ -28,7 +28,8 @@ import picocli.CommandLine.Spec;
         "5:not authorized (NoAuth: the store has ACLs; give --auth)",
         "6:show KEY or a quarantine ID names nothing",
         "7:show KEY found an unreadable record",
-        "8:serve cannot start (its OpenTelemetry configuration)"})
+        "8:serve cannot start (its OpenTelemetry configuration)"},
+    footer = "%nSee docs/operations.md for a walk-through.")
 public final class DeferredSpansCli implements Callable<Integer> {
   @Option(names = {"-h", "--help"}, usageHelp = true, scope = ScopeType.INHERIT, description = "Show this help.")
   boolean help;

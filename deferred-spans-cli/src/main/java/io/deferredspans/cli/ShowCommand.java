@@ -132,7 +132,9 @@ final class ShowCommand extends StoreCommand {
     record.getLinks().forEach(link -> table.row("link",
         link.getSpanContext().getTraceId() + "-" + link.getSpanContext().getSpanId()));
     record.getAttributes().forEach((attribute, value) -> table.row("attribute", attribute.getKey() + "=" + value));
-    table.row("trace url", TraceUrls.of(traceUrl, record));
+    if (traceUrl != null) {
+      table.row("trace url", TraceUrls.of(traceUrl, record));
+    }
     table.print(out());
   }
 
