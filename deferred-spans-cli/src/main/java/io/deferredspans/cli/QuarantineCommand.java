@@ -115,11 +115,11 @@ final class QuarantineCommand implements Callable<Integer> {
         store.client().delete().withVersion(read.getStat().getVersion()).forPath(path);
       } catch (KeeperException.NoNodeException gone) {
         throw notFound(id);
+      } catch (KeeperException.NoAuthException e) {
+        throw new CliException(ExitCodes.NOT_AUTHORIZED, "not authorized to delete " + path
+            + " (give --auth with the store's credentials)");
       } catch (Exception e) {
-        throw store.translate(e, path).exitCode() == ExitCodes.NOT_AUTHORIZED
-            ? new CliException(ExitCodes.NOT_AUTHORIZED, "not authorized to delete " + path
-                + " (give --auth with the store's credentials)")
-            : store.translate(e, path);
+        throw store.translate(e, path);
       }
       out().println("deleted " + path);
       out().flush();

@@ -49,6 +49,8 @@ final class ServeCommand implements Callable<Integer> {
   @Spec
   CommandSpec spec;
 
+  private volatile boolean stopping;
+
   @Option(names = "--scan-interval", defaultValue = "10s", converter = Durations.Converter.class,
       paramLabel = "DURATION", description = "How often the leader scans (default: ${DEFAULT-VALUE}).")
   Duration scanInterval;
@@ -113,9 +115,11 @@ final class ServeCommand implements Callable<Integer> {
       throw e;
     }
     client.getConnectionStateListenable().addListener((c, state) -> report("zookeeper " + state));
-    Runtime.getRuntime().addShutdownHook(stopper(recovery, store, sdk, client));
+    Thread stopper = stopper(recovery, store, sdk, client);
+    Runtime.getRuntime().addShutdownHook(stopper);
     watchLeadership(recovery);
-    return ExitCodes.OK; // never reached: the process ends through SIGTERM (or SIGINT)
+    stopper.join(); // the JVM ends when the hook does, with SIGTERM's status (143)
+    return ExitCodes.OK;
   }
 
   private static OpenTelemetrySdk buildSdk(AutoConfiguredOpenTelemetrySdkBuilder builder) {
@@ -145,10 +149,13 @@ final class ServeCommand implements Callable<Integer> {
     }
   }
 
-  /** Reports leadership as it changes; polls, since the recovery worker exposes no listener. */
+  /**
+   * Reports leadership as it changes, until shutdown begins (a closed latch has no leadership, which is no news);
+   * polls, since the recovery worker exposes no listener.
+   */
   private void watchLeadership(DeferredSpanRecovery recovery) {
     Boolean leading = null;
-    while (!Thread.currentThread().isInterrupted()) {
+    while (!stopping) {
       boolean now = recovery.hasLeadership();
       if (leading == null || now != leading) {
         report(now ? "leading recovery" : "standing by (another instance leads, or none is elected yet)");
@@ -161,6 +168,7 @@ final class ServeCommand implements Callable<Integer> {
   private Thread stopper(DeferredSpanRecovery recovery, DeferredSpanStore store, OpenTelemetrySdk sdk,
       CuratorFramework client) {
     return new Thread(() -> {
+      stopping = true;
       report("stopping");
       stop(recovery, store, sdk, client, true);
       report("stopped");
