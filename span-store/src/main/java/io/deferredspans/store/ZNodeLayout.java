@@ -1,5 +1,6 @@
 package io.deferredspans.store;
 
+import java.net.URLDecoder;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -85,6 +86,10 @@ final class ZNodeLayout {
     return ZKPaths.makePath(abandoned, ZKPaths.getNodeFromPath(openPath));
   }
 
+  String openRoot() {
+    return open;
+  }
+
   String endedRoot() {
     return ended;
   }
@@ -159,5 +164,17 @@ final class ZNodeLayout {
       }
     }
     return -1;
+  }
+
+  /** The key an open record's znode name was made from: the inverse of {@link #encodeKey}. */
+  static String decodeKey(String nodeName) {
+    return URLDecoder.decode(nodeName, StandardCharsets.UTF_8);
+  }
+
+  /** Who holds a claim, from its data ({@code HOST\nNONCE}, written by {@code EndTransaction.claimData}). */
+  static String claimHolder(byte[] claimData) {
+    String text = claimData == null ? "" : new String(claimData, StandardCharsets.UTF_8);
+    int newline = text.indexOf('\n');
+    return newline >= 0 ? text.substring(0, newline) : text;
   }
 }

@@ -1,0 +1,107 @@
+package io.deferredspans.cli;
+
+import io.deferredspans.sdk.DeferredSpanRecord;
+import io.deferredspans.sdk.DeferredTracing;
+import io.deferredspans.store.DeferredSpanStore;
+import java.io.File;
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.apache.curator.framework.CuratorFramework;
+import org.apache.curator.framework.CuratorFrameworkFactory;
+import org.apache.curator.retry.ExponentialBackoffRetry;
+import org.apache.curator.test.TestingServer;
+import org.apache.zookeeper.KeeperException;
+
+/**
+ * The figure of docs/benchmarks.md for {@code deferred-spans list}: a real ZooKeeper (in this JVM) holding N open
+ * spans, and the shaded jar run as an operator runs it, in a fresh JVM, printing every row (to /dev/null). Prints
+ * one table row per N: wall time of the whole command (JVM start included; median of 3), the time the listing
+ * itself took and the ZooKeeper reads it made, both as the command reports them with {@code --timing}.
+ *
+ * <p>Usage: {@code ListBenchmark JAR N...} (see benchmarks/list-open-spans).
+ */
+public final class ListBenchmark {
+  private static final int RUNS = 3;
+
+  private ListBenchmark() {}
+
+  public static void main(String[] args) throws Exception {
+    String jar = args[0];
+    System.setProperty("zookeeper.forceSync", "no"); // filling is not what is measured
+    File data = Files.createTempDirectory("list-benchmark").toFile();
+    try (TestingServer zookeeper = new TestingServer(-1, data);
+        CuratorFramework client = CuratorFrameworkFactory.newClient(
+            zookeeper.getConnectString(), new ExponentialBackoffRetry(100, 3))) {
+      client.start();
+      client.blockUntilConnected(30, TimeUnit.SECONDS);
+      DeferredTracing tracing = DeferredTracing.builder().setHostName("scheduler-1").build();
+      DeferredSpanStore store = DeferredSpanStore.builder(client, tracing).build();
+      store.start();
+      System.out.printf(Locale.ROOT, "%-12s %-22s %-22s %s%n", "open spans", "list, wall (JVM incl.)",
+          "listing (--timing)", "ZooKeeper reads");
+      int open = 0;
+      for (int i = 1; i < args.length; i++) {
+        int target = Integer.parseInt(args[i]);
+        fill(client, tracing, store, open, target);
+        open = target;
+        List<long[]> runs = new ArrayList<>();
+        for (int run = 0; run < RUNS; run++) {
+          runs.add(list(jar, zookeeper.getConnectString(), target));
+        }
+        runs.sort((a, b) -> Long.compare(a[0], b[0]));
+        long[] median = runs.get(RUNS / 2);
+        System.out.printf(Locale.ROOT, "%,-12d %-22s %-22s %,d%n", target, String.format(Locale.ROOT, "%,d ms",
+            median[0]), String.format(Locale.ROOT, "%,d ms", median[1]), median[2]);
+      }
+      store.close();
+    }
+  }
+
+  /** Begins spans {@code from} to {@code to} with every begin transaction in flight at once, 1,000 at a time. */
+  private static void fill(CuratorFramework client, DeferredTracing tracing, DeferredSpanStore store, int from,
+      int to) throws Exception {
+    Semaphore inFlight = new Semaphore(1_000);
+    AtomicReference<KeeperException.Code> failure = new AtomicReference<>();
+    for (int i = from; i < to; i++) {
+      String name = i % 4 == 0 ? "BuildSet" : "QueueItem";
+      DeferredSpanRecord record = tracing.spanBuilder(name).setNoParent().setOwner("/items/item-" + i).begin();
+      inFlight.acquire();
+      client.transaction().inBackground((c, event) -> {
+        if (event.getResultCode() != 0) {
+          failure.compareAndSet(null, KeeperException.Code.get(event.getResultCode()));
+        }
+        inFlight.release();
+      }).forOperations(store.beginOps("tenant-a/gate/item-" + i, record));
+    }
+    inFlight.acquire(1_000);
+    if (failure.get() != null) {
+      throw new IllegalStateException("a begin failed: " + failure.get());
+    }
+  }
+
+  /** {wall ms, listing ms, reads} of one {@code list --timing} in a fresh JVM. */
+  private static long[] list(String jar, String zookeeper, int expected) throws Exception {
+    File timing = File.createTempFile("list-timing", ".txt");
+    long start = System.nanoTime();
+    Process process = new ProcessBuilder(ProcessHandle.current().info().command().orElse("java"), "-jar", jar,
+        "list", "--zookeeper", zookeeper, "--timing")
+        .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(timing).start();
+    if (process.waitFor() != 0) {
+      throw new IllegalStateException("list failed: " + Files.readString(timing.toPath()));
+    }
+    long wall = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+    String line = Files.readString(timing.toPath()).strip();
+    timing.delete();
+    // "listed 10,000 open spans in 412 ms with 10,258 ZooKeeper reads"
+    String[] words = line.replace(",", "").split(" ");
+    if (Integer.parseInt(words[1]) != expected) {
+      throw new IllegalStateException("expected " + expected + " open spans: " + line);
+    }
+    return new long[] {wall, Long.parseLong(words[5]), Long.parseLong(words[8])};
+  }
+}
