@@ -5,9 +5,9 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.deferredspans.otlp.json.ReceivedSpan;
 import io.deferredspans.store.EndResult;
 import io.deferredspans.testing.otlp.OtlpTestReceiver;
-import io.deferredspans.testing.otlp.ReceivedSpan;
 import io.opentelemetry.exporter.otlp.http.trace.OtlpHttpSpanExporter;
 import java.net.ServerSocket;
 import java.time.Duration;

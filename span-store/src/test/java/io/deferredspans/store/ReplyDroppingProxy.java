@@ -111,11 +111,13 @@ final class ReplyDroppingProxy implements AutoCloseable {
             replyDropped.countDown();
             return;
           }
-          out.write(buffer, 0, n);
-          out.flush();
+          // Armed before the request goes out: a server quicker than this thread would otherwise have its reply
+          // forwarded before the flag was up (the reply was then not lost, and the test flaked).
           if (clientToServer && n >= REQUEST_THRESHOLD_BYTES && armed.compareAndSet(1, 0)) {
             dropReply = true;
           }
+          out.write(buffer, 0, n);
+          out.flush();
         }
       } catch (IOException e) {
         // one side went away: close both so the client notices and reconnects
