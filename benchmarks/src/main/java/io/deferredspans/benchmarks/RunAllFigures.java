@@ -10,6 +10,7 @@ import io.deferredspans.benchmarks.zk.ConcurrencyFigures;
 import io.deferredspans.benchmarks.zk.ExportLatencyFigures;
 import io.deferredspans.benchmarks.zk.LifecycleFigures;
 import io.deferredspans.benchmarks.zk.OpenRecordsFigures;
+import io.deferredspans.benchmarks.zk.RecoveryLoadFigures;
 import io.deferredspans.benchmarks.zk.StorageInfo;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -106,6 +107,9 @@ public final class RunAllFigures {
           record(report, OpenRecordsFigures.HEAP, rows);
           report.printFigure(OpenRecordsFigures.COST, System.out);
         }
+        if (plan.includes("8")) {
+          record(report, RecoveryLoadFigures.FIGURE, RecoveryLoadFigures.run(connect, options));
+        }
       }
     }
     report.put("load average at end", MachineInfo.loadAverage());
@@ -117,7 +121,7 @@ public final class RunAllFigures {
   }
 
   private static boolean needsZooKeeper(Plan plan) {
-    return new ArrayList<>(List.of("1", "2", "5", "6", "7")).stream().anyMatch(plan::includes);
+    return new ArrayList<>(List.of("1", "2", "5", "6", "7", "8")).stream().anyMatch(plan::includes);
   }
 
   /** Adds rows as soon as a figure is done and prints its table, so a long run shows progress. */

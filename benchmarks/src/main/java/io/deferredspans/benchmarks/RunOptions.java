@@ -24,20 +24,23 @@ public record RunOptions(
     int jmhForks,
     int jmhWarmupIterations,
     int jmhMeasurementIterations,
-    Duration jmhIterationTime) {
+    Duration jmhIterationTime,
+    Duration recoveryWindow) {
 
   public static RunOptions full() {
     return new RunOptions("full", 1, 7, 300, List.of(1, 2, 4, 8), 600, List.of(1_000, 10_000, 100_000), 5,
-        List.of(Duration.ofMillis(1000), Duration.ofMillis(50)), 3, 150, 5, 1, 2, 3, Duration.ofMillis(700));
+        List.of(Duration.ofMillis(1000), Duration.ofMillis(50)), 3, 150, 5, 1, 2, 3, Duration.ofMillis(700),
+        Duration.ofSeconds(30));
   }
 
   public static RunOptions quick() {
     return new RunOptions("short", 1, 3, 100, List.of(1, 2, 4, 8), 160, List.of(1_000, 3_000, 10_000), 3,
-        List.of(Duration.ofMillis(1000), Duration.ofMillis(50)), 2, 60, 2, 1, 1, 2, Duration.ofMillis(300));
+        List.of(Duration.ofMillis(1000), Duration.ofMillis(50)), 2, 60, 2, 1, 1, 2, Duration.ofMillis(300),
+        Duration.ofSeconds(8));
   }
 
   public static RunOptions smoke() {
     return new RunOptions("smoke", 0, 2, 10, List.of(1, 2), 20, List.of(100, 300), 2,
-        List.of(Duration.ofMillis(50)), 1, 10, 1, 0, 0, 1, Duration.ofMillis(100));
+        List.of(Duration.ofMillis(50)), 1, 10, 1, 0, 0, 1, Duration.ofMillis(100), Duration.ofSeconds(2));
   }
 }

@@ -202,8 +202,7 @@ final class ExportedSpans {
         held.session.multi(List.of(
             Op.delete(held.session.absolute(claim), -1), Op.delete(held.session.absolute(held.endedPath), -1)));
       } catch (KeeperException.SessionExpiredException | KeeperException.NoNodeException sessionGone) {
-        // Our claim vanished with our session: delete the copy only if no one claimed it since.
-        client.delete().forPath(held.endedPath);
+        removeAfterSessionLoss(held);
       }
       counters.removed.increment();
       settled();
@@ -216,6 +215,37 @@ final class ExportedSpans {
       settled();
     } catch (Exception e) {
       retryLater(held, attempt, e, () -> remove(held, attempt + 1));
+    }
+  }
+
+  /**
+   * Deletes an exported span's copy through Curator's current session once the claiming session is gone for this
+   * client: unless another session claimed it since. The server may still hold the old session, and with it our
+   * claim, for up to a session timeout after the client gave it up; that claim is still ours, and goes with the
+   * copy, so recovery never finds the span unclaimed and exports it again.
+   */
+  private void removeAfterSessionLoss(Held held) throws Exception {
+    String claim = ZNodeLayout.claimPath(held.endedPath);
+    for (int attempt = 0; ; attempt++) {
+      Stat stat = client.checkExists().forPath(claim);
+      try {
+        if (stat != null && stat.getEphemeralOwner() == held.session.id()) {
+          client.transaction().forOperations(
+              client.transactionOp().delete().withVersion(stat.getVersion()).forPath(claim),
+              client.transactionOp().delete().forPath(held.endedPath));
+        } else {
+          client.delete().forPath(held.endedPath); // NotEmpty if someone else claimed it meanwhile
+        }
+        return;
+      } catch (KeeperException.NoNodeException | KeeperException.BadVersionException claimChanged) {
+        // Our old claim expired between the read and the delete: look again, a few times, then retry later.
+        if (client.checkExists().forPath(held.endedPath) == null) {
+          throw new KeeperException.NoNodeException(held.endedPath); // removed after all
+        }
+        if (attempt >= 2) {
+          throw new KeeperException.BadVersionException(claim); // not "already removed": retried later
+        }
+      }
     }
   }
 

@@ -39,6 +39,7 @@ import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.CuratorFrameworkFactory;
 import org.apache.curator.framework.state.ConnectionState;
 import org.apache.curator.retry.ExponentialBackoffRetry;
+import org.apache.curator.test.KillSession;
 import org.apache.curator.test.TestingServer;
 import org.apache.curator.utils.ZKPaths;
 import org.apache.zookeeper.KeeperException;
@@ -230,6 +231,29 @@ class ExactlyOnceTest {
     paused.flush(); // the host wakes up and its batch processor exports what it held
     assertEquals(1, receiver.spans().size(), "the woken host's copy was fenced off");
     assertThat(paused.store.stats().fencedExports()).isPositive();
+  }
+
+  @Test
+  void hostThatGaveUpItsSessionBeforeTheServerDidStillRemovesWhatItExported() throws Exception {
+    // The client declares its session expired while the server still holds it (and its claims) a while longer.
+    TestHost ender = host("ender", UnaryOperator.identity(), Duration.ofMinutes(5));
+    TestHost other = host("other");
+    enqueue(other, "late-removal");
+    assertEquals(EndResult.Outcome.ENDED, dequeue(ender, "late-removal", DeferredSpanEnding.now()).getOutcome());
+    receiver.holdReplies();
+    java.util.concurrent.CompletableFuture<Void> flushed =
+        java.util.concurrent.CompletableFuture.runAsync(ender::flush);
+    receiver.awaitSpans(1, WAIT); // past the fence and on the wire; the collector's answer is held
+
+    KillSession.kill(ender.client.getZookeeperClient().getZooKeeper()); // client-side expiry
+    receiver.releaseReplies();
+    flushed.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+
+    // Exported, so its stored copy must go now, not stay for recovery to export again once the server expires
+    // the old session and its claim.
+    await().atMost(Duration.ofSeconds(10)).until(() -> other.storedFinishedSpans() == 0);
+    recoverEverything(other);
+    assertEquals(1, receiver.spans().size());
   }
 
   // ---------------------------------------------------------------- 5. recovery backs off

@@ -28,7 +28,7 @@ public final class OpenRecordsFigures {
   public static final String HEAP = "5. client heap per open span";
   public static final String COST = "6b. cost per op vs open records";
   private static final String BASE = "/open-records/deferred-spans";
-  private static final int FILL_THREADS = 8;
+  static final int FILL_THREADS = 8;
 
   private OpenRecordsFigures() {}
 
@@ -108,7 +108,8 @@ public final class OpenRecordsFigures {
   }
 
   /** Begins {@code count} spans that stay open, from several threads so 100,000 take seconds, not minutes. */
-  private static int open(ExecutorService threads, QueueVariant opener, int count) throws Exception {
+  /** Opens {@code count} spans the way an application does, on {@value #FILL_THREADS} threads. */
+  static int open(ExecutorService threads, QueueVariant opener, int count) throws Exception {
     List<String> keys = QueueItems.freshKeys("open", count);
     List<Callable<Void>> work = new ArrayList<>();
     for (int t = 0; t < FILL_THREADS; t++) {
