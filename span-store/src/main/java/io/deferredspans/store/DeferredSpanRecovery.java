@@ -117,6 +117,9 @@ public final class DeferredSpanRecovery implements Closeable {
   private int sweepShard;
   private double sweepCredit;
   private long passReads;
+  private long lastPassReads;
+  private double passEstimate = ZNodeLayout.SHARDS;
+  private boolean passEstimated;
   private OpenTally sweepTally = new OpenTally();
   // What the last complete pass over open spans and the last full scan of finished spans saw: the leader's
   // gauges. Null until there is one.
@@ -323,6 +326,21 @@ public final class DeferredSpanRecovery implements Closeable {
     }
   }
 
+  /**
+   * What the coming pass will read: one listing per shard, and a record read plus an owner check per record.
+   * ZooKeeper counts every node below {@code open/} in one call (shards, records and their markers: 256 + 2 per
+   * record), which is exactly that; a server too old for the call gets an estimate from the shards swept so far.
+   */
+  private double estimatePassReads() {
+    try {
+      reads.increment();
+      return Math.max(ZNodeLayout.SHARDS, client.getZookeeperClient().getZooKeeper()
+          .getAllChildrenNumber(ZKPaths.fixForNamespace(client.getNamespace(), layout.openRoot())));
+    } catch (Exception olderServerOrNoAnswer) {
+      return Math.max(ZNodeLayout.SHARDS, lastPassReads);
+    }
+  }
+
   /** Open records whose owner was seen missing: checked again once the grace period is over. */
   private void recheckMissingOwners(ScanResult result) throws Exception {
     long nowNanos = store.tracing().getClock().now();
@@ -336,15 +354,18 @@ public final class DeferredSpanRecovery implements Closeable {
 
   /**
    * Sweeps whole shards of open spans while this tick's read credit lasts. The credit grows at the rate that
-   * spreads one pass (estimated from the pass so far) over {@code sweepPeriod}, capped by {@code
-   * maxSweepReadsPerSecond}; a shard bigger than the credit is swept anyway and the debt paid by later ticks.
+   * spreads one pass (its reads counted by ZooKeeper when the pass starts) over {@code sweepPeriod}, capped by
+   * {@code maxSweepReadsPerSecond}; a shard bigger than the credit is swept anyway and the debt paid by later
+   * ticks.
    */
   private void sweepOpen(ScanResult result, long now) throws Exception {
     long elapsed = lastTickNanos == 0 ? scanInterval.toNanos() : now - lastTickNanos;
     lastTickNanos = now;
-    double estimatedPassReads = sweepShard == 0 ? ZNodeLayout.SHARDS
-        : Math.max(ZNodeLayout.SHARDS, (double) passReads * ZNodeLayout.SHARDS / sweepShard);
-    double rate = Math.min(maxSweepReadsPerSecond, estimatedPassReads / (sweepPeriod.toNanos() / 1e9));
+    if (!passEstimated) {
+      passEstimate = estimatePassReads();
+      passEstimated = true;
+    }
+    double rate = Math.min(maxSweepReadsPerSecond, passEstimate / (sweepPeriod.toNanos() / 1e9));
     double tickCredit = rate * scanInterval.toNanos() / 1e9;
     sweepCredit = Math.min(sweepCredit + rate * elapsed / 1e9, Math.max(tickCredit, 1));
     List<String> shards = layout.openShards();
@@ -360,7 +381,9 @@ public final class DeferredSpanRecovery implements Closeable {
       sweepShard++;
       if (sweepShard == ZNodeLayout.SHARDS) {
         sweepShard = 0;
+        lastPassReads = passReads;
         passReads = 0;
+        passEstimated = false;
         lastOpenTally = sweepTally;
         sweepTally = new OpenTally();
         result.sweepsCompleted++;

@@ -60,7 +60,8 @@ public final class RecoveryLoadFigures {
       while (!recovery.hasLeadership() && System.nanoTime() < deadline) {
         Thread.sleep(20);
       }
-      Thread.sleep(3_000); // the first ticks: the new leader's full scan of finished spans, the sweep's first shards
+      // Past the new leader's full scan of finished spans and the sweep's first shard.
+      Thread.sleep(Math.min(10_000, window.toMillis()));
       long reads0 = host.store.stats().recoveryReads();
       long cpu0 = recoveryThreadCpuNanos();
       long t0 = System.nanoTime();
