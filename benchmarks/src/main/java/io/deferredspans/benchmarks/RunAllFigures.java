@@ -11,6 +11,7 @@ import io.deferredspans.benchmarks.zk.ExportLatencyFigures;
 import io.deferredspans.benchmarks.zk.LifecycleFigures;
 import io.deferredspans.benchmarks.zk.OpenRecordsFigures;
 import io.deferredspans.benchmarks.zk.RecoveryLoadFigures;
+import io.deferredspans.benchmarks.zk.ServerHeapFigures;
 import io.deferredspans.benchmarks.zk.StorageInfo;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -110,6 +111,9 @@ public final class RunAllFigures {
         if (plan.includes("8")) {
           record(report, RecoveryLoadFigures.FIGURE, RecoveryLoadFigures.run(connect, options));
         }
+        if (plan.includes("9")) {
+          record(report, ServerHeapFigures.FIGURE, ServerHeapFigures.run(zookeeper, options));
+        }
       }
     }
     report.put("load average at end", MachineInfo.loadAverage());
@@ -121,7 +125,7 @@ public final class RunAllFigures {
   }
 
   private static boolean needsZooKeeper(Plan plan) {
-    return new ArrayList<>(List.of("1", "2", "5", "6", "7", "8")).stream().anyMatch(plan::includes);
+    return new ArrayList<>(List.of("1", "2", "5", "6", "7", "8", "9")).stream().anyMatch(plan::includes);
   }
 
   /** Adds rows as soon as a figure is done and prints its table, so a long run shows progress. */

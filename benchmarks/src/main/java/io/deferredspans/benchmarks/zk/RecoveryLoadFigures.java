@@ -4,8 +4,12 @@ import io.deferredspans.benchmarks.RunOptions;
 import io.deferredspans.benchmarks.report.FigureRow;
 import io.deferredspans.benchmarks.report.Spread;
 import io.deferredspans.benchmarks.report.Target;
+import io.deferredspans.sdk.DeferredSpanEnding;
 import io.deferredspans.sdk.DeferredTracing;
 import io.deferredspans.store.DeferredSpanRecovery;
+import io.deferredspans.store.DeferredSpanStore;
+import io.deferredspans.store.DeferredSpanStoreLayout;
+import io.deferredspans.store.EndResult;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
 import java.time.Duration;
@@ -14,6 +18,11 @@ import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import org.apache.curator.framework.CuratorFramework;
+import org.apache.curator.framework.CuratorFrameworkFactory;
+import org.apache.curator.retry.ExponentialBackoffRetry;
+import org.apache.curator.utils.ZKPaths;
+import org.apache.zookeeper.data.Stat;
 
 /**
  * Figure 8: the recovery leader's background load on ZooKeeper, at each number of idle open spans. The baseline
@@ -39,7 +48,7 @@ public final class RecoveryLoadFigures {
       int open = 0;
       for (int target : options.openRecordLevels()) {
         open += OpenRecordsFigures.open(fillThreads, opener, target - open);
-        rows.addAll(level(host, target, options.recoveryWindow()));
+        rows.addAll(level(host, target, options.recoveryWindow(), connectString, opener, items));
       }
     } finally {
       fillThreads.shutdownNow();
@@ -47,7 +56,8 @@ public final class RecoveryLoadFigures {
     return rows;
   }
 
-  private static List<FigureRow> level(BenchClient host, int open, Duration window) throws Exception {
+  private static List<FigureRow> level(BenchClient host, int open, Duration window, String connectString,
+      QueueVariant opener, QueueItems items) throws Exception {
     try (DeferredSpanRecovery recovery =
         DeferredSpanRecovery.builder(host.store).scanInterval(Duration.ofSeconds(1)).build()) {
       long before = host.store.stats().recoveryReads();
@@ -70,8 +80,12 @@ public final class RecoveryLoadFigures {
       double readsPerSecond = (host.store.stats().recoveryReads() - reads0) / seconds;
       double cpuMillisPerSecond = (recoveryThreadCpuNanos() - cpu0) / 1e6 / seconds;
 
+      double[] takeoverMillis = takeovers(host, connectString, opener, items, open);
+
       String at = " at " + open + " open";
       return List.of(
+          FigureRow.context(FIGURE, "host's session ends -> recovery holds its finished span" + at, takeoverMillis,
+              "ms", "after the session ends; a crash adds the session timeout. " + takeoverMillis.length + " hosts"),
           FigureRow.context(FIGURE, "baseline: one full scan's reads" + at, new double[] {fullScanReads}, "reads",
               "the old worker did this every 10 s: " + Math.round(oldReadsPerSecond) + " reads/s"),
           FigureRow.context(FIGURE, "background reads" + at, new double[] {readsPerSecond}, "reads/s",
@@ -83,6 +97,48 @@ public final class RecoveryLoadFigures {
           FigureRow.context(FIGURE, "leader CPU" + at, new double[] {cpuMillisPerSecond}, "ms/s",
               "the recovery thread's CPU time per second"));
     }
+  }
+
+  /**
+   * How long after an ending host's session ends the leader holds its finished span (claimed, handed to the
+   * leader's exporter): the watch reports the vanished claim, whatever the number of open spans. The host's
+   * pipeline never exports (an hour's batch delay), as a host that dies between end and export.
+   */
+  private static double[] takeovers(BenchClient leader, String connectString, QueueVariant opener,
+      QueueItems items, int open) throws Exception {
+    DeferredSpanStoreLayout layout = DeferredSpanStoreLayout.of(BASE);
+    long leaderSession = leader.client.getZookeeperClient().getZooKeeper().getSessionId();
+    double[] millis = new double[5];
+    for (int i = 0; i < millis.length; i++) {
+      String key = "takeover-" + open + "-" + i;
+      opener.enqueue(key);
+      DeferredTracing tracing = BenchTracing.withNoopExporter();
+      CuratorFramework client =
+          CuratorFrameworkFactory.newClient(connectString, 30_000, 10_000, new ExponentialBackoffRetry(100, 3));
+      client.start();
+      client.blockUntilConnected(30, TimeUnit.SECONDS);
+      DeferredSpanStore store = DeferredSpanStore.builder(client, tracing).basePath(BASE)
+          .shutdownTimeout(Duration.ofSeconds(1)).build();
+      store.start();
+      EndResult end = store.endDeferredSpan(key, DeferredSpanEnding.now(),
+          client.transactionOp().delete().forPath(items.path(key)));
+      String claim = ZKPaths.makePath(layout.endedPath(end.getSpan().orElseThrow().getRecord().getSpanContext()
+          .getSpanId()), DeferredSpanStoreLayout.CLAIM);
+      long died = System.nanoTime();
+      client.close(); // the session ends now, and its claim with it
+      long deadline = died + TimeUnit.SECONDS.toNanos(60);
+      while (System.nanoTime() < deadline) {
+        Stat stat = leader.client.checkExists().forPath(claim);
+        if (stat != null && stat.getEphemeralOwner() == leaderSession) {
+          break;
+        }
+        Thread.sleep(1);
+      }
+      millis[i] = (System.nanoTime() - died) / 1e6;
+      store.close();
+      BenchTracing.shutdown(tracing);
+    }
+    return millis;
   }
 
   private static long recoveryThreadCpuNanos() {
