@@ -116,6 +116,19 @@ public final class RunAllFigures {
         }
       }
     }
+    if (plan.includes("6c")) {
+      List<ChildZooKeeper> ensemble = ChildZooKeeper.startEnsemble(3, plan.results());
+      try {
+        report.put("ensemble", "3 servers, each a curator-test TestingZooKeeperServer in its own child JVM (pids "
+            + ensemble.stream().map(server -> Long.toString(server.pid())).toList() + ")");
+        record(report, ConcurrencyFigures.ENSEMBLE_FIGURE, ConcurrencyFigures.run(
+            ConcurrencyFigures.ENSEMBLE_FIGURE, ChildZooKeeper.connectString(ensemble), options));
+      } finally {
+        for (ChildZooKeeper server : ensemble) {
+          server.close();
+        }
+      }
+    }
     report.put("load average at end", MachineInfo.loadAverage());
     report.printRun(System.out);
     String stamp = DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss").withZone(ZoneOffset.UTC).format(Instant.now());

@@ -209,8 +209,13 @@ public final class DeferredSpanRecovery implements Closeable {
 
   private void onEndedEvent(WatchedEvent event) {
     String path = event.getPath();
-    if (event.getType() != Watcher.Event.EventType.NodeDeleted || path == null
-        || !ZKPaths.getNodeFromPath(path).equals(ZNodeLayout.CLAIM)) {
+    if (event.getType() != Watcher.Event.EventType.NodeDeleted || path == null) {
+      return;
+    }
+    if (!ZKPaths.getNodeFromPath(path).equals(ZNodeLayout.CLAIM)) {
+      // The span itself is gone (exported and removed with its claim, in one transaction, as almost every end
+      // is): nothing to look at, and no read spent on it.
+      unclaimedEvents.remove(path);
       return;
     }
     unclaimedEvents.add(ZKPaths.getPathAndNode(path).getPath());
@@ -329,7 +334,7 @@ public final class DeferredSpanRecovery implements Closeable {
   /**
    * What the coming pass will read: one listing per shard, and a record read plus an owner check per record.
    * ZooKeeper counts every node below {@code open/} in one call (shards, records and their markers: 256 + 2 per
-   * record), which is exactly that; a server too old for the call gets an estimate from the shards swept so far.
+   * record), which is exactly that; a server too old for the call gets the last pass's count.
    */
   private double estimatePassReads() {
     try {

@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import org.apache.curator.test.InstanceSpec;
 
 /** A real ZooKeeper server (curator-test's TestingServer) in a child JVM started from this JVM's classpath. */
 public final class ChildZooKeeper implements AutoCloseable {
@@ -26,6 +27,51 @@ public final class ChildZooKeeper implements AutoCloseable {
   /** Starts the server and waits until it accepts connections; its log goes to {@code log}. */
   public static ChildZooKeeper start(Path log) throws IOException {
     Path dataDir = Files.createTempDirectory("deferred-spans-bench-zk");
+    return start(log, dataDir, List.of(dataDir.toString()));
+  }
+
+  /**
+   * Starts an ensemble of {@code size} servers, each in its own child JVM, and returns them once each has
+   * printed its address (the quorum forms as they find each other; a client's connect blocks until it has).
+   */
+  public static List<ChildZooKeeper> startEnsemble(int size, Path logDir) throws IOException {
+    Path dataDir = Files.createTempDirectory("deferred-spans-bench-ensemble");
+    List<String> ports = new ArrayList<>();
+    for (int i = 0; i < size; i++) {
+      ports.add(InstanceSpec.getRandomPort() + "," + InstanceSpec.getRandomPort() + ","
+          + InstanceSpec.getRandomPort());
+    }
+    List<ChildZooKeeper> servers = new ArrayList<>();
+    try {
+      for (int i = 0; i < size; i++) {
+        List<String> args = new ArrayList<>(List.of("quorum", Integer.toString(i), dataDir.toString()));
+        args.addAll(ports);
+        servers.add(start(logDir.resolve("zookeeper-ensemble-" + (i + 1) + ".log"),
+            dataDir.resolve("server-" + (i + 1)), args));
+      }
+      return servers;
+    } catch (IOException | RuntimeException e) {
+      for (ChildZooKeeper server : servers) {
+        server.closeQuietly();
+      }
+      throw e;
+    }
+  }
+
+  /** The connect string of a whole ensemble. */
+  public static String connectString(List<ChildZooKeeper> servers) {
+    return String.join(",", servers.stream().map(ChildZooKeeper::connectString).toList());
+  }
+
+  private void closeQuietly() {
+    try {
+      close();
+    } catch (IOException | InterruptedException e) {
+      process.destroyForcibly();
+    }
+  }
+
+  private static ChildZooKeeper start(Path log, Path dataDir, List<String> args) throws IOException {
     List<String> command = new ArrayList<>();
     command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     command.add("-Xms512m");
@@ -34,7 +80,7 @@ public final class ChildZooKeeper implements AutoCloseable {
     command.add("-cp");
     command.add(System.getProperty("java.class.path"));
     command.add(ZooKeeperProcess.class.getName());
-    command.add(dataDir.toString());
+    command.addAll(args);
     Files.createDirectories(log.toAbsolutePath().getParent());
     Process process =
         new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.to(log.toFile())).start();

@@ -22,7 +22,14 @@ public final class ConcurrencyFigures {
 
   private ConcurrencyFigures() {}
 
+  public static final String ENSEMBLE_FIGURE = "6c. throughput on a 3-server ensemble";
+
   public static List<FigureRow> run(String connectString, RunOptions options) throws Exception {
+    return run(FIGURE, connectString, options);
+  }
+
+  /** The same measurement under another figure's name, e.g. against a 3-server ensemble. */
+  public static List<FigureRow> run(String figure, String connectString, RunOptions options) throws Exception {
     List<Integer> counts = options.clientCounts();
     int maxClients = counts.stream().mapToInt(Integer::intValue).max().orElseThrow();
     DeferredTracing tracing = BenchTracing.withNoopExporter();
@@ -56,15 +63,15 @@ public final class ConcurrencyFigures {
       List<FigureRow> rows = new ArrayList<>();
       for (int level = 0; level < counts.size(); level++) {
         int n = counts.get(level);
-        rows.add(FigureRow.ratio(FIGURE, n + " clients: begin+end / plain create+delete throughput",
+        rows.add(FigureRow.ratio(figure, n + " clients: begin+end / plain create+delete throughput",
             Spread.ratios(deferredRate[level], plainRate[level]), Target.none(), "higher is better"));
-        rows.add(FigureRow.ratio(FIGURE, n + " clients: begin+end throughput / 1 client's",
+        rows.add(FigureRow.ratio(figure, n + " clients: begin+end throughput / 1 client's",
             Spread.ratios(deferredRate[level], deferredRate[0]), Target.none(), "scaling; plain below"));
-        rows.add(FigureRow.ratio(FIGURE, n + " clients: plain throughput / 1 client's",
+        rows.add(FigureRow.ratio(figure, n + " clients: plain throughput / 1 client's",
             Spread.ratios(plainRate[level], plainRate[0]), Target.none(), "ZooKeeper's own scaling"));
-        rows.add(FigureRow.context(FIGURE, "  abs: " + n + " clients begin+end", deferredRate[level], "cycles/s",
+        rows.add(FigureRow.context(figure, "  abs: " + n + " clients begin+end", deferredRate[level], "cycles/s",
             options.cyclesPerConcurrencyRun() + " cycles per run, cleanup included"));
-        rows.add(FigureRow.context(FIGURE, "  abs: " + n + " clients plain create+delete", plainRate[level],
+        rows.add(FigureRow.context(figure, "  abs: " + n + " clients plain create+delete", plainRate[level],
             "cycles/s", ""));
       }
       return rows;
