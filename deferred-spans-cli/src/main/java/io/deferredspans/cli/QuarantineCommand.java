@@ -60,17 +60,14 @@ final class QuarantineCommand implements Callable<Integer> {
   }
 
   @Command(name = "show", description = "One quarantined record: where it came from, why it is unreadable, its bytes.")
-  static final class ShowQuarantine extends StoreCommand {
-    @Parameters(paramLabel = "ID", description = "As printed by quarantine list.")
-    String id;
-
+  static final class ShowQuarantine extends OneQuarantinedRecord {
     @Option(names = "--json", description = "One JSON object.")
     boolean json;
 
     @Override
     int run(StoreConnection store, StoreReader reader, Instant now) throws Exception {
       String path = quarantinePath(store, id);
-      CuratorEvent read = reader.read(path).orElseThrow(() -> notFound(id));
+      CuratorEvent read = read(reader, path);
       QuarantinedRecord record = QuarantinedRecord.of(path, read.getData(), read.getStat().getCtime());
       if (json) {
         ObjectNode node = toJson(record, now);
@@ -95,17 +92,14 @@ final class QuarantineCommand implements Callable<Integer> {
   }
 
   @Command(name = "delete", description = "Deletes one quarantined record; the only command that writes. Needs --yes.")
-  static final class DeleteQuarantine extends StoreCommand {
-    @Parameters(paramLabel = "ID", description = "As printed by quarantine list.")
-    String id;
-
+  static final class DeleteQuarantine extends OneQuarantinedRecord {
     @Option(names = "--yes", description = "Really delete it.")
     boolean yes;
 
     @Override
     int run(StoreConnection store, StoreReader reader, Instant now) throws Exception {
       String path = quarantinePath(store, id);
-      CuratorEvent read = reader.read(path).orElseThrow(() -> notFound(id));
+      CuratorEvent read = read(reader, path);
       if (!yes) {
         throw new CliException(ExitCodes.USAGE, "quarantine delete writes to ZooKeeper: add --yes to delete " + path
             + " (" + read.getData().length + " bytes; see quarantine show " + id + ")");
@@ -124,6 +118,16 @@ final class QuarantineCommand implements Callable<Integer> {
       out().println("deleted " + path);
       out().flush();
       return ExitCodes.OK;
+    }
+  }
+
+  /** A subcommand about one quarantined record, named by the ID {@code quarantine list} prints. */
+  abstract static class OneQuarantinedRecord extends StoreCommand {
+    @Parameters(paramLabel = "ID", description = "As printed by quarantine list.")
+    String id;
+
+    CuratorEvent read(StoreReader reader, String path) throws Exception {
+      return reader.read(path).orElseThrow(() -> notFound(id));
     }
   }
 
