@@ -83,6 +83,8 @@ import org.slf4j.LoggerFactory;
 public final class DeferredSpanStore implements Closeable {
   private static final Logger log = LoggerFactory.getLogger(DeferredSpanStore.class);
   private static final byte[] NO_DATA = new byte[0];
+  /** ZooKeeper's default {@code jute.maxbuffer}: the largest request a server accepts unless configured. */
+  static final int DEFAULT_SERVER_MAX_BUFFER_BYTES = 0xfffff;
 
   private enum State {
     LATENT,
@@ -104,6 +106,7 @@ public final class DeferredSpanStore implements Closeable {
   private final StoreMetrics metrics;
   private final FreshReads reads;
   private final ClaimSession.Tracker sessions;
+  private final SessionFencedCall.Factory fences;
   private final ExportedSpans exported;
   private final EndTransaction endTransaction;
   private final CompletableResultCode shutdownResult = new CompletableResultCode();
@@ -127,8 +130,10 @@ public final class DeferredSpanStore implements Closeable {
     this.reads = new FreshReads(client, this::isOpen, counters);
     // A fence that cannot answer within the operation timeout fails the batch: recovery exports it later.
     this.sessions = new ClaimSession.Tracker(client, operationTimeout, counters);
-    this.exported = new ExportedSpans(client, tracing, housekeeping, counters);
-    this.endTransaction = new EndTransaction(client, layout, tracing, reads, sessions, exported, counters);
+    this.fences = new SessionFencedCall.Factory(client, sessions, this::isOpen, counters);
+    this.exported = new ExportedSpans(client, tracing, housekeeping, fences, counters);
+    this.endTransaction = new EndTransaction(client, layout, tracing, reads, fences, exported, counters,
+        builder.serverMaxBufferBytes);
   }
 
   /**
@@ -295,36 +300,40 @@ public final class DeferredSpanStore implements Closeable {
       return record;
     }
     String path = layout.openPath(key);
-    call(
-        "begin " + key,
-        () -> {
-          try {
-            client.transaction().forOperations(ops);
-            return null;
-          } catch (KeeperException e) {
-            if (!isConnectionProblem(e)) {
-              int failed = firstFailedIndex(e);
-              if (failed >= ourOps) {
-                throw callerOperationFailed("begin " + key, failed - ourOps, e);
-              }
-              if (e.code() != KeeperException.Code.NODEEXISTS) {
-                throw e;
-              }
-            }
-            // Refused as "exists" (perhaps our own first attempt, whose reply was lost), or no answer at all.
-            byte[] stored = reads.untilAnswered("begin " + key, () -> reads.data(path, new Stat()));
-            if (recordBytes != null && Arrays.equals(stored, recordBytes)) {
-              counters.retriedWinners.increment();
-              return null;
-            }
-            if (stored == null) {
-              throw new DeferredSpanStoreUnavailableException(
-                  "begin " + key + ": connection lost; nothing was written, retry", false, e);
-            }
-            throw new DeferredSpanStoreException(
-                "a deferred span is already open under key " + key + "; nothing was written", e);
+    call("begin " + key, fence -> {
+      try {
+        fence.multi(ops);
+        return null;
+      } catch (KeeperException e) {
+        if (!isConnectionProblem(e.code())) {
+          int failed = firstFailedIndex(e);
+          if (failed >= ourOps) {
+            throw callerOperationFailed("begin " + key, failed - ourOps, e);
           }
-        });
+          if (e.code() != KeeperException.Code.NODEEXISTS) {
+            throw e;
+          }
+        }
+        // No answer, or "exists": our own record (the reply of this very request was lost, or the caller runs a
+        // begin again whose outcome it was told is unknown) has our bytes, span ID included. Never sent again.
+        byte[] stored = fence.data(path, new Stat());
+        if (recordBytes != null && Arrays.equals(stored, recordBytes)) {
+          counters.retriedWinners.increment();
+          return null;
+        }
+        if (stored == null && !isConnectionProblem(e.code())) {
+          throw new DeferredSpanStoreUnavailableException(
+              "begin " + key + ": the key was in use and is free again; nothing was written, retry", false, e);
+        }
+        if (stored == null) {
+          throw new DeferredSpanStoreUnavailableException("begin " + key + ": no answer from ZooKeeper, and no "
+              + "record under the key: either nothing was applied, or it was and another host has already ended "
+              + "the span; nothing of it will be sent again (see DeferredSpanStoreUnavailableException)", true, e);
+        }
+        throw new DeferredSpanStoreException(
+            "a deferred span is already open under key " + key + "; nothing was written", e);
+      }
+    });
     counters.begun.increment();
     metrics.begun(startNanos);
     tracing.announceBegun(record); // committed: now it may be said to have begun
@@ -336,7 +345,7 @@ public final class DeferredSpanStore implements Closeable {
     String path = layout.openPath(key);
     return call(
         "read " + key,
-        () -> {
+        fence -> {
           byte[] data = reads.dataConfirmingAbsence(path, new Stat());
           return data == null ? Optional.empty() : Optional.of(DeferredSpanRecordCodec.decodeRecord(data, path));
         });
@@ -363,7 +372,7 @@ public final class DeferredSpanStore implements Closeable {
     String path = layout.openPath(key);
     List<CuratorOp> ops = List.copyOf(callerOps);
     long startNanos = System.nanoTime();
-    EndResult result = call("end " + key, () -> endTransaction.end(path, ending, ops));
+    EndResult result = call("end " + key, fence -> endTransaction.end(fence, path, ending, ops));
     metrics.ended(result.getOutcome(), startNanos);
     return result;
   }
@@ -399,7 +408,11 @@ public final class DeferredSpanStore implements Closeable {
   }
 
   static boolean isConnectionProblem(KeeperException e) {
-    switch (e.code()) {
+    return isConnectionProblem(e.code());
+  }
+
+  static boolean isConnectionProblem(KeeperException.Code code) {
+    switch (code) {
       case CONNECTIONLOSS:
       case OPERATIONTIMEOUT:
       case SESSIONMOVED:
@@ -415,11 +428,18 @@ public final class DeferredSpanStore implements Closeable {
         what + ": the caller's operation #" + index + " failed (" + e.code() + "); nothing was applied", e);
   }
 
+  /** What a store call does, with the {@link SessionFencedCall} its writes go through. */
+  interface CallBody<T> {
+    T run(SessionFencedCall fence) throws Exception;
+  }
+
   /**
    * Runs a ZooKeeper call off the caller's thread, so the caller waits at most the operation timeout whatever
-   * Curator's retry policy would do.
+   * Curator's retry policy would do. When the caller is answered, whatever the outcome, the call's {@link
+   * SessionFencedCall} is closed: nothing of it is sent from then on, even if its thread is still waiting for
+   * ZooKeeper (it may still settle an end that was applied, so that the span is exported).
    */
-  <T> T call(String what, Callable<T> body) {
+  <T> T call(String what, CallBody<T> body) {
     if (state.get() != State.STARTED) {
       throw new IllegalStateException("store is not started (or already closed)");
     }
@@ -427,9 +447,10 @@ public final class DeferredSpanStore implements Closeable {
       throw new DeferredSpanStoreUnavailableException(
           what + ": not connected to ZooKeeper; nothing was sent", false, null);
     }
+    SessionFencedCall fence = fences.open(what);
     Future<T> future;
     try {
-      future = callExecutor.submit(body);
+      future = callExecutor.submit(() -> body.run(fence));
     } catch (RejectedExecutionException e) {
       throw new DeferredSpanStoreUnavailableException(
           what + ": too many concurrent store calls; nothing was sent", false, e);
@@ -437,24 +458,38 @@ public final class DeferredSpanStore implements Closeable {
     try {
       return future.get(operationTimeout.toMillis(), TimeUnit.MILLISECONDS);
     } catch (TimeoutException e) {
-      throw new DeferredSpanStoreUnavailableException(
-          what + ": no answer from ZooKeeper within " + operationTimeout
-              + "; the operation may still be applied, and will then complete in the background", true, e);
+      throw gaveUp(fence, "no answer from ZooKeeper within " + operationTimeout, e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      throw new DeferredSpanStoreUnavailableException(what + ": interrupted; outcome unknown", true, e);
+      throw gaveUp(fence, "interrupted", e);
     } catch (ExecutionException e) {
       Throwable cause = e.getCause();
       if (cause instanceof RuntimeException) {
         throw (RuntimeException) cause;
       }
-      if (cause instanceof KeeperException.ConnectionLossException
-          || cause instanceof KeeperException.SessionExpiredException
-          || cause instanceof KeeperException.OperationTimeoutException) {
-        throw new DeferredSpanStoreUnavailableException(what + ": " + cause.getMessage(), true, cause);
+      if (cause instanceof KeeperException && isConnectionProblem((KeeperException) cause)) {
+        throw fence.unknown(cause);
       }
       throw new DeferredSpanStoreException(what + " failed: " + cause, cause);
+    } finally {
+      fence.close();
     }
+  }
+
+  private static DeferredSpanStoreUnavailableException gaveUp(SessionFencedCall fence, String why, Exception e) {
+    boolean sent = fence.close();
+    return new DeferredSpanStoreUnavailableException(fence.what() + ": " + why + "; " + (sent
+        ? "it may have been applied, and nothing of it will be sent again (see DeferredSpanStoreUnavailableException)"
+        : "nothing was sent, retry"), sent, e);
+  }
+
+  SessionFencedCall.Factory fences() {
+    return fences;
+  }
+
+  /** For tests: calls whose body is still running, including those whose caller already gave up waiting. */
+  int callsInFlight() {
+    return callExecutor.getActiveCount();
   }
 
   CuratorFramework client() {
@@ -496,6 +531,7 @@ public final class DeferredSpanStore implements Closeable {
     private int maxConcurrentCalls = 64;
     private Duration shutdownTimeout = Duration.ofSeconds(30);
     private MeterProvider meterProvider = MeterProvider.noop();
+    private int serverMaxBufferBytes = DEFAULT_SERVER_MAX_BUFFER_BYTES;
 
     private Builder(CuratorFramework client, DeferredTracing tracing) {
       this.client = Objects.requireNonNull(client, "client");
@@ -545,6 +581,23 @@ public final class DeferredSpanStore implements Closeable {
      */
     public Builder meterProvider(MeterProvider meterProvider) {
       this.meterProvider = Objects.requireNonNull(meterProvider, "meterProvider");
+      return this;
+    }
+
+    /**
+     * The {@code jute.maxbuffer} of the ZooKeeper <em>servers</em>, if they were configured with a larger one than
+     * ZooKeeper's default of 1,048,575 bytes: the largest request they accept. It bounds only how large the
+     * caller's own operations in an end may be; every record and finished span the record format allows fits
+     * below the default whatever it is set to. The client's own {@code jute.maxbuffer} property is not consulted:
+     * a client allowed larger packets than its servers would send requests they drop, connection after
+     * connection. Default 1,048,575.
+     */
+    public Builder serverMaxBufferBytes(int serverMaxBufferBytes) {
+      if (serverMaxBufferBytes < DEFAULT_SERVER_MAX_BUFFER_BYTES) {
+        throw new IllegalArgumentException("serverMaxBufferBytes must be at least ZooKeeper's default of "
+            + DEFAULT_SERVER_MAX_BUFFER_BYTES + ": every end of a valid record must fit");
+      }
+      this.serverMaxBufferBytes = serverMaxBufferBytes;
       return this;
     }
 
