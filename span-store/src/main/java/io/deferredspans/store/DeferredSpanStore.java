@@ -2,6 +2,7 @@ package io.deferredspans.store;
 
 import io.deferredspans.sdk.CorruptDeferredSpanRecordException;
 import io.deferredspans.sdk.DeferredSpanEnding;
+import io.deferredspans.sdk.DeferredSpanLimitException;
 import io.deferredspans.sdk.DeferredSpanRecord;
 import io.deferredspans.sdk.DeferredSpanRecordCodec;
 import io.deferredspans.sdk.DeferredSpanRecordException;
@@ -270,6 +271,12 @@ public final class DeferredSpanStore implements Closeable {
   }
 
   private List<CuratorOp> beginOps(String key, DeferredSpanRecord record, byte[] recordBytes) {
+    if (recordBytes.length > DeferredSpanRecordCodec.MAX_RECORD_BYTES) {
+      // Its end could not be guaranteed to fit in a transaction, and every reader would find it corrupt.
+      throw new DeferredSpanLimitException("begin " + key + ": the record takes " + recordBytes.length
+          + " bytes, more than the " + DeferredSpanRecordCodec.MAX_RECORD_BYTES + " the record format allows; "
+          + "nothing was written. Shorten its name, owner or begin attributes");
+    }
     String path = layout.openPath(key);
     try {
       return List.of(
@@ -287,7 +294,11 @@ public final class DeferredSpanStore implements Closeable {
    *
    * @throws DeferredSpanStoreException if a span is already open under {@code key} or a caller operation fails
    *     (nothing is written in either case)
-   * @throws DeferredSpanStoreUnavailableException if ZooKeeper cannot be reached in time
+   * @throws DeferredSpanLimitException if the record is larger than the record format allows, or the whole
+   *     transaction larger than the servers accept (nothing is sent)
+   * @throws DeferredSpanStoreUnavailableException if ZooKeeper cannot be reached in time; if {@linkplain
+   *     DeferredSpanStoreUnavailableException#isOutcomeUnknown() the outcome is unknown}, the transaction may have
+   *     been applied, and nothing of it is sent again (see that exception for what to do)
    */
   public DeferredSpanRecord beginDeferredSpan(String key, DeferredSpanRecord record, CuratorOp... callerOps) {
     long startNanos = System.nanoTime();
@@ -299,6 +310,7 @@ public final class DeferredSpanStore implements Closeable {
     if (ops.isEmpty()) {
       return record;
     }
+    endTransaction.requireFits(ops, "begin " + key);
     String path = layout.openPath(key);
     call("begin " + key, fence -> {
       try {
@@ -363,10 +375,12 @@ public final class DeferredSpanStore implements Closeable {
    * item), then exports it through this host's pipeline. Every end has exactly one of the {@linkplain
    * EndResult.Outcome outcomes}; it is safe to retry, from this or any host.
    *
-   * @throws io.deferredspans.sdk.DeferredSpanLimitException if the end is larger than ZooKeeper accepts in one
-   *     transaction (nothing is sent)
+   * @throws DeferredSpanLimitException if the finished span is larger than the record format allows (the end
+   *     added too much), or the whole transaction larger than the servers accept (nothing is sent). A record
+   *     larger than the format allows is not an exception but {@link EndResult.Outcome#REJECTED_RECORD}.
    * @throws DeferredSpanStoreUnavailableException if ZooKeeper cannot be reached in time ({@linkplain
-   *     DeferredSpanStoreUnavailableException#isOutcomeUnknown() says} whether something may have been applied)
+   *     DeferredSpanStoreUnavailableException#isOutcomeUnknown() says} whether something may have been applied;
+   *     nothing of this call is sent after it threw)
    */
   public EndResult endDeferredSpan(String key, DeferredSpanEnding ending, List<CuratorOp> callerOps) {
     String path = layout.openPath(key);

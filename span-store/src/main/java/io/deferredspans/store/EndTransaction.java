@@ -39,7 +39,7 @@ import org.slf4j.LoggerFactory;
  */
 final class EndTransaction {
   private static final Logger log = LoggerFactory.getLogger(EndTransaction.class);
-  // Below jute.maxbuffer with room for the multi's framing and anything we did not count.
+  // Below the servers' jute.maxbuffer with room for the multi's framing and anything we did not count.
   private static final int TRANSACTION_MARGIN_BYTES = 64 * 1024;
   private static final int RESTARTS = 3;
 
@@ -144,7 +144,7 @@ final class EndTransaction {
     if (exporting) {
       claim = claimData();
       ops.add(client.transactionOp().create().withMode(CreateMode.PERSISTENT)
-          .forPath(endedPath, DeferredSpanRecordCodec.encode(finished)));
+          .forPath(endedPath, requireFormatLimit(DeferredSpanRecordCodec.encode(finished), what)));
       ops.add(client.transactionOp().create().withMode(CreateMode.EPHEMERAL)
           .forPath(ZNodeLayout.claimPath(endedPath), claim));
     }
@@ -286,8 +286,12 @@ final class EndTransaction {
       ops.add(client.transactionOp().delete().forPath(ZKPaths.makePath(path, child)));
     }
     ops.add(client.transactionOp().delete().withVersion(stat.getVersion()).forPath(path));
+    // Bytes larger than a finished span may be are corrupt whatever follows: their head is kept, so that moving
+    // them never takes more room in a transaction than an end does.
+    byte[] kept = data.length <= DeferredSpanRecordCodec.MAX_FINISHED_BYTES ? data
+        : Arrays.copyOf(data, DeferredSpanRecordCodec.MAX_FINISHED_BYTES);
     ops.add(client.transactionOp().create().withMode(CreateMode.PERSISTENT_SEQUENTIAL)
-        .forPath(layout.quarantinePrefix(path), data));
+        .forPath(layout.quarantinePrefix(path), kept));
     return ops;
   }
 
@@ -333,20 +337,35 @@ final class EndTransaction {
   }
 
   /**
-   * Refuses, before anything is sent, a transaction ZooKeeper would not accept: a request over {@code
-   * jute.maxbuffer} makes the server drop the connection, every session of this client goes SUSPENDED, and every
-   * retry does the same.
+   * Refuses, before anything is sent, a finished span larger than the record format allows: ZooKeeper might take
+   * it (with {@code jute.maxbuffer} raised), but every recovery would find it corrupt. A record within the format's
+   * limit always leaves its end this much room.
    */
-  private void requireFits(List<CuratorOp> ops, String what) {
+  private static byte[] requireFormatLimit(byte[] finished, String what) {
+    if (finished.length > DeferredSpanRecordCodec.MAX_FINISHED_BYTES) {
+      throw new DeferredSpanLimitException(what + ": the finished span takes " + finished.length + " bytes, more "
+          + "than the " + DeferredSpanRecordCodec.MAX_FINISHED_BYTES + " the record format allows; nothing was "
+          + "sent. Reduce the end's attributes and events (span limits: OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT, "
+          + "OTEL_SPAN_EVENT_COUNT_LIMIT)");
+    }
+    return finished;
+  }
+
+  /**
+   * Refuses, before anything is sent, a transaction ZooKeeper would not accept: a request over the server's
+   * {@code jute.maxbuffer} makes it drop the connection, and this client goes SUSPENDED. The bound is the
+   * server's (ZooKeeper's default, or what the store was built with), never the client's own setting, which may
+   * well be larger than the server's.
+   */
+  void requireFits(List<CuratorOp> ops, String what) {
     int size = 0;
     for (CuratorOp op : ops) {
       size += serializedSize(op.get());
     }
     if (size > maxTransactionBytes) {
       throw new DeferredSpanLimitException(what + ": the transaction takes " + size + " bytes, more than the "
-          + maxTransactionBytes + " ZooKeeper accepts (jute.maxbuffer less a margin); nothing was sent. Reduce the "
-          + "end's attributes and events (span limits: OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT, "
-          + "OTEL_SPAN_EVENT_COUNT_LIMIT) or the caller's operations");
+          + maxTransactionBytes + " ZooKeeper accepts (the servers' jute.maxbuffer less a margin); nothing was "
+          + "sent. Reduce the caller's operations");
     }
   }
 
