@@ -1,28 +1,19 @@
 package io.deferredspans.store;
 
-import io.deferredspans.sdk.CorruptDeferredSpanRecordException;
 import io.deferredspans.sdk.DeferredSpanEnding;
 import io.deferredspans.sdk.DeferredSpanLimitException;
 import io.deferredspans.sdk.DeferredSpanRecord;
 import io.deferredspans.sdk.DeferredSpanRecordCodec;
-import io.deferredspans.sdk.DeferredSpanRecordException;
 import io.deferredspans.sdk.DeferredTracing;
-import io.deferredspans.sdk.ExportListener;
-import io.deferredspans.sdk.FinishedDeferredSpan;
-import io.deferredspans.sdk.UnsupportedRecordVersionException;
 import io.opentelemetry.api.metrics.MeterProvider;
 import io.opentelemetry.sdk.common.CompletableResultCode;
 import java.io.Closeable;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.Queue;
-import java.util.concurrent.Callable;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -32,17 +23,12 @@ import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
-import org.apache.curator.RetryLoop;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.api.transaction.CuratorOp;
-import org.apache.curator.framework.state.ConnectionState;
-import org.apache.curator.framework.state.ConnectionStateListener;
 import org.apache.curator.utils.ZKPaths;
 import org.apache.zookeeper.CreateMode;
 import org.apache.zookeeper.KeeperException;
-import org.apache.zookeeper.OpResult;
 import org.apache.zookeeper.data.Stat;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -59,9 +45,9 @@ import org.slf4j.LoggerFactory;
  *       caller's own operations (e.g. creating the queue item), and ended in the same transaction as theirs
  *       (e.g. deleting it): an item never exists without its span, nor is dequeued without ending it.
  *   <li><b>Exactly one end.</b> An end deletes the record with a version check, so when several hosts race
- *       exactly one transaction commits. If ZooKeeper's reply to the winning transaction is lost and Curator
- *       retries it, the retry fails; the store then reads back the finished span it wrote to tell "won on the
- *       first try" from "lost the race", so the outcome is never ambiguous.
+ *       exactly one transaction commits. If ZooKeeper's reply to the winning transaction is lost, the store
+ *       reads back, on the same session, the claim it wrote (it holds a nonce of this attempt) to tell "won"
+ *       from "lost the race"; only when the session itself is gone does the call report the outcome unknown.
  *   <li><b>Nothing lost between end and export.</b> The winning transaction also stores the finished span and
  *       an ephemeral claim by this session. The span stays in ZooKeeper until an exporter acknowledged it; if this
  *       host dies first, its claim vanishes with its session and a {@link DeferredSpanRecovery} exports it. The
@@ -74,9 +60,14 @@ import org.slf4j.LoggerFactory;
  * Calls never block the caller beyond the operation timeout. While Curator reports SUSPENDED or LOST (or the
  * client is not connected) calls fail at once with {@link DeferredSpanStoreUnavailableException}; a call that
  * exceeds the timeout throws the same exception with {@linkplain
- * DeferredSpanStoreUnavailableException#isOutcomeUnknown() outcome unknown}, and finishes in the background. On
- * RECONNECTED, removals of exported spans that failed while disconnected are retried. A session expiry removes
- * this host's claims, which hands its unexported spans to the recovery worker.
+ * DeferredSpanStoreUnavailableException#isOutcomeUnknown() outcome unknown}. Once a call has returned, whatever
+ * its outcome, nothing of it is sent again: every transaction the store writes is sent once, on one session, and
+ * an unanswered one is settled by reading what it left behind on that same session, never by re-sending it
+ * (Curator's retries, which may re-send on the session opened after an expiry, are not used for writes). If an
+ * end that gave up did apply, its span is still exported, by this host or by recovery. Removals of exported
+ * spans and releases of claims that fail are retried with backoff on a timer, on the session that holds the
+ * claims, while it lives. A session expiry removes this host's claims, which hands its unexported spans to the
+ * recovery worker.
  *
  * <p>The {@link CuratorFramework} is handed in and must be started; the store never closes it. Call {@link
  * #start()} before use and {@link #close()} when done. Thread-safe.

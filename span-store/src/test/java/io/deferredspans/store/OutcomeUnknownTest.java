@@ -175,4 +175,51 @@ class OutcomeUnknownTest {
     assertEquals(1, copies(record.getSpanContext().getSpanId()), "exported once, by recovery");
     assertEquals(0, other.storedFinishedSpans());
   }
+
+  @Test
+  void recoveryClaimWhoseReplyIsLostIsNotCreatedAgainOnTheNewSession() throws Exception {
+    TestHost ender = host("ender");
+    String item = items + "/job-4";
+    DeferredSpanRecord record = ender.tracing.spanBuilder("QueueItem").setNoParent().setOwner(item).begin();
+    ender.store.beginDeferredSpan("job-4", record, ender.client.transactionOp().create().forPath(item));
+    SERVERS.receiver().setFailing(true); // the ender's export fails: it releases its claim, recovery takes over
+    assertEquals(EndResult.Outcome.ENDED, ender.store.endDeferredSpan("job-4", DeferredSpanEnding.now(),
+        ender.client.transactionOp().delete().forPath(item)).getOutcome());
+    String endedPath = ender.store.layout().endedPath(record.getSpanContext().getSpanId());
+    await().atMost(WAIT).until(() -> ender.client.checkExists().forPath(ZNodeLayout.claimPath(endedPath)) == null);
+    SERVERS.receiver().setFailing(false);
+
+    ReplyDroppingProxy proxy = SERVERS.closeAfterTest(new ReplyDroppingProxy(SERVERS.zookeeper().getConnectString()));
+    // A long host name makes the claim's create large enough for the proxy to drop its reply.
+    TestHost recoverer = SERVERS.closeAfterTest(TestHost.start("recovery-" + "r".repeat(100), proxy.connectString(),
+        SERVERS.base(), TestHost.httpExporter(SERVERS.receiver().httpEndpoint()), UnaryOperator.identity(),
+        Duration.ofMillis(20), new RetryNTimes(1_000, 100)));
+    DeferredSpanRecovery paused = SERVERS.closeAfterTest(
+        DeferredSpanRecovery.builder(recoverer.store).gracePeriod(Duration.ZERO).build());
+    paused.scanNow(); // first sighting of the unclaimed span
+    ZooKeeper session = recoverer.client.getZookeeperClient().getZooKeeper();
+    proxy.dropNextReplyAndHoldConnections();
+    java.util.concurrent.CompletableFuture<Void> claiming = java.util.concurrent.CompletableFuture.runAsync(() -> {
+      try {
+        paused.scanNow(); // claims it: the create applies, its answer is lost, the host is cut off
+      } catch (Exception e) {
+        throw new java.util.concurrent.CompletionException(e);
+      }
+    });
+    assertTrue(proxy.awaitReplyDropped(WAIT), "the claim's reply really was lost");
+    expireOnServer(session); // the claim goes with the session
+    proxy.releaseConnections();
+    await().atMost(WAIT).until(claiming::isDone);
+
+    // Another worker (or this one, on its new session) must find the span unclaimed and export it once.
+    DeferredSpanRecovery other = SERVERS.closeAfterTest(
+        DeferredSpanRecovery.builder(ender.store).gracePeriod(Duration.ZERO).build());
+    await().atMost(WAIT).until(() -> {
+      other.scanNow();
+      return ender.storedFinishedSpans() == 0;
+    });
+    ender.flush();
+    recoverer.flush();
+    assertEquals(1, copies(record.getSpanContext().getSpanId()), "exported once");
+  }
 }

@@ -114,7 +114,8 @@ class RecordLimitsTest {
   @Test
   void largestRecordTheFormatAllowsIsEndedWithTheLargestEndingItAllows() throws Exception {
     TestHost host = host("host", UnaryOperator.identity());
-    writeRaw(host, "largest", recordOfSize(DeferredSpanRecordCodec.MAX_RECORD_BYTES));
+    String key = "\u20ac".repeat(1024); // the longest key, and the longest encoded name (9216 characters)
+    writeRaw(host, key, recordOfSize(DeferredSpanRecordCodec.MAX_RECORD_BYTES));
     // What an end may add to a record at its limit, less the finished span's own fields: events of 4 KiB each.
     int events = (DeferredSpanRecordCodec.MAX_FINISHED_BYTES - DeferredSpanRecordCodec.MAX_RECORD_BYTES) / 4_160;
     DeferredSpanEnding.Builder ending = DeferredSpanEnding.builder();
@@ -123,7 +124,10 @@ class RecordLimitsTest {
           Attributes.builder().put("log", "l".repeat(4_000)).build());
     }
 
-    EndResult result = dequeue(host, "largest", ending.build());
+    // The caller's operations: the dequeue, and 160 KiB more, which the limits leave room for.
+    EndResult result = host.store.endDeferredSpan(key, ending.build(),
+        host.client.transactionOp().delete().forPath(items + "/" + key),
+        host.client.transactionOp().create().forPath(items + "/receipt", new byte[160 * 1024]));
 
     assertEquals(EndResult.Outcome.ENDED, result.getOutcome());
     ReceivedSpan span = SERVERS.receiver().awaitSpans(1, WAIT).get(0);
