@@ -473,7 +473,7 @@ public final class DeferredSpanRecovery implements Closeable {
 
   /**
    * Claims and exports one unclaimed finished span; false if someone else got there first. The claim carries a
-   * nonce, so a create whose reply was lost and that Curator retried into "exists" is still known as ours; a claim
+   * nonce, so a create whose reply was lost is known as ours by reading it back on the same session; a claim
    * this worker cannot follow through (unreadable span, failed read) is given back at once, never left to block the
    * span for as long as this host lives.
    */

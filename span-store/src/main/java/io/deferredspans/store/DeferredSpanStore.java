@@ -119,7 +119,7 @@ public final class DeferredSpanStore implements Closeable {
             Threads.daemon("deferred-span-store-housekeeping"));
     this.metrics = new StoreMetrics(builder.meterProvider, this::unsettledExports);
     counters.attach(metrics);
-    this.reads = new FreshReads(client, this::isOpen, counters);
+    this.reads = new FreshReads(client);
     // A fence that cannot answer within the operation timeout fails the batch: recovery exports it later.
     this.sessions = new ClaimSession.Tracker(client, operationTimeout, counters);
     this.fences = new SessionFencedCall.Factory(client, sessions, this::isOpen, counters);
