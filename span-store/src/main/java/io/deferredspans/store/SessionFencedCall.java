@@ -38,8 +38,10 @@ import org.apache.zookeeper.data.Stat;
  *       so a read answered after the reconnection sees the earlier request applied, or it never will be.
  * </ul>
  *
- * A request handed over before the caller was answered may still be applied afterwards, once, while it is in
- * flight; nothing of the operation is sent after that.
+ * What remains: a request handed over before the caller was answered may still be applied afterwards, once,
+ * while it is on the wire or, if the client queued it in the instant its connection dropped (its state still
+ * says connected until it starts reconnecting), when the same session reconnects. Nothing is handed over after
+ * the caller was answered, and nothing twice.
  */
 final class SessionFencedCall {
   interface Question<T> {
