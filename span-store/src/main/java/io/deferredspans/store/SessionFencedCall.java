@@ -192,9 +192,11 @@ final class SessionFencedCall {
         handle.sync(absolute, (rc, p, ctx) -> { }, null);
         return question.ask(handle, absolute);
       } catch (KeeperException e) {
-        if (!DeferredSpanStore.isConnectionProblem(e.code()) || e.code() == KeeperException.Code.SESSIONEXPIRED
-            || !pinned.handle().getState().isAlive() || System.nanoTime() > deadline
-            || !factory.open.getAsBoolean()) {
+        if (!DeferredSpanStore.isConnectionProblem(e.code())) {
+          throw e; // an answer, if not the one hoped for (e.g. an ACL)
+        }
+        if (e.code() == KeeperException.Code.SESSIONEXPIRED || !pinned.handle().getState().isAlive()
+            || System.nanoTime() > deadline || !factory.open.getAsBoolean()) {
           throw unknown(e);
         }
         factory.counters.uncertainOutcomes.increment();
