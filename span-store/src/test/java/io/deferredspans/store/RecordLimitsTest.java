@@ -165,6 +165,19 @@ class RecordLimitsTest {
   }
 
   @Test
+  void recoveryQuarantinesARecordLargerThanTheFormatAllowsInsteadOfFailingEveryScan() throws Exception {
+    TestHost host = host("host", UnaryOperator.identity());
+    String path = writeRaw(host, "too-old-and-too-large", recordOfSize(1_000_000));
+    DeferredSpanRecovery recovery = SERVERS.closeAfterTest(DeferredSpanRecovery.builder(host.store)
+        .gracePeriod(Duration.ZERO).maxAge(Duration.ofNanos(1)).build());
+
+    DeferredSpanRecovery.ScanResult scan = recovery.scanNow();
+
+    assertEquals(1, scan.quarantined(), scan.toString());
+    assertNull(host.client.checkExists().forPath(path));
+  }
+
+  @Test
   void clientAllowingLargerPacketsThanTheServerSendsNothingTheServerWouldDrop() throws Exception {
     assertEquals(0xfffff, IN_PROCESS_SERVER_MAX_BUFFER, "the server takes ZooKeeper's default");
     TestHost host = hostWithLargeClientBuffer(SERVERS.zookeeper().getConnectString(),
