@@ -143,8 +143,8 @@ class RecordLimitsTest {
     List<ConnectionState> states = states(host);
     byte[] garbage = new byte[1_040_000];
     java.util.Arrays.fill(garbage, (byte) 'x');
-    List<byte[]> oversized = List.of(recordOfSize(1_000_000), recordOfSize(DeferredSpanRecordCodec.MAX_RECORD_BYTES + 1),
-        garbage);
+    List<byte[]> oversized = List.of(
+        recordOfSize(1_000_000), recordOfSize(DeferredSpanRecordCodec.MAX_RECORD_BYTES + 1), garbage);
     for (int i = 0; i < oversized.size(); i++) {
       String key = "oversized-" + i;
       String path = writeRaw(host, key, oversized.get(i));
