@@ -63,8 +63,23 @@ public final class DeferredSpanRecordCodec {
   /** Start and end times must be before 2100-01-01T00:00:00Z. */
   static final long MAX_EPOCH_NANOS = 4_102_444_800_000_000_000L;
 
-  /** Larger inputs are rejected before parsing; a record is a few KiB at most by construction. */
-  static final int MAX_ENCODED_BYTES = 1024 * 1024;
+  /**
+   * The largest begin record the format allows, encoded (record-format §6): 512 KiB. Larger bytes are corrupt. A
+   * record is a few KiB by construction; the limit is what every end can honour: the record, what its end adds
+   * (up to {@link #MAX_FINISHED_BYTES} in all) and the end's other operations fit in one transaction below
+   * ZooKeeper's default {@code jute.maxbuffer} of 1,048,575 bytes, whatever a client's own setting.
+   */
+  public static final int MAX_RECORD_BYTES = 512 * 1024;
+
+  /**
+   * The largest finished span the format allows, encoded: 768 KiB, a record at its limit and 256 KiB that its end
+   * adds (end attributes, events, links and status). An end whose finished span would be larger is refused
+   * before anything is written; bytes larger than this are corrupt.
+   */
+  public static final int MAX_FINISHED_BYTES = 768 * 1024;
+
+  /** Larger inputs of either kind are rejected before parsing. */
+  static final int MAX_ENCODED_BYTES = MAX_FINISHED_BYTES;
 
   private static final JsonFactory JSON =
       JsonFactory.builder()
@@ -128,6 +143,9 @@ public final class DeferredSpanRecordCodec {
    * @throws DeferredSpanRecordException if the bytes are not a valid record of a supported version
    */
   public static DeferredSpanRecord decodeRecord(byte[] bytes, String recordName) {
+    if (bytes != null && bytes.length > MAX_RECORD_BYTES) {
+      throw corrupt(recordName, bytes.length + " bytes is larger than any valid record (" + MAX_RECORD_BYTES + ")");
+    }
     Fields fields = read(bytes, recordName);
     if (fields.endEpochNanos != null) {
       throw corrupt(recordName, "holds a finished span, not a begin record");
@@ -401,7 +419,8 @@ public final class DeferredSpanRecordCodec {
       throw corrupt(recordName, "empty");
     }
     if (bytes.length > MAX_ENCODED_BYTES) {
-      throw corrupt(recordName, bytes.length + " bytes is larger than any valid record");
+      throw corrupt(recordName, bytes.length + " bytes is larger than any valid finished span ("
+          + MAX_ENCODED_BYTES + ")");
     }
     try (JsonParser parser = JSON.createParser(bytes)) {
       expect(parser.nextToken(), JsonToken.START_OBJECT, "a JSON object", recordName);

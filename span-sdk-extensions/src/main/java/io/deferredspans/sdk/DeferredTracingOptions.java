@@ -15,8 +15,8 @@ final class DeferredTracingOptions {
   LoggerProvider startEventLoggerProvider;
 
   void setMaxAttributeBytes(int maxAttributeBytes) {
-    if (maxAttributeBytes <= 0 || maxAttributeBytes > DeferredSpanRecordCodec.MAX_ENCODED_BYTES / 2) {
-      throw new IllegalArgumentException("maxAttributeBytes must be in (0, 512 KiB]: " + maxAttributeBytes);
+    if (maxAttributeBytes <= 0 || maxAttributeBytes > DeferredSpanRecordCodec.MAX_RECORD_BYTES / 2) {
+      throw new IllegalArgumentException("maxAttributeBytes must be in (0, 256 KiB]: " + maxAttributeBytes);
     }
     this.maxAttributeBytes = maxAttributeBytes;
   }

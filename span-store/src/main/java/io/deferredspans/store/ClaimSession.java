@@ -44,6 +44,11 @@ final class ClaimSession implements ExportFence {
     return sessionId;
   }
 
+  /** The client handle this session was created with: Curator's own until it replaces it after an expiry. */
+  ZooKeeper handle() {
+    return handle;
+  }
+
   /**
    * Proves the session alive right now: a {@code sync} goes through the leader, so a session the ensemble has
    * closed cannot pass, even through a lagging follower. Only then may a span claimed by this session leave the

@@ -473,7 +473,7 @@ public final class DeferredSpanRecovery implements Closeable {
 
   /**
    * Claims and exports one unclaimed finished span; false if someone else got there first. The claim carries a
-   * nonce, so a create whose reply was lost and that Curator retried into "exists" is still known as ours; a claim
+   * nonce, so a create whose reply was lost is known as ours by reading it back on the same session; a claim
    * this worker cannot follow through (unreadable span, failed read) is given back at once, never left to block the
    * span for as long as this host lives.
    */
@@ -481,15 +481,17 @@ public final class DeferredSpanRecovery implements Closeable {
     String claimPath = ZNodeLayout.claimPath(endedPath);
     byte[] claim = store.endTransaction().claimData();
     ClaimSession session = store.sessions().current();
+    // Sent once, on the session the export is then fenced by: never by Curator's retry onto a newer one.
+    SessionFencedCall fence = store.fences().on("claim " + endedPath, session);
     try {
-      client.create().withMode(CreateMode.EPHEMERAL).forPath(claimPath, claim);
-    } catch (KeeperException.NoNodeException exportedMeanwhile) {
+      fence.multi(List.of(client.transactionOp().create().withMode(CreateMode.EPHEMERAL).forPath(claimPath, claim)));
+    } catch (SessionFencedCall.Refused exportedOrClaimedMeanwhile) {
       return false;
-    } catch (KeeperException.NodeExistsException exists) {
+    } catch (KeeperException unanswered) {
       Stat owner = new Stat();
-      byte[] held = store.reads().data(claimPath, owner);
+      byte[] held = fence.data(claimPath, owner); // on the same session: it shows whether the create applied
       if (!Arrays.equals(held, claim) || owner.getEphemeralOwner() != session.id()) {
-        return false; // another worker's claim
+        return false; // not applied, or another worker's claim
       }
     }
     FinishedDeferredSpan finished;
@@ -622,9 +624,8 @@ public final class DeferredSpanRecovery implements Closeable {
   /** Moves unreadable bytes to quarantine, unless the node changed meanwhile (then there is nothing to move). */
   private void quarantine(String path, Stat stat, byte[] data, ScanResult result) throws Exception {
     try {
-      client.transaction().forOperations(store.endTransaction().quarantineOps(path, stat, data));
-    } catch (EndTransaction.RecordChangedException | KeeperException.NoNodeException
-        | KeeperException.BadVersionException | KeeperException.NotEmptyException changed) {
+      store.fences().open("quarantine " + path).multi(store.endTransaction().quarantineOps(path, stat, data));
+    } catch (EndTransaction.RecordChangedException | SessionFencedCall.Refused changed) {
       return; // ended or replaced meanwhile
     }
     store.counters().recordQuarantined();

@@ -1,27 +1,19 @@
 package io.deferredspans.store;
 
-import io.deferredspans.sdk.CorruptDeferredSpanRecordException;
 import io.deferredspans.sdk.DeferredSpanEnding;
+import io.deferredspans.sdk.DeferredSpanLimitException;
 import io.deferredspans.sdk.DeferredSpanRecord;
 import io.deferredspans.sdk.DeferredSpanRecordCodec;
-import io.deferredspans.sdk.DeferredSpanRecordException;
 import io.deferredspans.sdk.DeferredTracing;
-import io.deferredspans.sdk.ExportListener;
-import io.deferredspans.sdk.FinishedDeferredSpan;
-import io.deferredspans.sdk.UnsupportedRecordVersionException;
 import io.opentelemetry.api.metrics.MeterProvider;
 import io.opentelemetry.sdk.common.CompletableResultCode;
 import java.io.Closeable;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.Queue;
-import java.util.concurrent.Callable;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -31,17 +23,12 @@ import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
-import org.apache.curator.RetryLoop;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.api.transaction.CuratorOp;
-import org.apache.curator.framework.state.ConnectionState;
-import org.apache.curator.framework.state.ConnectionStateListener;
 import org.apache.curator.utils.ZKPaths;
 import org.apache.zookeeper.CreateMode;
 import org.apache.zookeeper.KeeperException;
-import org.apache.zookeeper.OpResult;
 import org.apache.zookeeper.data.Stat;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -58,9 +45,9 @@ import org.slf4j.LoggerFactory;
  *       caller's own operations (e.g. creating the queue item), and ended in the same transaction as theirs
  *       (e.g. deleting it): an item never exists without its span, nor is dequeued without ending it.
  *   <li><b>Exactly one end.</b> An end deletes the record with a version check, so when several hosts race
- *       exactly one transaction commits. If ZooKeeper's reply to the winning transaction is lost and Curator
- *       retries it, the retry fails; the store then reads back the finished span it wrote to tell "won on the
- *       first try" from "lost the race", so the outcome is never ambiguous.
+ *       exactly one transaction commits. If ZooKeeper's reply to the winning transaction is lost, the store
+ *       reads back, on the same session, the claim it wrote (it holds a nonce of this attempt) to tell "won"
+ *       from "lost the race"; only when the session itself is gone does the call report the outcome unknown.
  *   <li><b>Nothing lost between end and export.</b> The winning transaction also stores the finished span and
  *       an ephemeral claim by this session. The span stays in ZooKeeper until an exporter acknowledged it; if this
  *       host dies first, its claim vanishes with its session and a {@link DeferredSpanRecovery} exports it. The
@@ -73,9 +60,14 @@ import org.slf4j.LoggerFactory;
  * Calls never block the caller beyond the operation timeout. While Curator reports SUSPENDED or LOST (or the
  * client is not connected) calls fail at once with {@link DeferredSpanStoreUnavailableException}; a call that
  * exceeds the timeout throws the same exception with {@linkplain
- * DeferredSpanStoreUnavailableException#isOutcomeUnknown() outcome unknown}, and finishes in the background. On
- * RECONNECTED, removals of exported spans that failed while disconnected are retried. A session expiry removes
- * this host's claims, which hands its unexported spans to the recovery worker.
+ * DeferredSpanStoreUnavailableException#isOutcomeUnknown() outcome unknown}. Once a call has returned, whatever
+ * its outcome, nothing of it is sent again: every transaction the store writes is sent once, on one session, and
+ * an unanswered one is settled by reading what it left behind on that same session, never by re-sending it
+ * (Curator's retries, which may re-send on the session opened after an expiry, are not used for writes). If an
+ * end that gave up did apply, its span is still exported, by this host or by recovery. Removals of exported
+ * spans and releases of claims that fail are retried with backoff on a timer, on the session that holds the
+ * claims, while it lives. A session expiry removes this host's claims, which hands its unexported spans to the
+ * recovery worker.
  *
  * <p>The {@link CuratorFramework} is handed in and must be started; the store never closes it. Call {@link
  * #start()} before use and {@link #close()} when done. Thread-safe.
@@ -83,6 +75,8 @@ import org.slf4j.LoggerFactory;
 public final class DeferredSpanStore implements Closeable {
   private static final Logger log = LoggerFactory.getLogger(DeferredSpanStore.class);
   private static final byte[] NO_DATA = new byte[0];
+  /** ZooKeeper's default {@code jute.maxbuffer}: the largest request a server accepts unless configured. */
+  static final int DEFAULT_SERVER_MAX_BUFFER_BYTES = 0xfffff;
 
   private enum State {
     LATENT,
@@ -104,6 +98,7 @@ public final class DeferredSpanStore implements Closeable {
   private final StoreMetrics metrics;
   private final FreshReads reads;
   private final ClaimSession.Tracker sessions;
+  private final SessionFencedCall.Factory fences;
   private final ExportedSpans exported;
   private final EndTransaction endTransaction;
   private final CompletableResultCode shutdownResult = new CompletableResultCode();
@@ -124,11 +119,13 @@ public final class DeferredSpanStore implements Closeable {
             Threads.daemon("deferred-span-store-housekeeping"));
     this.metrics = new StoreMetrics(builder.meterProvider, this::unsettledExports);
     counters.attach(metrics);
-    this.reads = new FreshReads(client, this::isOpen, counters);
+    this.reads = new FreshReads(client);
     // A fence that cannot answer within the operation timeout fails the batch: recovery exports it later.
     this.sessions = new ClaimSession.Tracker(client, operationTimeout, counters);
-    this.exported = new ExportedSpans(client, tracing, housekeeping, counters);
-    this.endTransaction = new EndTransaction(client, layout, tracing, reads, sessions, exported, counters);
+    this.fences = new SessionFencedCall.Factory(client, sessions, this::isOpen, counters);
+    this.exported = new ExportedSpans(client, tracing, housekeeping, fences, counters);
+    this.endTransaction = new EndTransaction(client, layout, tracing, reads, fences, exported, counters,
+        builder.serverMaxBufferBytes);
   }
 
   /**
@@ -265,6 +262,12 @@ public final class DeferredSpanStore implements Closeable {
   }
 
   private List<CuratorOp> beginOps(String key, DeferredSpanRecord record, byte[] recordBytes) {
+    if (recordBytes.length > DeferredSpanRecordCodec.MAX_RECORD_BYTES) {
+      // Its end could not be guaranteed to fit in a transaction, and every reader would find it corrupt.
+      throw new DeferredSpanLimitException("begin " + key + ": the record takes " + recordBytes.length
+          + " bytes, more than the " + DeferredSpanRecordCodec.MAX_RECORD_BYTES + " the record format allows; "
+          + "nothing was written. Shorten its name, owner or begin attributes");
+    }
     String path = layout.openPath(key);
     try {
       return List.of(
@@ -282,7 +285,11 @@ public final class DeferredSpanStore implements Closeable {
    *
    * @throws DeferredSpanStoreException if a span is already open under {@code key} or a caller operation fails
    *     (nothing is written in either case)
-   * @throws DeferredSpanStoreUnavailableException if ZooKeeper cannot be reached in time
+   * @throws DeferredSpanLimitException if the record is larger than the record format allows, or the whole
+   *     transaction larger than the servers accept (nothing is sent)
+   * @throws DeferredSpanStoreUnavailableException if ZooKeeper cannot be reached in time; if {@linkplain
+   *     DeferredSpanStoreUnavailableException#isOutcomeUnknown() the outcome is unknown}, the transaction may have
+   *     been applied, and nothing of it is sent again (see that exception for what to do)
    */
   public DeferredSpanRecord beginDeferredSpan(String key, DeferredSpanRecord record, CuratorOp... callerOps) {
     long startNanos = System.nanoTime();
@@ -294,37 +301,42 @@ public final class DeferredSpanStore implements Closeable {
     if (ops.isEmpty()) {
       return record;
     }
+    endTransaction.requireFits(ops, "begin " + key);
     String path = layout.openPath(key);
-    call(
-        "begin " + key,
-        () -> {
-          try {
-            client.transaction().forOperations(ops);
-            return null;
-          } catch (KeeperException e) {
-            if (!isConnectionProblem(e)) {
-              int failed = firstFailedIndex(e);
-              if (failed >= ourOps) {
-                throw callerOperationFailed("begin " + key, failed - ourOps, e);
-              }
-              if (e.code() != KeeperException.Code.NODEEXISTS) {
-                throw e;
-              }
-            }
-            // Refused as "exists" (perhaps our own first attempt, whose reply was lost), or no answer at all.
-            byte[] stored = reads.untilAnswered("begin " + key, () -> reads.data(path, new Stat()));
-            if (recordBytes != null && Arrays.equals(stored, recordBytes)) {
-              counters.retriedWinners.increment();
-              return null;
-            }
-            if (stored == null) {
-              throw new DeferredSpanStoreUnavailableException(
-                  "begin " + key + ": connection lost; nothing was written, retry", false, e);
-            }
-            throw new DeferredSpanStoreException(
-                "a deferred span is already open under key " + key + "; nothing was written", e);
+    call("begin " + key, fence -> {
+      try {
+        fence.multi(ops);
+        return null;
+      } catch (KeeperException e) {
+        if (!isConnectionProblem(e.code())) {
+          int failed = firstFailedIndex(e);
+          if (failed >= ourOps) {
+            throw callerOperationFailed("begin " + key, failed - ourOps, e);
           }
-        });
+          if (e.code() != KeeperException.Code.NODEEXISTS) {
+            throw e;
+          }
+        }
+        // No answer, or "exists": our own record (the reply of this very request was lost, or the caller runs a
+        // begin again whose outcome it was told is unknown) has our bytes, span ID included. Never sent again.
+        byte[] stored = fence.data(path, new Stat());
+        if (recordBytes != null && Arrays.equals(stored, recordBytes)) {
+          counters.retriedWinners.increment();
+          return null;
+        }
+        if (stored == null && !isConnectionProblem(e.code())) {
+          throw new DeferredSpanStoreUnavailableException(
+              "begin " + key + ": the key was in use and is free again; nothing was written, retry", false, e);
+        }
+        if (stored == null) {
+          throw new DeferredSpanStoreUnavailableException("begin " + key + ": no answer from ZooKeeper, and no "
+              + "record under the key: either nothing was applied, or it was and another host has already ended "
+              + "the span; nothing of it will be sent again (see DeferredSpanStoreUnavailableException)", true, e);
+        }
+        throw new DeferredSpanStoreException(
+            "a deferred span is already open under key " + key + "; nothing was written", e);
+      }
+    });
     counters.begun.increment();
     metrics.begun(startNanos);
     tracing.announceBegun(record); // committed: now it may be said to have begun
@@ -336,7 +348,7 @@ public final class DeferredSpanStore implements Closeable {
     String path = layout.openPath(key);
     return call(
         "read " + key,
-        () -> {
+        fence -> {
           byte[] data = reads.dataConfirmingAbsence(path, new Stat());
           return data == null ? Optional.empty() : Optional.of(DeferredSpanRecordCodec.decodeRecord(data, path));
         });
@@ -354,16 +366,18 @@ public final class DeferredSpanStore implements Closeable {
    * item), then exports it through this host's pipeline. Every end has exactly one of the {@linkplain
    * EndResult.Outcome outcomes}; it is safe to retry, from this or any host.
    *
-   * @throws io.deferredspans.sdk.DeferredSpanLimitException if the end is larger than ZooKeeper accepts in one
-   *     transaction (nothing is sent)
+   * @throws DeferredSpanLimitException if the finished span is larger than the record format allows (the end
+   *     added too much), or the whole transaction larger than the servers accept (nothing is sent). A record
+   *     larger than the format allows is not an exception but {@link EndResult.Outcome#REJECTED_RECORD}.
    * @throws DeferredSpanStoreUnavailableException if ZooKeeper cannot be reached in time ({@linkplain
-   *     DeferredSpanStoreUnavailableException#isOutcomeUnknown() says} whether something may have been applied)
+   *     DeferredSpanStoreUnavailableException#isOutcomeUnknown() says} whether something may have been applied;
+   *     nothing of this call is sent after it threw)
    */
   public EndResult endDeferredSpan(String key, DeferredSpanEnding ending, List<CuratorOp> callerOps) {
     String path = layout.openPath(key);
     List<CuratorOp> ops = List.copyOf(callerOps);
     long startNanos = System.nanoTime();
-    EndResult result = call("end " + key, () -> endTransaction.end(path, ending, ops));
+    EndResult result = call("end " + key, fence -> endTransaction.end(fence, path, ending, ops));
     metrics.ended(result.getOutcome(), startNanos);
     return result;
   }
@@ -399,7 +413,11 @@ public final class DeferredSpanStore implements Closeable {
   }
 
   static boolean isConnectionProblem(KeeperException e) {
-    switch (e.code()) {
+    return isConnectionProblem(e.code());
+  }
+
+  static boolean isConnectionProblem(KeeperException.Code code) {
+    switch (code) {
       case CONNECTIONLOSS:
       case OPERATIONTIMEOUT:
       case SESSIONMOVED:
@@ -415,11 +433,18 @@ public final class DeferredSpanStore implements Closeable {
         what + ": the caller's operation #" + index + " failed (" + e.code() + "); nothing was applied", e);
   }
 
+  /** What a store call does, with the {@link SessionFencedCall} its writes go through. */
+  interface CallBody<T> {
+    T run(SessionFencedCall fence) throws Exception;
+  }
+
   /**
    * Runs a ZooKeeper call off the caller's thread, so the caller waits at most the operation timeout whatever
-   * Curator's retry policy would do.
+   * Curator's retry policy would do. When the caller is answered, whatever the outcome, the call's {@link
+   * SessionFencedCall} is closed: nothing of it is sent from then on, even if its thread is still waiting for
+   * ZooKeeper (it may still settle an end that was applied, so that the span is exported).
    */
-  <T> T call(String what, Callable<T> body) {
+  <T> T call(String what, CallBody<T> body) {
     if (state.get() != State.STARTED) {
       throw new IllegalStateException("store is not started (or already closed)");
     }
@@ -427,9 +452,10 @@ public final class DeferredSpanStore implements Closeable {
       throw new DeferredSpanStoreUnavailableException(
           what + ": not connected to ZooKeeper; nothing was sent", false, null);
     }
+    SessionFencedCall fence = fences.open(what);
     Future<T> future;
     try {
-      future = callExecutor.submit(body);
+      future = callExecutor.submit(() -> body.run(fence));
     } catch (RejectedExecutionException e) {
       throw new DeferredSpanStoreUnavailableException(
           what + ": too many concurrent store calls; nothing was sent", false, e);
@@ -437,24 +463,38 @@ public final class DeferredSpanStore implements Closeable {
     try {
       return future.get(operationTimeout.toMillis(), TimeUnit.MILLISECONDS);
     } catch (TimeoutException e) {
-      throw new DeferredSpanStoreUnavailableException(
-          what + ": no answer from ZooKeeper within " + operationTimeout
-              + "; the operation may still be applied, and will then complete in the background", true, e);
+      throw gaveUp(fence, "no answer from ZooKeeper within " + operationTimeout, e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      throw new DeferredSpanStoreUnavailableException(what + ": interrupted; outcome unknown", true, e);
+      throw gaveUp(fence, "interrupted", e);
     } catch (ExecutionException e) {
       Throwable cause = e.getCause();
       if (cause instanceof RuntimeException) {
         throw (RuntimeException) cause;
       }
-      if (cause instanceof KeeperException.ConnectionLossException
-          || cause instanceof KeeperException.SessionExpiredException
-          || cause instanceof KeeperException.OperationTimeoutException) {
-        throw new DeferredSpanStoreUnavailableException(what + ": " + cause.getMessage(), true, cause);
+      if (cause instanceof KeeperException && isConnectionProblem((KeeperException) cause)) {
+        throw fence.unknown(cause);
       }
       throw new DeferredSpanStoreException(what + " failed: " + cause, cause);
+    } finally {
+      fence.close();
     }
+  }
+
+  private static DeferredSpanStoreUnavailableException gaveUp(SessionFencedCall fence, String why, Exception e) {
+    boolean sent = fence.close();
+    return new DeferredSpanStoreUnavailableException(fence.what() + ": " + why + "; " + (sent
+        ? "it may have been applied, and nothing of it will be sent again (see DeferredSpanStoreUnavailableException)"
+        : "nothing was sent, retry"), sent, e);
+  }
+
+  SessionFencedCall.Factory fences() {
+    return fences;
+  }
+
+  /** For tests: calls whose body is still running, including those whose caller already gave up waiting. */
+  int callsInFlight() {
+    return callExecutor.getActiveCount();
   }
 
   CuratorFramework client() {
@@ -496,6 +536,7 @@ public final class DeferredSpanStore implements Closeable {
     private int maxConcurrentCalls = 64;
     private Duration shutdownTimeout = Duration.ofSeconds(30);
     private MeterProvider meterProvider = MeterProvider.noop();
+    private int serverMaxBufferBytes = DEFAULT_SERVER_MAX_BUFFER_BYTES;
 
     private Builder(CuratorFramework client, DeferredTracing tracing) {
       this.client = Objects.requireNonNull(client, "client");
@@ -545,6 +586,23 @@ public final class DeferredSpanStore implements Closeable {
      */
     public Builder meterProvider(MeterProvider meterProvider) {
       this.meterProvider = Objects.requireNonNull(meterProvider, "meterProvider");
+      return this;
+    }
+
+    /**
+     * The {@code jute.maxbuffer} of the ZooKeeper <em>servers</em>, if they were configured with a larger one than
+     * ZooKeeper's default of 1,048,575 bytes: the largest request they accept. It bounds only how large the
+     * caller's own operations in an end may be; every record and finished span the record format allows fits
+     * below the default whatever it is set to. The client's own {@code jute.maxbuffer} property is not consulted:
+     * a client allowed larger packets than its servers would send requests they drop, connection after
+     * connection. Default 1,048,575.
+     */
+    public Builder serverMaxBufferBytes(int serverMaxBufferBytes) {
+      if (serverMaxBufferBytes < DEFAULT_SERVER_MAX_BUFFER_BYTES) {
+        throw new IllegalArgumentException("serverMaxBufferBytes must be at least ZooKeeper's default of "
+            + DEFAULT_SERVER_MAX_BUFFER_BYTES + ": every end of a valid record must fit");
+      }
+      this.serverMaxBufferBytes = serverMaxBufferBytes;
       return this;
     }
 

@@ -39,7 +39,7 @@ import org.slf4j.LoggerFactory;
  */
 final class EndTransaction {
   private static final Logger log = LoggerFactory.getLogger(EndTransaction.class);
-  // Below jute.maxbuffer with room for the multi's framing and anything we did not count.
+  // Below the servers' jute.maxbuffer with room for the multi's framing and anything we did not count.
   private static final int TRANSACTION_MARGIN_BYTES = 64 * 1024;
   private static final int RESTARTS = 3;
 
@@ -54,30 +54,30 @@ final class EndTransaction {
   private final ZNodeLayout layout;
   private final DeferredTracing tracing;
   private final FreshReads reads;
-  private final ClaimSession.Tracker sessions;
+  private final SessionFencedCall.Factory fences;
   private final ExportedSpans exported;
   private final StoreCounters counters;
   private final int maxTransactionBytes;
 
   EndTransaction(
       CuratorFramework client, ZNodeLayout layout, DeferredTracing tracing, FreshReads reads,
-      ClaimSession.Tracker sessions, ExportedSpans exported, StoreCounters counters) {
+      SessionFencedCall.Factory fences, ExportedSpans exported, StoreCounters counters, int serverMaxBufferBytes) {
     this.client = client;
     this.layout = layout;
     this.tracing = tracing;
     this.reads = reads;
-    this.sessions = sessions;
+    this.fences = fences;
     this.exported = exported;
     this.counters = counters;
-    this.maxTransactionBytes =
-        Integer.getInteger("jute.maxbuffer", 0xfffff) - TRANSACTION_MARGIN_BYTES;
+    this.maxTransactionBytes = serverMaxBufferBytes - TRANSACTION_MARGIN_BYTES;
   }
 
   /** Ends the span under {@code openPath} with the caller's operations. */
-  EndResult end(String openPath, DeferredSpanEnding ending, List<CuratorOp> callerOps) throws Exception {
+  EndResult end(SessionFencedCall fence, String openPath, DeferredSpanEnding ending, List<CuratorOp> callerOps)
+      throws Exception {
     for (int attempt = 1; ; attempt++) {
       try {
-        return endOnce(openPath, ending, callerOps);
+        return endOnce(fence, openPath, ending, callerOps);
       } catch (RecordChangedException changed) {
         if (attempt >= RESTARTS) {
           throw new DeferredSpanStoreUnavailableException(
@@ -88,16 +88,17 @@ final class EndTransaction {
     }
   }
 
-  private EndResult endOnce(String openPath, DeferredSpanEnding ending, List<CuratorOp> callerOps)
+  private EndResult endOnce(
+      SessionFencedCall fence, String openPath, DeferredSpanEnding ending, List<CuratorOp> callerOps)
       throws Exception {
     Stat stat = new Stat();
     byte[] data = reads.dataConfirmingAbsence(openPath, stat);
     if (data == null) {
       Stat tombstone = reads.stat(layout.abandonedPath(openPath));
       if (tombstone != null) {
-        return dequeueAbandoned(openPath, tombstone, callerOps);
+        return dequeueAbandoned(fence, openPath, tombstone, callerOps);
       }
-      EndResult result = applyAlone(openPath, List.of(), callerOps, EndResult.noRecord());
+      EndResult result = applyAlone(fence, openPath, List.of(), callerOps, EndResult.noRecord());
       if (result.getOutcome() == EndResult.Outcome.NO_RECORD) {
         counters.noRecord.increment();
       }
@@ -109,11 +110,18 @@ final class EndTransaction {
     } catch (UnsupportedRecordVersionException e) {
       log.warn("{}; leaving it for a host that reads that version", e.getMessage());
       counters.rejected.increment();
-      return applyAlone(openPath, List.of(), callerOps, EndResult.rejected(e));
+      return applyAlone(fence, openPath, List.of(), callerOps, EndResult.rejected(e));
     } catch (CorruptDeferredSpanRecordException e) {
-      return quarantineWith(openPath, stat, data, callerOps, e);
+      return quarantineWith(fence, openPath, stat, data, callerOps, e);
     }
-    return commit(openPath, stat, data, tracing.finish(record, ending), callerOps);
+    return commit(fence, openPath, stat, data, tracing.finish(record, ending), callerOps);
+  }
+
+  /** {@link #commit(SessionFencedCall, String, Stat, byte[], FinishedDeferredSpan, List)} as its own operation. */
+  EndResult commit(
+      String openPath, Stat read, byte[] recordBytes, FinishedDeferredSpan finished, List<CuratorOp> callerOps)
+      throws Exception {
+    return commit(fences.open("end " + openPath), openPath, read, recordBytes, finished, callerOps);
   }
 
   /**
@@ -121,8 +129,8 @@ final class EndTransaction {
    * the finished span with this session's claim (if sampled), apply the caller's operations; then export.
    */
   EndResult commit(
-      String openPath, Stat read, byte[] recordBytes, FinishedDeferredSpan finished, List<CuratorOp> callerOps)
-      throws Exception {
+      SessionFencedCall fence, String openPath, Stat read, byte[] recordBytes, FinishedDeferredSpan finished,
+      List<CuratorOp> callerOps) throws Exception {
     String what = "end " + openPath;
     String spanId = finished.getRecord().getSpanContext().getSpanId();
     String marker = ZNodeLayout.markerPath(openPath, spanId);
@@ -136,35 +144,28 @@ final class EndTransaction {
     if (exporting) {
       claim = claimData();
       ops.add(client.transactionOp().create().withMode(CreateMode.PERSISTENT)
-          .forPath(endedPath, DeferredSpanRecordCodec.encode(finished)));
+          .forPath(endedPath, requireFormatLimit(DeferredSpanRecordCodec.encode(finished), what)));
       ops.add(client.transactionOp().create().withMode(CreateMode.EPHEMERAL)
           .forPath(ZNodeLayout.claimPath(endedPath), claim));
     }
     int ourOps = ops.size();
     ops.addAll(callerOps);
     requireFits(ops, what);
-    ClaimSession before = sessions.current();
     try {
-      if (exporting) {
-        // Curator retries after a lost reply; the claim's nonce tells a retried win from a lost race.
-        client.transaction().forOperations(ops);
-      } else {
-        before.multi(toOps(ops)); // no proof of a win to read back: no blind retries either
-      }
+      fence.multi(ops); // sent once: after a lost reply the claim's nonce, read back, tells whether it applied
     } catch (KeeperException e) {
-      return settleFailed(e, openPath, read, recordBytes, finished, callerOps, ourOps, claim, before);
+      return settleFailed(fence, e, openPath, read, recordBytes, finished, callerOps, ourOps, claim);
     }
     counters.ended.increment();
     if (exporting) {
-      exportClaimed(finished, endedPath, before, what);
+      exported.export(finished, endedPath, fence.session()); // the session that holds the claim
     }
     return EndResult.ended(finished);
   }
 
   private EndResult settleFailed(
-      KeeperException e, String openPath, Stat read, byte[] recordBytes, FinishedDeferredSpan finished,
-      List<CuratorOp> callerOps, int ourOps, byte[] claim, ClaimSession before) throws Exception {
-    String what = "end " + openPath;
+      SessionFencedCall fence, KeeperException e, String openPath, Stat read, byte[] recordBytes,
+      FinishedDeferredSpan finished, List<CuratorOp> callerOps, int ourOps, byte[] claim) throws Exception {
     boolean unanswered = DeferredSpanStore.isConnectionProblem(e);
     if (!unanswered) {
       int failed = firstFailedIndex(e);
@@ -175,68 +176,58 @@ final class EndTransaction {
     }
     String spanId = finished.getRecord().getSpanContext().getSpanId();
     String endedPath = layout.endedPath(spanId);
-    if (claim != null && reads.untilAnswered(what, () -> isOurClaim(endedPath, claim))) {
+    // Every read below is on the session the transaction went to, which answers in order: what it reads after
+    // the reconnection shows the unanswered transaction applied, or it never will be.
+    if (unanswered && claim != null
+        && Arrays.equals(fence.data(ZNodeLayout.claimPath(endedPath), new Stat()), claim)) {
       counters.retriedWinners.increment();
       counters.ended.increment();
-      exportClaimed(finished, endedPath, before, what);
+      exported.export(finished, endedPath, fence.session());
       return EndResult.ended(finished);
     }
-    if (sessions.current().id() != before.id() || (unanswered && claim == null)) {
-      // Our session changed under the call, or an unanswered end left no proof of its win: nobody can tell.
-      throw new DeferredSpanStoreUnavailableException(
-          what + ": ZooKeeper did not say whether the end was applied; if it was, recovery exports the span. "
-              + "Retrying is safe: it reports CALLER_OPERATIONS_FAILED if the first attempt applied", true, e);
-    }
-    Stat now = reads.untilAnswered(what, () -> reads.stat(openPath));
+    Stat now = fence.stat(openPath);
     if (now != null && now.getCzxid() == read.getCzxid()) {
-      boolean markerThere =
-          reads.untilAnswered(what, () -> reads.stat(ZNodeLayout.markerPath(openPath, spanId)) != null);
+      boolean markerThere = fence.stat(ZNodeLayout.markerPath(openPath, spanId)) != null;
       if (unanswered && markerThere && now.getVersion() == read.getVersion()) {
-        throw new DeferredSpanStoreUnavailableException(what + ": connection lost; nothing was applied, retry",
-            false, e);
+        throw new DeferredSpanStoreUnavailableException(
+            what(openPath) + ": connection lost; nothing was applied, retry", false, e);
       }
       // The record we read is still there, yet our delete of it failed: it has no marker of its own span, was
       // modified, or names a span already ended under another key. No end can ever succeed on it.
       String why = !markerThere ? "it has no span marker 'span-" + spanId + "'"
           : now.getVersion() != read.getVersion() ? "it was modified after it was written"
           : "its span " + spanId + " was already ended under another key";
-      return quarantineWith(openPath, now, recordBytes, callerOps,
+      return quarantineWith(fence, openPath, now, recordBytes, callerOps,
           new CorruptDeferredSpanRecordException(openPath, "not a record this store can end: " + why, null));
     }
-    // The record we read is gone: another end committed first. Was it recovery, giving up on the span?
+    if (unanswered && claim == null) {
+      // An unexporting end leaves no proof of its win, and the record is gone: by our end or another host's.
+      throw new DeferredSpanStoreUnavailableException(what(openPath) + ": ZooKeeper did not say whether the end "
+          + "was applied, and nothing of it will be sent again. Running the same end again is safe: it reports "
+          + "CALLER_OPERATIONS_FAILED if the first attempt applied", true, e);
+    }
+    // Our transaction did not apply (our live session would hold its claim) and the record we read is gone:
+    // another end committed first. Was it recovery, giving up on the span?
     String tombstonePath = layout.abandonedPath(openPath);
     Stat tombstone = new Stat();
-    byte[] abandoned = reads.untilAnswered(what, () -> reads.data(tombstonePath, tombstone));
+    byte[] abandoned = fence.data(tombstonePath, tombstone);
     if (abandoned != null && new String(abandoned, StandardCharsets.UTF_8).startsWith(spanId + "\n")) {
-      return dequeueAbandoned(openPath, tombstone, callerOps);
+      return dequeueAbandoned(fence, openPath, tombstone, callerOps);
     }
     counters.alreadyEnded.increment();
     return EndResult.alreadyEnded();
   }
 
-  /**
-   * Exports a span whose end this session committed, fenced by the session that holds its claim. If Curator
-   * replaced the session during the call, the claim may have gone with the old one: then recovery exports it.
-   */
-  private void exportClaimed(FinishedDeferredSpan finished, String endedPath, ClaimSession before, String what)
-      throws Exception {
-    ClaimSession now = sessions.current();
-    if (now != before) {
-      Stat claim = reads.untilAnswered(what, () -> reads.stat(ZNodeLayout.claimPath(endedPath)));
-      if (claim == null || claim.getEphemeralOwner() != now.id()) {
-        log.info("{}: the session changed during the end; recovery exports the span", what);
-        return;
-      }
-    }
-    exported.export(finished, endedPath, now);
+  private static String what(String openPath) {
+    return "end " + openPath;
   }
 
   /** Applies the caller's dequeue of an item whose span recovery abandoned, and clears the tombstone with it. */
-  private EndResult dequeueAbandoned(String openPath, Stat tombstone, List<CuratorOp> callerOps)
-      throws Exception {
+  private EndResult dequeueAbandoned(
+      SessionFencedCall fence, String openPath, Stat tombstone, List<CuratorOp> callerOps) throws Exception {
     List<CuratorOp> clear = List.of(client.transactionOp().delete().withVersion(tombstone.getVersion())
         .forPath(layout.abandonedPath(openPath)));
-    EndResult result = applyAlone(openPath, clear, callerOps, EndResult.abandoned());
+    EndResult result = applyAlone(fence, openPath, clear, callerOps, EndResult.abandoned());
     if (result.getOutcome() == EndResult.Outcome.ABANDONED) {
       counters.endedAfterAbandon.increment();
     }
@@ -257,17 +248,12 @@ final class EndTransaction {
     return ops;
   }
 
-  /** Whether the claim on {@code endedPath} is the one this attempt wrote. */
-  private boolean isOurClaim(String endedPath, byte[] claim) throws Exception {
-    return Arrays.equals(reads.data(ZNodeLayout.claimPath(endedPath), new Stat()), claim);
-  }
-
   /** Moves an unendable record to quarantine in one transaction with the caller's operations. */
   private EndResult quarantineWith(
-      String openPath, Stat stat, byte[] data, List<CuratorOp> callerOps, DeferredSpanRecordException error)
-      throws Exception {
+      SessionFencedCall fence, String openPath, Stat stat, byte[] data, List<CuratorOp> callerOps,
+      DeferredSpanRecordException error) throws Exception {
     log.error("{}; moving it to quarantine", error.getMessage());
-    EndResult result = applyAlone(openPath, quarantineOps(openPath, stat, data), callerOps,
+    EndResult result = applyAlone(fence, openPath, quarantineOps(openPath, stat, data), callerOps,
         EndResult.rejected(error));
     if (result.getOutcome() == EndResult.Outcome.REJECTED_RECORD) {
       counters.rejected.increment();
@@ -300,8 +286,12 @@ final class EndTransaction {
       ops.add(client.transactionOp().delete().forPath(ZKPaths.makePath(path, child)));
     }
     ops.add(client.transactionOp().delete().withVersion(stat.getVersion()).forPath(path));
+    // Bytes larger than a finished span may be are corrupt whatever follows: their head is kept, so that moving
+    // them never takes more room in a transaction than an end does.
+    byte[] kept = data.length <= DeferredSpanRecordCodec.MAX_FINISHED_BYTES ? data
+        : Arrays.copyOf(data, DeferredSpanRecordCodec.MAX_FINISHED_BYTES);
     ops.add(client.transactionOp().create().withMode(CreateMode.PERSISTENT_SEQUENTIAL)
-        .forPath(layout.quarantinePrefix(path), data));
+        .forPath(layout.quarantinePrefix(path), kept));
     return ops;
   }
 
@@ -312,7 +302,8 @@ final class EndTransaction {
    *
    * @throws RecordChangedException if our own operations failed: what they act on changed meanwhile
    */
-  EndResult applyAlone(String path, List<CuratorOp> ourOps, List<CuratorOp> callerOps, EndResult result)
+  EndResult applyAlone(
+      SessionFencedCall fence, String path, List<CuratorOp> ourOps, List<CuratorOp> callerOps, EndResult result)
       throws Exception {
     if (ourOps.isEmpty() && callerOps.isEmpty()) {
       return result;
@@ -321,13 +312,14 @@ final class EndTransaction {
     ops.addAll(callerOps);
     requireFits(ops, "end " + path);
     try {
-      sessions.current().multi(toOps(ops));
+      fence.multi(ops);
       return result;
     } catch (KeeperException e) {
       if (DeferredSpanStore.isConnectionProblem(e)) {
         throw new DeferredSpanStoreUnavailableException(
-            "end " + path + ": no answer from ZooKeeper; the operations may have been applied. Retrying is safe: "
-                + "it reports CALLER_OPERATIONS_FAILED if they were", true, e);
+            "end " + path + ": no answer from ZooKeeper; the operations may have been applied, and will not be "
+                + "sent again. Running the same end again is safe: it reports CALLER_OPERATIONS_FAILED if they "
+                + "were", true, e);
       }
       int failed = firstFailedIndex(e);
       if (failed < ourOps.size()) {
@@ -345,20 +337,35 @@ final class EndTransaction {
   }
 
   /**
-   * Refuses, before anything is sent, a transaction ZooKeeper would not accept: a request over {@code
-   * jute.maxbuffer} makes the server drop the connection, every session of this client goes SUSPENDED, and every
-   * retry does the same.
+   * Refuses, before anything is sent, a finished span larger than the record format allows: ZooKeeper might take
+   * it (with {@code jute.maxbuffer} raised), but every recovery would find it corrupt. A record within the format's
+   * limit always leaves its end this much room.
    */
-  private void requireFits(List<CuratorOp> ops, String what) {
+  private static byte[] requireFormatLimit(byte[] finished, String what) {
+    if (finished.length > DeferredSpanRecordCodec.MAX_FINISHED_BYTES) {
+      throw new DeferredSpanLimitException(what + ": the finished span takes " + finished.length + " bytes, more "
+          + "than the " + DeferredSpanRecordCodec.MAX_FINISHED_BYTES + " the record format allows; nothing was "
+          + "sent. Reduce the end's attributes and events (span limits: OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT, "
+          + "OTEL_SPAN_EVENT_COUNT_LIMIT)");
+    }
+    return finished;
+  }
+
+  /**
+   * Refuses, before anything is sent, a transaction ZooKeeper would not accept: a request over the server's
+   * {@code jute.maxbuffer} makes it drop the connection, and this client goes SUSPENDED. The bound is the
+   * server's (ZooKeeper's default, or what the store was built with), never the client's own setting, which may
+   * well be larger than the server's.
+   */
+  void requireFits(List<CuratorOp> ops, String what) {
     int size = 0;
     for (CuratorOp op : ops) {
       size += serializedSize(op.get());
     }
     if (size > maxTransactionBytes) {
       throw new DeferredSpanLimitException(what + ": the transaction takes " + size + " bytes, more than the "
-          + maxTransactionBytes + " ZooKeeper accepts (jute.maxbuffer less a margin); nothing was sent. Reduce the "
-          + "end's attributes and events (span limits: OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT, "
-          + "OTEL_SPAN_EVENT_COUNT_LIMIT) or the caller's operations");
+          + maxTransactionBytes + " ZooKeeper accepts (the servers' jute.maxbuffer less a margin); nothing was "
+          + "sent. Reduce the caller's operations");
     }
   }
 
@@ -370,12 +377,6 @@ final class EndTransaction {
     } catch (IOException impossible) {
       throw new IllegalStateException(impossible);
     }
-  }
-
-  private static List<Op> toOps(List<CuratorOp> ops) {
-    List<Op> raw = new ArrayList<>(ops.size());
-    ops.forEach(op -> raw.add(op.get()));
-    return raw;
   }
 
   static int firstFailedIndex(KeeperException e) {

@@ -48,6 +48,7 @@ final class ExportedSpans {
 
   private final CuratorFramework client;
   private final DeferredTracing tracing;
+  private final SessionFencedCall.Factory fences;
   private final ScheduledExecutorService housekeeping;
   private final StoreCounters counters;
   private final Queue<Held> awaitingRemoval = new ConcurrentLinkedQueue<>();
@@ -59,9 +60,10 @@ final class ExportedSpans {
 
   ExportedSpans(
       CuratorFramework client, DeferredTracing tracing, ScheduledExecutorService housekeeping,
-      StoreCounters counters) {
+      SessionFencedCall.Factory fences, StoreCounters counters) {
     this.client = client;
     this.tracing = tracing;
+    this.fences = fences;
     this.housekeeping = housekeeping;
     this.counters = counters;
   }
@@ -222,22 +224,29 @@ final class ExportedSpans {
    * Deletes an exported span's copy through Curator's current session once the claiming session is gone for this
    * client: unless another session claimed it since. The server may still hold the old session, and with it our
    * claim, for up to a session timeout after the client gave it up; that claim is still ours, and goes with the
-   * copy, so recovery never finds the span unclaimed and exports it again.
+   * copy, so recovery never finds the span unclaimed and exports it again. Each attempt is a decision of its own,
+   * sent once on one session (never retried blindly by Curator onto another): a lost answer is settled by the
+   * next attempt's read.
    */
   private void removeAfterSessionLoss(Held held) throws Exception {
     String claim = ZNodeLayout.claimPath(held.endedPath);
     for (int attempt = 0; ; attempt++) {
+      SessionFencedCall fence = fences.open("remove " + held.endedPath);
       Stat stat = client.checkExists().forPath(claim);
       try {
         if (stat != null && stat.getEphemeralOwner() == held.session.id()) {
-          client.transaction().forOperations(
+          fence.multi(List.of(
               client.transactionOp().delete().withVersion(stat.getVersion()).forPath(claim),
-              client.transactionOp().delete().forPath(held.endedPath));
+              client.transactionOp().delete().forPath(held.endedPath)));
         } else {
-          client.delete().forPath(held.endedPath); // NotEmpty if someone else claimed it meanwhile
+          // NotEmpty if someone else claimed it meanwhile
+          fence.multi(List.of(client.transactionOp().delete().forPath(held.endedPath)));
         }
         return;
-      } catch (KeeperException.NoNodeException | KeeperException.BadVersionException claimChanged) {
+      } catch (SessionFencedCall.Refused refused) {
+        if (refused.code() != KeeperException.Code.NONODE && refused.code() != KeeperException.Code.BADVERSION) {
+          throw KeeperException.create(refused.code(), held.endedPath);
+        }
         // Our old claim expired between the read and the delete: look again, a few times, then retry later.
         if (client.checkExists().forPath(held.endedPath) == null) {
           throw new KeeperException.NoNodeException(held.endedPath); // removed after all

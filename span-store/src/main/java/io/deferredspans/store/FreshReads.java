@@ -1,7 +1,5 @@
 package io.deferredspans.store;
 
-import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.utils.ZKPaths;
 import org.apache.zookeeper.KeeperException;
@@ -11,22 +9,14 @@ import org.apache.zookeeper.data.Stat;
 /**
  * Reads that decide what a host does next, and so must not be stale. A ZooKeeper server may lag behind the
  * leader; after a lost reply a client may reconnect to one that has not seen its own last write. Each read here
- * is preceded by a {@code sync} on the same handle (a session's requests are answered in order), and {@link
- * #untilAnswered} waits out disconnections instead of guessing.
+ * is preceded by a {@code sync} on the same handle (a session's requests are answered in order). What settles an
+ * unanswered write is read by its {@link SessionFencedCall}, on the write's own session.
  */
 final class FreshReads {
-  interface Question<T> {
-    T ask() throws Exception;
-  }
-
   private final CuratorFramework client;
-  private final BooleanSupplier open;
-  private final StoreCounters counters;
 
-  FreshReads(CuratorFramework client, BooleanSupplier open, StoreCounters counters) {
+  FreshReads(CuratorFramework client) {
     this.client = client;
-    this.open = open;
-    this.counters = counters;
   }
 
   /** The data at {@code path} as the leader has it, filling {@code stat}; null if absent. */
@@ -64,30 +54,5 @@ final class FreshReads {
 
   private String absolute(String path) {
     return ZKPaths.fixForNamespace(client.getNamespace(), path);
-  }
-
-  /**
-   * Asks ZooKeeper until it answers, waiting out disconnections, for at most twice the session timeout: by then a
-   * session that cannot reach ZooKeeper has expired, its claims are gone, and recovery owns whatever it held.
-   * Runs on the store's call thread, so the caller itself still waits no longer than the operation timeout.
-   */
-  <T> T untilAnswered(String what, Question<T> question) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(
-        2L * client.getZookeeperClient().getZooKeeper().getSessionTimeout()
-            + client.getZookeeperClient().getConnectionTimeoutMs());
-    while (true) {
-      try {
-        return question.ask();
-      } catch (KeeperException e) {
-        if (!DeferredSpanStore.isConnectionProblem(e) || e.code() == KeeperException.Code.SESSIONEXPIRED
-            || System.nanoTime() > deadline || !open.getAsBoolean()) {
-          throw new DeferredSpanStoreUnavailableException(
-              what + ": ZooKeeper did not say whether the operation was applied; if it was, recovery exports "
-                  + "the span once this session's claim expires", true, e);
-        }
-        counters.uncertainOutcomes.increment();
-        client.getZookeeperClient().blockUntilConnectedOrTimedOut();
-      }
-    }
   }
 }

@@ -54,7 +54,7 @@ public final class StoreStats {
     return ended;
   }
 
-  /** Wins detected only after Curator retried a transaction whose reply was lost. */
+  /** Wins learned by reading back what a transaction whose reply was lost left (or a begin run again). */
   public long retriedWinners() {
     return retriedWinners;
   }

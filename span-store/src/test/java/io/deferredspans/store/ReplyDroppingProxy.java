@@ -29,6 +29,11 @@ final class ReplyDroppingProxy implements AutoCloseable {
   private volatile boolean closed;
   private volatile long refuseNanos;
   private volatile long refuseUntilNanos;
+  // Held: every connection is refused until released, as for a host paused (or cut off) for as long as a test
+  // needs, e.g. past its session's expiry.
+  private volatile boolean holding;
+  private volatile boolean holdAfterDrop;
+  private volatile boolean dropRequest;
 
   ReplyDroppingProxy(String targetConnectString) throws IOException {
     String[] hostPort = targetConnectString.split(":");
@@ -57,6 +62,32 @@ final class ReplyDroppingProxy implements AutoCloseable {
     armed.set(1);
   }
 
+  /**
+   * The next large request's reply is lost and every connection is refused until {@link #releaseConnections()}:
+   * a host paused between sending a request and hearing its answer.
+   */
+  void dropNextReplyAndHoldConnections() {
+    holdAfterDrop = true;
+    dropRequest = false;
+    armed.set(1);
+  }
+
+  /**
+   * The next large request never reaches the server (nothing is applied), and every connection is refused until
+   * {@link #releaseConnections()}.
+   */
+  void dropNextRequestAndHoldConnections() {
+    holdAfterDrop = true;
+    dropRequest = true;
+    armed.set(1);
+  }
+
+  /** Accepts connections again after a hold. */
+  void releaseConnections() {
+    holdAfterDrop = false;
+    holding = false;
+  }
+
   boolean awaitReplyDropped(java.time.Duration timeout) throws InterruptedException {
     return replyDropped.await(timeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
   }
@@ -65,7 +96,7 @@ final class ReplyDroppingProxy implements AutoCloseable {
     while (!closed) {
       try {
         Socket client = listener.accept();
-        if (System.nanoTime() < refuseUntilNanos) {
+        if (holding || System.nanoTime() < refuseUntilNanos) {
           closeQuietly(client);
           continue;
         }
@@ -106,14 +137,16 @@ final class ReplyDroppingProxy implements AutoCloseable {
         int n;
         while ((n = in.read(buffer)) >= 0) {
           if (!clientToServer && dropReply) {
-            refuseUntilNanos = System.nanoTime() + refuseNanos;
-            cut();
-            replyDropped.countDown();
+            dropped();
             return;
           }
           // Armed before the request goes out: a server quicker than this thread would otherwise have its reply
           // forwarded before the flag was up (the reply was then not lost, and the test flaked).
           if (clientToServer && n >= REQUEST_THRESHOLD_BYTES && armed.compareAndSet(1, 0)) {
+            if (dropRequest) {
+              dropped();
+              return;
+            }
             dropReply = true;
           }
           out.write(buffer, 0, n);
@@ -124,6 +157,13 @@ final class ReplyDroppingProxy implements AutoCloseable {
       } finally {
         cut();
       }
+    }
+
+    private void dropped() {
+      refuseUntilNanos = System.nanoTime() + refuseNanos;
+      holding = holdAfterDrop;
+      cut();
+      replyDropped.countDown();
     }
 
     private void cut() {

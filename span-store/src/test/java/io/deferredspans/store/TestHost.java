@@ -80,9 +80,22 @@ final class TestHost implements AutoCloseable {
       UnaryOperator<DeferredSpanStore.Builder> storeOptions,
       Duration batchDelay)
       throws Exception {
+    return start(name, connectString, basePath, exporter, storeOptions, batchDelay,
+        new ExponentialBackoffRetry(100, 3));
+  }
+
+  /** A host whose Curator client retries as {@code retryPolicy} says (production clients retry for long). */
+  static TestHost start(
+      String name,
+      String connectString,
+      String basePath,
+      SpanExporter exporter,
+      UnaryOperator<DeferredSpanStore.Builder> storeOptions,
+      Duration batchDelay,
+      org.apache.curator.RetryPolicy retryPolicy)
+      throws Exception {
     CuratorFramework client =
-        CuratorFrameworkFactory.newClient(
-            connectString, TIMING.session(), TIMING.connection(), new ExponentialBackoffRetry(100, 3));
+        CuratorFrameworkFactory.newClient(connectString, TIMING.session(), TIMING.connection(), retryPolicy);
     client.start();
     if (!client.blockUntilConnected(TIMING.forWaiting().seconds(), TimeUnit.SECONDS)) {
       throw new IllegalStateException(name + " could not connect to " + connectString);
