@@ -87,6 +87,7 @@ public final class OtlpTestReceiver implements AutoCloseable {
   private final List<ExportTraceServiceRequest> requests = new ArrayList<>();
   private final List<ExportMetricsServiceRequest> metricRequests = new ArrayList<>();
   private final List<ReceivedSpan> spans = new ArrayList<>();
+  private final List<ReceivedSpan> spansWhileHung = new ArrayList<>();
   private int rejectedRequests;
   private boolean failing;
   // While set, replies wait for it: a hung collector that keeps what it received but answers late.
@@ -165,6 +166,11 @@ public final class OtlpTestReceiver implements AutoCloseable {
   /** A snapshot of every span received so far, in arrival order. */
   public List<ReceivedSpan> spans() {
     return locked(() -> List.copyOf(spans));
+  }
+
+  /** The spans of {@link #spans()} whose request arrived while replies were held (a hang), in arrival order. */
+  public List<ReceivedSpan> spansReceivedWhileHung() {
+    return locked(() -> List.copyOf(spansWhileHung));
   }
 
   /** A snapshot of every export request accepted so far, in arrival order. */
@@ -329,6 +335,7 @@ public final class OtlpTestReceiver implements AutoCloseable {
           metricRequests.clear();
           requests.clear();
           spans.clear();
+          spansWhileHung.clear();
           rejectedRequests = 0;
         });
   }
@@ -361,7 +368,11 @@ public final class OtlpTestReceiver implements AutoCloseable {
             return false;
           }
           requests.add(request);
-          spans.addAll(ReceivedSpan.fromRequest(request, transport));
+          List<ReceivedSpan> arrived = ReceivedSpan.fromRequest(request, transport);
+          spans.addAll(arrived);
+          if (heldReplies != null) {
+            spansWhileHung.addAll(arrived);
+          }
           received.signalAll();
           return true;
         });

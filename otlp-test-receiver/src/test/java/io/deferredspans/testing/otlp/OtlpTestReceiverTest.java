@@ -174,11 +174,13 @@ class OtlpTestReceiverTest {
       assertFalse(timedOut.isSuccess());
       assertTrue(receiver.isHung(), "the exporter gave up before the hang ended");
       assertEquals(2, receiver.awaitSpans(2, TIMEOUT).size(), "kept although it was not answered");
+      assertEquals(receiver.spans(), receiver.spansReceivedWhileHung());
 
       await().atMost(TIMEOUT).until(() -> !receiver.isHung());
       SampleSpans sample = SampleSpans.create();
       assertTrue(export(exporter, sample).isSuccess());
       assertEquals(4, receiver.awaitSpans(4, TIMEOUT).size());
+      assertEquals(2, receiver.spansReceivedWhileHung().size(), "answered at once: not during the hang");
     } finally {
       exporter.shutdown().join(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
     }
