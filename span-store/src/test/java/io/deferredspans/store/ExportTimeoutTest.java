@@ -179,6 +179,42 @@ class ExportTimeoutTest {
     });
   }
 
+  /** A host that ends one span into a hang and nothing after it: no answer ever proves the collector back. */
+  private String endOneIntoAHang(TestHost ender, TestHost other) throws Exception {
+    DeferredSpanRecord record = enqueue(other, "lone");
+    receiver.holdReplies();
+    assertEquals(EndResult.Outcome.ENDED, dequeue(ender, "lone").getOutcome());
+    await().atMost(WAIT).until(() -> ender.store.stats().exportsTimedOut() == 1);
+    return ZNodeLayout.claimPath(ender.store.layout().endedPath(record.getSpanContext().getSpanId()));
+  }
+
+  @Test
+  void timedOutSpanGoesBackToRecoveryAfterTheBackoffWhenNoAnswerComesSooner() throws Exception {
+    TestHost ender = host("lone-ender", realExporter(),
+        options -> options.timedOutExportBackoff(Duration.ofSeconds(3)), Duration.ofMillis(20));
+    TestHost other = host("other", realExporter(), UnaryOperator.identity(), Duration.ofMillis(20));
+    String claim = endOneIntoAHang(ender, other);
+
+    await().during(Duration.ofSeconds(1)).atMost(Duration.ofSeconds(2))
+        .until(() -> ender.client.checkExists().forPath(claim) != null); // kept: the collector may have it
+    await().atMost(WAIT).until(() -> ender.client.checkExists().forPath(claim) == null); // then handed back
+    assertEquals(1, ender.store.stats().exportFailed());
+    receiver.releaseReplies();
+  }
+
+  @Test
+  void shutdownHandsATimedOutSpanBackAtOnce() throws Exception {
+    TestHost ender = host("leaving", realExporter(),
+        options -> options.timedOutExportBackoff(Duration.ofHours(1)), Duration.ofMillis(20));
+    TestHost other = host("other", realExporter(), UnaryOperator.identity(), Duration.ofMillis(20));
+    String claim = endOneIntoAHang(ender, other);
+
+    assertThat(ender.store.shutdown().join(WAIT.toSeconds(), java.util.concurrent.TimeUnit.SECONDS).isSuccess())
+        .as("settled: the claim went back, not held for the hour").isTrue();
+    assertEquals(null, other.client.checkExists().forPath(claim));
+    receiver.releaseReplies();
+  }
+
   // ---------------------------------------------------------------- the acknowledgement timeout (issue 15 §2.13)
 
   /**
