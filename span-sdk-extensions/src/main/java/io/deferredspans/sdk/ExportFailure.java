@@ -8,7 +8,8 @@ import java.util.concurrent.TimeoutException;
 /**
  * Why a deferred span did not reach an exporter, by what it says about the backend: whether it may have the span
  * after all. What decides how soon the span may be sent again: a span that may have arrived is sent again only
- * once the backend is likely to answer, since each further send into a hang makes a copy.
+ * once the backend is likely to answer, since each further send into a hang makes a copy. Declared from the
+ * least to the most likely to have reached the backend.
  */
 public enum ExportFailure {
   /**

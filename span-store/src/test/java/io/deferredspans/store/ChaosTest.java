@@ -14,6 +14,9 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.stream.Collectors;
 import org.apache.curator.test.InstanceSpec;
 import org.apache.curator.test.TestingCluster;
@@ -173,11 +176,22 @@ class ChaosTest {
         }
 
         // Whatever is still open (items nobody dequeued) is ended now; recovery exports the rest.
-        for (String key : local.client.getChildren().forPath(HostProcessMain.ITEMS)) {
-          if (endLeftover(local, key).getOutcome() == EndResult.Outcome.ENDED) {
-            leftoverEnds.merge(key, 1L, Long::sum);
+        List<String> leftovers = local.client.getChildren().forPath(HostProcessMain.ITEMS);
+        ExecutorService drainers = Executors.newFixedThreadPool(4); // thousands of items: one at a time takes minutes
+        try {
+          List<Future<EndResult>> ends = new ArrayList<>();
+          for (String key : leftovers) {
+            ends.add(drainers.submit(() -> endLeftover(local, key)));
           }
+          for (int i = 0; i < leftovers.size(); i++) {
+            if (ends.get(i).get().getOutcome() == EndResult.Outcome.ENDED) {
+              leftoverEnds.merge(leftovers.get(i), 1L, Long::sum);
+            }
+          }
+        } finally {
+          drainers.shutdownNow();
         }
+        progress("ended " + leftovers.size() + " items nobody dequeued");
         try (DeferredSpanRecovery recovery =
             DeferredSpanRecovery.builder(local.store).gracePeriod(Duration.ZERO).build()) {
           await().atMost(WAIT).ignoreExceptions().until(() -> {
