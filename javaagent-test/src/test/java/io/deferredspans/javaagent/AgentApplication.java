@@ -5,6 +5,7 @@ import io.deferredspans.sdk.DeferredSpanRecord;
 import io.deferredspans.sdk.DeferredSpanRecordCodec;
 import io.deferredspans.sdk.DeferredTracing;
 import io.deferredspans.sdk.DeferredTracingAutoConfiguration;
+import io.deferredspans.sdk.ExportFailure;
 import io.deferredspans.sdk.ExportListener;
 import io.deferredspans.sdk.StandaloneDeferredTracing;
 import io.opentelemetry.api.GlobalOpenTelemetry;
@@ -75,7 +76,7 @@ public final class AgentApplication {
           }
 
           @Override
-          public void onExportFailed() {
+          public void onExportFailed(ExportFailure failure) {
             acknowledged.complete(false);
           }
         });

@@ -11,7 +11,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
-/** Wraps a real exporter and reports, per deferred span, whether the exporter accepted its batch. */
+/**
+ * Wraps a real exporter and reports, per deferred span, whether the exporter accepted its batch, and if not, why
+ * ({@link ExportFailure}). Deferred spans that must not leave this process are taken out of the batch first:
+ * those whose fence refuses them, and those already reported as failed.
+ */
 final class AcknowledgingSpanExporter implements SpanExporter {
   private final SpanExporter delegate;
   private final ExportAcknowledgements acknowledgements;
@@ -24,17 +28,19 @@ final class AcknowledgingSpanExporter implements SpanExporter {
 
   @Override
   public CompletableResultCode export(Collection<SpanData> batch) {
-    List<ExportAcknowledgements.Claim> claims = acknowledgements.claim(batch);
+    ExportAcknowledgements.Taken taken = acknowledgements.claim(batch);
+    List<ExportAcknowledgements.Claim> refused = refusedByFence(taken.claims);
+    List<ExportAcknowledgements.Claim> claims = taken.claims;
     Collection<SpanData> spans = batch;
-    List<ExportAcknowledgements.Claim> refused = refusedByFence(claims);
-    if (!refused.isEmpty()) {
+    if (!refused.isEmpty() || !taken.withdrawn.isEmpty()) {
       Set<SpanData> drop = Collections.newSetFromMap(new IdentityHashMap<>());
+      drop.addAll(taken.withdrawn);
       refused.forEach(claim -> drop.add(claim.span()));
       spans = new ArrayList<>(batch);
       spans.removeIf(drop::contains);
       claims = new ArrayList<>(claims);
       claims.removeAll(refused);
-      refused.forEach(claim -> acknowledgements.answer(claim, false));
+      refused.forEach(claim -> acknowledgements.failed(claim, ExportFailure.NOT_SENT));
       if (spans.isEmpty()) {
         return CompletableResultCode.ofSuccess();
       }
@@ -44,12 +50,19 @@ final class AcknowledgingSpanExporter implements SpanExporter {
       result = delegate.export(spans);
     } catch (RuntimeException e) {
       // The processors log and swallow this: fail the spans now rather than at the acknowledgement timeout.
-      claims.forEach(claim -> acknowledgements.answer(claim, false));
+      claims.forEach(claim -> acknowledgements.failed(claim, ExportFailure.REFUSED));
       throw e;
     }
     List<ExportAcknowledgements.Claim> answered = claims;
     if (!answered.isEmpty()) {
-      result.whenComplete(() -> answered.forEach(claim -> acknowledgements.answer(claim, result.isSuccess())));
+      result.whenComplete(() -> {
+        if (result.isSuccess()) {
+          answered.forEach(acknowledgements::accepted);
+        } else {
+          ExportFailure failure = ExportFailure.of(result);
+          answered.forEach(claim -> acknowledgements.failed(claim, failure));
+        }
+      });
     }
     return result;
   }

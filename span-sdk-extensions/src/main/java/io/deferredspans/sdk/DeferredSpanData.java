@@ -14,7 +14,8 @@ import java.util.List;
 
 /**
  * A finished deferred span as the SDK's exporters see it: the stored IDs and start time from the beginning host,
- * the end from the ending host, and the exporting host's resource. Immutable.
+ * the end from the ending host, and the exporting host's resource. Immutable, but for the acknowledgement it
+ * carries through the pipeline.
  *
  * <p>Equality is identity on purpose: {@link ExportAcknowledgements} tracks instances through the processors.
  */
@@ -22,11 +23,21 @@ final class DeferredSpanData implements SpanData {
   private final FinishedDeferredSpan span;
   private final Resource resource;
   private final InstrumentationScopeInfo scope;
+  // Set once, before the span is handed to the processors, when a listener waits for the exporters' answers.
+  private volatile ExportAcknowledgements.Registration registration;
 
   DeferredSpanData(FinishedDeferredSpan span, Resource resource, InstrumentationScopeInfo scope) {
     this.span = span;
     this.resource = resource;
     this.scope = scope;
+  }
+
+  ExportAcknowledgements.Registration registration() {
+    return registration;
+  }
+
+  void setRegistration(ExportAcknowledgements.Registration registration) {
+    this.registration = registration;
   }
 
   @Override

@@ -235,8 +235,9 @@ public final class DeferredTracing {
 
   /**
    * Hands a finished span to this host's span processors, as if an ordinary span had just ended here. The
-   * listener hears when an exporter acknowledged it (or at once, when there is nothing to export or no
-   * acknowledging exporter).
+   * listener hears when every exporter acknowledged it (or at once, when there is nothing to export or no
+   * acknowledging exporter), or why it will not reach them ({@link ExportListener#onExportFailed}); after a
+   * failure, no exporter of this host sends the span any more.
    */
   public void export(FinishedDeferredSpan span, ExportListener listener) {
     if (!enabled || !span.getRecord().isSampled()) {
@@ -244,7 +245,9 @@ public final class DeferredTracing {
       return;
     }
     DeferredSpanData data = new DeferredSpanData(span, resource, scope);
-    if (acknowledgements != null) {
+    // A listener that ignores the answers waits for none: such a span is never timed out, nor withdrawn.
+    boolean acknowledged = acknowledgements != null && listener != ExportListener.ignoring();
+    if (acknowledged) {
       acknowledgements.register(data, listener);
     }
     try {
@@ -252,13 +255,14 @@ public final class DeferredTracing {
         spanProcessor.onEnd(new DeferredReadableSpan(data));
       }
     } catch (RuntimeException e) {
-      if (acknowledgements != null) {
-        acknowledgements.forget(data);
+      if (acknowledged) {
+        acknowledgements.withdraw(data);
+      } else {
+        listener.onExportFailed(ExportFailure.NOT_SENT);
       }
-      listener.onExportFailed();
       throw e;
     }
-    if (acknowledgements == null) {
+    if (!acknowledged) {
       listener.onExported();
     }
   }

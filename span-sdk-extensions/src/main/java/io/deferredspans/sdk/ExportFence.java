@@ -13,7 +13,8 @@ public interface ExportFence {
 
   /**
    * True if the guarded spans may be exported now. False drops them from the batch and reports them to their
-   * {@link ExportListener#onExportFailed()}. Must return within a few seconds and never throw.
+   * {@link ExportListener#onExportFailed} as {@link ExportFailure#NOT_SENT}. Must return within a few seconds
+   * and never throw.
    */
   boolean admits();
 }

@@ -11,10 +11,13 @@ public interface ExportListener {
   void onExported();
 
   /**
-   * The span will not reach this exporter: the exporter gave up on the batch holding it (after its own retries),
-   * its {@link #fence()} refused it, or no exporter took it within the acknowledgement timeout.
+   * The span will not reach the exporters from this handover, and will not be sent by it any more: an exporter
+   * gave up on the batch holding it (after its own retries), its {@link #fence()} refused it, or no exporter took
+   * it within the acknowledgement timeout (a span still queued then is dropped when it reaches an exporter).
+   * Called once no exporter is still sending it. {@code failure} says whether the backend may have it after all
+   * ({@link ExportFailure#TIMED_OUT}): with several exporters, the one failure most likely to have delivered.
    */
-  void onExportFailed();
+  void onExportFailed(ExportFailure failure);
 
   /** What decides whether the span may still leave this process when its batch is exported. */
   default ExportFence fence() {

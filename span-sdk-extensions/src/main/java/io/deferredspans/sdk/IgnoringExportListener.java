@@ -7,5 +7,5 @@ enum IgnoringExportListener implements ExportListener {
   public void onExported() {}
 
   @Override
-  public void onExportFailed() {}
+  public void onExportFailed(ExportFailure failure) {}
 }

@@ -27,11 +27,16 @@ import io.opentelemetry.sdk.trace.export.BatchSpanProcessor;
 import io.opentelemetry.sdk.trace.export.SimpleSpanProcessor;
 import io.opentelemetry.sdk.trace.export.SpanExporter;
 import io.opentelemetry.sdk.trace.samplers.Sampler;
+import java.io.InterruptedIOException;
+import java.net.ConnectException;
+import java.net.SocketTimeoutException;
+import java.net.http.HttpTimeoutException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -469,7 +474,7 @@ class DeferredTracingTest {
   }
 
   @Test
-  void spansStillQueuedInAProcessorArePendingUntilExpired() {
+  void spansStillQueuedInAProcessorArePendingUntilExpiredThenWithdrawn() {
     ControlledExporter exporter = new ControlledExporter();
     // A batch processor that never exports on its own keeps the spans queued, as a stalled exporter would.
     DeferredTracing tracing =
@@ -488,9 +493,14 @@ class DeferredTracingTest {
     assertEquals(1, first.failed.get());
     assertEquals(1, second.failed.get());
 
-    // Exported late after all: the listeners already heard of failure and must not hear again.
-    tracing.getTracerProvider().get().forceFlush();
+    // Only queued, not dropped: when the queue reaches the exporter at last, the spans are taken out of the
+    // batch, since whoever the listeners handed them to exports them (issue 15, 2.13). An ordinary span in the
+    // same batch still goes out.
+    tracing.getTracerProvider().get().get("test").spanBuilder("ordinary").startSpan().end();
+    tracing.getTracerProvider().get().forceFlush().join(10, TimeUnit.SECONDS);
     exporter.awaitCalls(1);
+    assertEquals(List.of("ordinary"),
+        exporter.calls.stream().flatMap(call -> call.spans.stream()).map(SpanData::getName).toList());
     exporter.calls.forEach(ControlledExporter.Call::succeed);
     assertEquals(0, first.exported.get() + second.exported.get());
     assertEquals(1, first.failed.get());
@@ -528,6 +538,62 @@ class DeferredTracingTest {
     taking.calls.get(0).succeed();
     assertEquals(1, listener.failed.get(), "then it fails, so recovery delivers it to the exporter that lacks it");
     assertEquals(0, listener.exported.get());
+  }
+
+  /**
+   * What the listener hears says whether the backend may have the span: only a timeout means it may (a hung
+   * collector keeps what it was sent), so only then must the span not be sent again at once (issue 15, 3).
+   */
+  @Test
+  void failureSaysWhetherTheBackendMayHaveTheSpan() {
+    ControlledExporter exporter = new ControlledExporter();
+    DeferredTracing tracing = acknowledgingHost(exporter, SimpleSpanProcessor::create);
+    List<Map.Entry<ExportFailure, Consumer<ControlledExporter.Call>>> answers = List.of(
+        Map.entry(ExportFailure.TIMED_OUT, call -> call.fail(new InterruptedIOException("timeout"))), // OkHttp
+        Map.entry(ExportFailure.TIMED_OUT, call -> call.fail(new IllegalStateException(new SocketTimeoutException()))),
+        Map.entry(ExportFailure.TIMED_OUT, call -> call.fail(new HttpTimeoutException("request timed out"))), // JDK
+        Map.entry(ExportFailure.REFUSED, call -> call.fail(new ConnectException("Connection refused"))),
+        Map.entry(ExportFailure.REFUSED, ControlledExporter.Call::fail)); // an answer, e.g. HTTP 503
+    for (Map.Entry<ExportFailure, Consumer<ControlledExporter.Call>> answer : answers) {
+      RecordingListener listener = new RecordingListener();
+      tracing.export(finishedOn(tracing), listener);
+      answer.getValue().accept(exporter.calls.get(exporter.calls.size() - 1));
+      assertEquals(answer.getKey(), listener.failure);
+      assertEquals(1, listener.failed.get());
+    }
+  }
+
+  @Test
+  void failureWaitsForAnotherExporterStillSendingTheSpanAndReportsTheLikelierDelivery() {
+    ControlledExporter refusing = new ControlledExporter();
+    ControlledExporter slow = new ControlledExporter();
+    DeferredTracing tracing = track(DeferredTracing.builder().setResource(resource("host-a"))
+        .addSpanExporter(refusing, SimpleSpanProcessor::create)
+        .addSpanExporter(slow, SimpleSpanProcessor::create)
+        .build());
+    RecordingListener listener = new RecordingListener();
+    tracing.export(finishedOn(tracing), listener);
+
+    refusing.calls.get(0).fail();
+    assertEquals(0, listener.failed.get(), "the other exporter may still deliver it: not handed on yet");
+    slow.calls.get(0).fail(new InterruptedIOException("timeout"));
+    assertEquals(1, listener.failed.get());
+    assertEquals(ExportFailure.TIMED_OUT, listener.failure, "one backend may have it");
+  }
+
+  @Test
+  void fenceThatRefusesReportsNotSent() {
+    ControlledExporter exporter = new ControlledExporter();
+    DeferredTracing tracing = acknowledgingHost(exporter, SimpleSpanProcessor::create);
+    RecordingListener fenced = new RecordingListener() {
+      @Override
+      public ExportFence fence() {
+        return () -> false;
+      }
+    };
+    tracing.export(finishedOn(tracing), fenced);
+    assertEquals(ExportFailure.NOT_SENT, fenced.failure);
+    assertEquals(List.of(), exporter.calls);
   }
 
   @Test
@@ -722,6 +788,7 @@ class DeferredTracingTest {
     final AtomicInteger exported = new AtomicInteger();
     final AtomicInteger failed = new AtomicInteger();
     final CountDownLatch done = new CountDownLatch(1);
+    volatile ExportFailure failure;
 
     @Override
     public void onExported() {
@@ -730,7 +797,8 @@ class DeferredTracingTest {
     }
 
     @Override
-    public void onExportFailed() {
+    public void onExportFailed(ExportFailure failure) {
+      this.failure = failure;
       failed.incrementAndGet();
       done.countDown();
     }
@@ -756,6 +824,10 @@ class DeferredTracingTest {
 
       void fail() {
         result.fail();
+      }
+
+      void fail(Throwable cause) {
+        result.failExceptionally(cause);
       }
     }
 

@@ -25,7 +25,7 @@ class MultipleExportersAcknowledgementTest {
     }
 
     @Override
-    public void onExportFailed() {
+    public void onExportFailed(ExportFailure failure) {
       failed.incrementAndGet();
     }
   }

@@ -123,7 +123,8 @@ public final class DeferredSpanStore implements Closeable {
     // A fence that cannot answer within the operation timeout fails the batch: recovery exports it later.
     this.sessions = new ClaimSession.Tracker(client, operationTimeout, counters);
     this.fences = new SessionFencedCall.Factory(client, sessions, this::isOpen, counters);
-    this.exported = new ExportedSpans(client, tracing, housekeeping, fences, counters);
+    this.exported = new ExportedSpans(client, tracing, housekeeping, fences, counters,
+        builder.timedOutExportBackoff);
     this.endTransaction = new EndTransaction(client, layout, tracing, reads, fences, exported, counters,
         builder.serverMaxBufferBytes);
   }
@@ -202,6 +203,7 @@ public final class DeferredSpanStore implements Closeable {
     try {
       callExecutor.shutdown();
       callExecutor.awaitTermination(remainingNanos(deadline), TimeUnit.NANOSECONDS);
+      exported.stopHoldingTimedOut();
       // Not joined: a processor already shut down never completes a flush; what counts is that spans settle.
       tracing.forceFlush();
       settled = exported.awaitSettled(Duration.ofNanos(remainingNanos(deadline)));
@@ -535,6 +537,7 @@ public final class DeferredSpanStore implements Closeable {
     private Duration acknowledgementTimeout = Duration.ofMinutes(2);
     private int maxConcurrentCalls = 64;
     private Duration shutdownTimeout = Duration.ofSeconds(30);
+    private Duration timedOutExportBackoff = Duration.ofMinutes(1);
     private MeterProvider meterProvider = MeterProvider.noop();
     private int serverMaxBufferBytes = DEFAULT_SERVER_MAX_BUFFER_BYTES;
 
@@ -563,6 +566,18 @@ public final class DeferredSpanStore implements Closeable {
      */
     public Builder acknowledgementTimeout(Duration acknowledgementTimeout) {
       this.acknowledgementTimeout = requirePositive(acknowledgementTimeout, "acknowledgementTimeout");
+      return this;
+    }
+
+    /**
+     * The longest a span whose export timed out stays claimed by this host before recovery may send it again.
+     * A timed-out export may have been delivered, and a hung collector keeps what it is sent: sending the span
+     * again while it still hangs makes a copy each time. So its claim is kept until this host's exporter is
+     * answered again (then it goes back to recovery at once, and the collector gets at most one more copy), or
+     * for this long if no answer comes sooner. A refused export is handed back at once. Default 1 min.
+     */
+    public Builder timedOutExportBackoff(Duration timedOutExportBackoff) {
+      this.timedOutExportBackoff = requirePositive(timedOutExportBackoff, "timedOutExportBackoff");
       return this;
     }
 

@@ -1,6 +1,7 @@
 package io.deferredspans.store;
 
 import io.deferredspans.sdk.DeferredTracing;
+import io.deferredspans.sdk.ExportFailure;
 import io.deferredspans.sdk.ExportFence;
 import io.deferredspans.sdk.ExportListener;
 import io.deferredspans.sdk.FinishedDeferredSpan;
@@ -8,6 +9,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Queue;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
@@ -27,6 +30,12 @@ import org.slf4j.LoggerFactory;
  * <p>Every removal and release runs on the {@link ClaimSession} that holds the span's claim. If that session is
  * gone, recovery owns the span: a release is moot, and a removal only deletes the stored copy if nobody claimed
  * it meanwhile (we exported it, so recovery must not again).
+ *
+ * <p>A span whose export <em>timed out</em> may have reached the collector, and a hung collector keeps what it
+ * was sent: handing it to recovery at once would send it into the same hang again, one more copy per attempt.
+ * So its claim is kept until this host's exporter has been answered again (the collector answers: one more copy
+ * at most), or for the timed-out export backoff if no answer comes sooner. A refused export, or a span that never
+ * left this process, is released at once: the collector does not have it.
  */
 final class ExportedSpans {
   private static final Logger log = LoggerFactory.getLogger(ExportedSpans.class);
@@ -51,7 +60,11 @@ final class ExportedSpans {
   private final SessionFencedCall.Factory fences;
   private final ScheduledExecutorService housekeeping;
   private final StoreCounters counters;
+  private final Duration timedOutBackoff;
   private final Queue<Held> awaitingRemoval = new ConcurrentLinkedQueue<>();
+  // Timed-out spans whose claims wait for the collector to answer again; empty and unused once shutting down.
+  private final Set<Held> heldAfterTimeout = ConcurrentHashMap.newKeySet();
+  private volatile boolean handingBack;
   private final AtomicBoolean removalScheduled = new AtomicBoolean();
   // Spans handed to the pipeline whose stored copy is not settled yet (removed, released, or given up): what a
   // graceful shutdown waits for. Guarded by itself.
@@ -60,12 +73,13 @@ final class ExportedSpans {
 
   ExportedSpans(
       CuratorFramework client, DeferredTracing tracing, ScheduledExecutorService housekeeping,
-      SessionFencedCall.Factory fences, StoreCounters counters) {
+      SessionFencedCall.Factory fences, StoreCounters counters, Duration timedOutBackoff) {
     this.client = client;
     this.tracing = tracing;
     this.fences = fences;
     this.housekeeping = housekeeping;
     this.counters = counters;
+    this.timedOutBackoff = timedOutBackoff;
   }
 
   /**
@@ -95,18 +109,62 @@ final class ExportedSpans {
       counters.exportAcknowledged.increment();
       awaitingRemoval.add(held);
       scheduleRemovals();
+      if (!heldAfterTimeout.isEmpty()) {
+        submit(ExportedSpans.this::releaseHeldAfterTimeout); // the collector answers again
+      }
     }
 
     @Override
-    public void onExportFailed() {
+    public void onExportFailed(ExportFailure failure) {
       counters.exportFailed.increment();
-      submit(() -> release(held, 1));
+      if (failure == ExportFailure.TIMED_OUT) {
+        counters.exportsTimedOut.increment();
+        holdAfterTimeout(held);
+      } else {
+        submit(() -> release(held, 1));
+      }
     }
 
     @Override
     public ExportFence fence() {
       return held.session;
     }
+  }
+
+  /**
+   * Keeps the claim of a span whose export timed out until this host's exporter is answered again, or for the
+   * backoff; then recovery sends it again.
+   */
+  private void holdAfterTimeout(Held held) {
+    heldAfterTimeout.add(held);
+    try {
+      if (handingBack) {
+        housekeeping.execute(() -> releaseAfterTimeout(held));
+      } else {
+        housekeeping.schedule(() -> releaseAfterTimeout(held), timedOutBackoff.toNanos(), TimeUnit.NANOSECONDS);
+      }
+    } catch (RejectedExecutionException closed) {
+      log.debug("store closed; leaving {} to the recovery worker", held.endedPath);
+    }
+  }
+
+  private void releaseAfterTimeout(Held held) {
+    if (heldAfterTimeout.remove(held)) {
+      release(held, 1);
+    }
+  }
+
+  private void releaseHeldAfterTimeout() {
+    new ArrayList<>(heldAfterTimeout).forEach(this::releaseAfterTimeout);
+  }
+
+  /**
+   * From now on (a shutdown), timed-out spans go back to recovery at once, those held so far too: this host is
+   * leaving, and a claim kept for the backoff would only hold up its shutdown.
+   */
+  void stopHoldingTimedOut() {
+    handingBack = true;
+    submit(this::releaseHeldAfterTimeout);
   }
 
   /** Gives a claim this host cannot follow through back to recovery (retried while its session lives). */

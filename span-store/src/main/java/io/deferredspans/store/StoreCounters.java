@@ -13,6 +13,7 @@ final class StoreCounters {
   final LongAdder quarantined = new LongAdder();
   final LongAdder exportAcknowledged = new LongAdder();
   final LongAdder exportFailed = new LongAdder();
+  final LongAdder exportsTimedOut = new LongAdder();
   final LongAdder removed = new LongAdder();
   final LongAdder cleanupRetries = new LongAdder();
   final LongAdder recovered = new LongAdder();

@@ -11,6 +11,7 @@ public final class StoreStats {
   private final long quarantined;
   private final long exportAcknowledged;
   private final long exportFailed;
+  private final long exportsTimedOut;
   private final long removed;
   private final long cleanupRetries;
   private final long recovered;
@@ -32,6 +33,7 @@ public final class StoreStats {
     this.quarantined = c.quarantined.sum();
     this.exportAcknowledged = c.exportAcknowledged.sum();
     this.exportFailed = c.exportFailed.sum();
+    this.exportsTimedOut = c.exportsTimedOut.sum();
     this.removed = c.removed.sum();
     this.cleanupRetries = c.cleanupRetries.sum();
     this.recovered = c.recovered.sum();
@@ -84,6 +86,15 @@ public final class StoreStats {
 
   public long exportFailed() {
     return exportFailed;
+  }
+
+  /**
+   * Of {@link #exportFailed()}, the exports that timed out ({@link io.deferredspans.sdk.ExportFailure#TIMED_OUT}):
+   * the collector may have those spans, so their claims were kept until it answered again (or for {@code
+   * timedOutExportBackoff}) before recovery sent them again.
+   */
+  public long exportsTimedOut() {
+    return exportsTimedOut;
   }
 
   /** Stored copies removed after export. */
@@ -143,7 +154,7 @@ public final class StoreStats {
     return "StoreStats{begun=" + begun + ", ended=" + ended + ", retriedWinners=" + retriedWinners
         + ", alreadyEnded=" + alreadyEnded + ", noRecord=" + noRecord + ", rejected=" + rejected
         + ", quarantined=" + quarantined + ", exportAcknowledged=" + exportAcknowledged + ", exportFailed="
-        + exportFailed + ", removed=" + removed + ", cleanupRetries=" + cleanupRetries + ", recovered="
+        + exportFailed + ", exportsTimedOut=" + exportsTimedOut + ", removed=" + removed + ", cleanupRetries=" + cleanupRetries + ", recovered="
         + recovered + ", abandoned=" + abandoned + ", droppedAtBound=" + droppedAtBound
         + ", uncertainOutcomes=" + uncertainOutcomes + ", callerOperationsFailed=" + callerOperationsFailed
         + ", endedAfterAbandon=" + endedAfterAbandon + ", fencedExports=" + fencedExports + ", recoveryReads="

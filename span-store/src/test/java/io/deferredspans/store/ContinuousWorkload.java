@@ -17,8 +17,9 @@ import org.apache.curator.framework.api.transaction.CuratorOp;
 /**
  * Keeps beginning items on one host and ending them on another while a test breaks ZooKeeper underneath. It
  * settles every uncertain outcome the way a careful caller would: after an unknown begin it checks whether the
- * record exists; an unknown end is simply retried (ends are idempotent). At the end, {@link #begun()} holds
- * exactly the spans that really were begun, so a test can compare them with what reached the wire.
+ * record exists; an unknown end is simply retried (ends are idempotent). At the end, {@link #finish()} returns
+ * exactly the spans that really were begun, so a test can compare them with what reached the wire, and fails if
+ * an item it ended exists again (its begin was applied twice).
  */
 final class ContinuousWorkload implements AutoCloseable {
   private final TestHost beginner;
@@ -157,6 +158,14 @@ final class ContinuousWorkload implements AutoCloseable {
     notEnded.removeAll(ended);
     if (!notEnded.isEmpty()) {
       throw new AssertionError("begun but not ended: " + notEnded);
+    }
+    // An end deletes its item in the same transaction: an ended key's item that exists was created again, by a
+    // begin applied twice (e.g. retried after the call had returned).
+    List<String> appliedTwice = awaitAnswer(() -> beginner.client.getChildren().forPath(itemsPath)).stream()
+        .filter(ended::contains).sorted().toList();
+    if (!appliedTwice.isEmpty()) {
+      throw new AssertionError("begins applied twice (items created again after their end): "
+          + appliedTwice.stream().map(key -> key + " " + history(key)).toList());
     }
     return Map.copyOf(begun);
   }

@@ -16,6 +16,7 @@ final class HostProcess implements AutoCloseable {
   private final String name;
   private final Process process;
   private final List<String> lines = new ArrayList<>();
+  private final List<Long> arrivalNanos = new ArrayList<>(); // System.nanoTime() each line was read, guarded by lines
   private boolean endOfOutput; // guarded by lines
 
   private HostProcess(String name, Process process) {
@@ -49,6 +50,7 @@ final class HostProcess implements AutoCloseable {
       while ((line = reader.readLine()) != null) {
         synchronized (lines) {
           lines.add(line);
+          arrivalNanos.add(System.nanoTime());
           lines.notifyAll();
         }
       }
@@ -69,6 +71,18 @@ final class HostProcess implements AutoCloseable {
   List<String> lines() {
     synchronized (lines) {
       return new ArrayList<>(lines);
+    }
+  }
+
+  /** Whether a line equal to {@code line} was read at {@code sinceNanos} ({@link System#nanoTime()}) or later. */
+  boolean reportedSince(String line, long sinceNanos) {
+    synchronized (lines) {
+      for (int i = 0; i < lines.size(); i++) {
+        if (arrivalNanos.get(i) - sinceNanos >= 0 && lines.get(i).equals(line)) {
+          return true;
+        }
+      }
+      return false;
     }
   }
 

@@ -20,7 +20,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.CuratorFrameworkFactory;
+import org.apache.curator.framework.recipes.nodes.PersistentNode;
 import org.apache.curator.retry.ExponentialBackoffRetry;
+import org.apache.zookeeper.CreateMode;
 
 /**
  * One simulated host in its own JVM, for fault tests that kill hosts for real. Reports what it did as one line
@@ -41,6 +43,8 @@ import org.apache.curator.retry.ExponentialBackoffRetry;
  */
 public final class HostProcessMain {
   static final String ITEMS = "/items";
+  /** The work mode's recovery grace period: longer than the sessions ChaosTest gives its hosts, as in production. */
+  static final Duration WORK_GRACE = Duration.ofSeconds(6);
 
   private HostProcessMain() {}
 
@@ -167,18 +171,21 @@ public final class HostProcessMain {
       String prefix) throws Exception {
     client.createContainers(ITEMS);
     DeferredSpanRecovery recovery = DeferredSpanRecovery.builder(store)
-        .scanInterval(Duration.ofMillis(500)).gracePeriod(Duration.ofSeconds(1))
+        .scanInterval(Duration.ofMillis(500)).gracePeriod(WORK_GRACE)
         .retryBackoff(Duration.ofMillis(500), Duration.ofSeconds(5)).build();
     recovery.start();
-    // Its presence, gone when the session is: how a test sees that a paused host's session expired.
-    client.create().creatingParentContainersIfNeeded().withMode(org.apache.zookeeper.CreateMode.EPHEMERAL)
-        .forPath("/hosts/" + name);
+    // Its presence, gone when the session is and back with the next one: how a test sees that a paused host's
+    // session expired, even if an earlier one had expired before.
+    PersistentNode presence = new PersistentNode(client, CreateMode.EPHEMERAL, false, "/hosts/" + name, new byte[0]);
+    presence.start();
+    presence.waitForInitialCreate(30, TimeUnit.SECONDS);
     java.util.concurrent.atomic.AtomicBoolean running = new java.util.concurrent.atomic.AtomicBoolean(true);
     java.util.concurrent.CountDownLatch loopDone = new java.util.concurrent.CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       running.set(false);
       try {
         loopDone.await(30, TimeUnit.SECONDS);
+        presence.close();
         recovery.close();
         store.close();
         tracing.getTracerProvider().orElseThrow().shutdown().join(30, TimeUnit.SECONDS);

@@ -29,10 +29,13 @@ import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Supplier;
@@ -84,10 +87,18 @@ public final class OtlpTestReceiver implements AutoCloseable {
   private final List<ExportTraceServiceRequest> requests = new ArrayList<>();
   private final List<ExportMetricsServiceRequest> metricRequests = new ArrayList<>();
   private final List<ReceivedSpan> spans = new ArrayList<>();
+  private final List<ReceivedSpan> spansWhileHung = new ArrayList<>();
   private int rejectedRequests;
   private boolean failing;
-  // While set, HTTP replies wait on it: a hung collector that keeps what it received but answers late.
-  private volatile CountDownLatch heldReplies;
+  // While set, replies wait for it: a hung collector that keeps what it received but answers late.
+  private volatile CompletableFuture<Void> heldReplies;
+  private final ScheduledExecutorService hangEnds =
+      Executors.newSingleThreadScheduledExecutor(
+          r -> {
+            Thread thread = new Thread(r, "otlp-test-receiver-hang");
+            thread.setDaemon(true);
+            return thread;
+          });
 
   private final ExecutorService httpExecutor;
   private final HttpServer httpServer;
@@ -157,6 +168,11 @@ public final class OtlpTestReceiver implements AutoCloseable {
     return locked(() -> List.copyOf(spans));
   }
 
+  /** The spans of {@link #spans()} whose request arrived while replies were held (a hang), in arrival order. */
+  public List<ReceivedSpan> spansReceivedWhileHung() {
+    return locked(() -> List.copyOf(spansWhileHung));
+  }
+
   /** A snapshot of every export request accepted so far, in arrival order. */
   public List<ExportTraceServiceRequest> requests() {
     return locked(() -> List.copyOf(requests));
@@ -219,21 +235,54 @@ public final class OtlpTestReceiver implements AutoCloseable {
   }
 
   /**
-   * Simulates a hung collector: from now on every HTTP request is recorded as received, but its reply waits
-   * until {@link #releaseReplies()}. An exporter that times out meanwhile reports a failure although the
-   * collector has the spans.
+   * Simulates a hung collector: from now on every request (HTTP or gRPC) is recorded as received, but its reply
+   * waits until {@link #releaseReplies()}. An exporter that times out meanwhile reports a failure although the
+   * collector has the spans, as one does with a collector that was SIGSTOPped: the kernel took the request, and
+   * the collector reads and keeps it when it runs again.
    */
   public void holdReplies() {
-    heldReplies = new CountDownLatch(1);
+    runLocked(
+        () -> {
+          if (heldReplies == null) {
+            heldReplies = new CompletableFuture<>();
+          }
+        });
   }
 
   /** Answers every held reply and stops holding new ones. */
   public void releaseReplies() {
-    CountDownLatch held = heldReplies;
-    heldReplies = null;
+    CompletableFuture<Void> held =
+        locked(
+            () -> {
+              CompletableFuture<Void> current = heldReplies;
+              heldReplies = null;
+              return current;
+            });
     if (held != null) {
-      held.countDown();
+      held.complete(null);
     }
+  }
+
+  /**
+   * A hang of {@code duration}: {@link #holdReplies()} now and {@link #releaseReplies()} when it is over. Returns
+   * at once; {@link #isHung()} says when the hang ended.
+   */
+  public void hang(Duration duration) {
+    holdReplies();
+    CompletableFuture<Void> thisHang = heldReplies;
+    hangEnds.schedule(
+        () -> {
+          if (heldReplies == thisHang) {
+            releaseReplies();
+          }
+        },
+        duration.toNanos(),
+        TimeUnit.NANOSECONDS);
+  }
+
+  /** True while replies are held. */
+  public boolean isHung() {
+    return heldReplies != null;
   }
 
   /**
@@ -286,6 +335,7 @@ public final class OtlpTestReceiver implements AutoCloseable {
           metricRequests.clear();
           requests.clear();
           spans.clear();
+          spansWhileHung.clear();
           rejectedRequests = 0;
         });
   }
@@ -294,6 +344,7 @@ public final class OtlpTestReceiver implements AutoCloseable {
   @Override
   public void close() {
     releaseReplies();
+    hangEnds.shutdownNow();
     grpcServer.shutdownNow();
     stopHttp();
     try {
@@ -317,7 +368,11 @@ public final class OtlpTestReceiver implements AutoCloseable {
             return false;
           }
           requests.add(request);
-          spans.addAll(ReceivedSpan.fromRequest(request, transport));
+          List<ReceivedSpan> arrived = ReceivedSpan.fromRequest(request, transport);
+          spans.addAll(arrived);
+          if (heldReplies != null) {
+            spansWhileHung.addAll(arrived);
+          }
           received.signalAll();
           return true;
         });
@@ -382,22 +437,37 @@ public final class OtlpTestReceiver implements AutoCloseable {
   }
 
   private void awaitRelease() {
-    CountDownLatch held = heldReplies;
+    CompletableFuture<Void> held = heldReplies;
     if (held == null) {
       return;
     }
     try {
-      held.await(5, TimeUnit.MINUTES);
+      held.get(5, TimeUnit.MINUTES);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+    } catch (ExecutionException | TimeoutException e) {
+      // answer now: a test that forgot to release must not pin the thread forever
     }
   }
 
   private void handleGrpc(
       ExportTraceServiceRequest request, StreamObserver<ExportTraceServiceResponse> response) {
     if (record(request, ReceivedSpan.TRANSPORT_GRPC)) {
-      response.onNext(ExportTraceServiceResponse.getDefaultInstance());
-      response.onCompleted();
+      CompletableFuture<Void> held = heldReplies;
+      Runnable answer =
+          () -> {
+            try {
+              response.onNext(ExportTraceServiceResponse.getDefaultInstance());
+              response.onCompleted();
+            } catch (RuntimeException callerGaveUp) {
+              // the exporter's deadline passed meanwhile: the data is kept all the same
+            }
+          };
+      if (held == null) {
+        answer.run();
+      } else {
+        held.thenRun(answer);
+      }
     } else {
       response.onError(
           Status.UNAVAILABLE

@@ -1,5 +1,6 @@
 package io.deferredspans.testing.otlp;
 
+import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -140,6 +141,46 @@ class OtlpTestReceiverTest {
       sample.assertReceived(receiver.awaitSpans(2, TIMEOUT), wire.transport);
       assertEquals(1, receiver.rejectedRequestCount());
       assertEquals(1, receiver.exportRequestCount());
+    } finally {
+      exporter.shutdown().join(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+    }
+  }
+
+  /**
+   * A hung collector keeps what it was sent but answers too late: the exporter times out and reports a
+   * failure for a batch the receiver has. Once the hang is over, requests are answered again.
+   */
+  @ParameterizedTest
+  @EnumSource(
+      value = Wire.class,
+      names = {"HTTP", "GRPC"})
+  void hangKeepsTheSpansButAnswersAfterTheExportersTimeout(Wire wire) {
+    SpanExporter exporter =
+        wire == Wire.HTTP
+            ? OtlpHttpSpanExporter.builder()
+                .setEndpoint(receiver.httpEndpoint())
+                .setTimeout(Duration.ofMillis(300))
+                .setRetryPolicy(null)
+                .build()
+            : OtlpGrpcSpanExporter.builder()
+                .setEndpoint(receiver.grpcEndpoint())
+                .setTimeout(Duration.ofMillis(300))
+                .setRetryPolicy(null)
+                .build();
+    try {
+      receiver.hang(Duration.ofSeconds(3));
+      assertTrue(receiver.isHung());
+      CompletableResultCode timedOut = export(exporter, SampleSpans.create());
+      assertFalse(timedOut.isSuccess());
+      assertTrue(receiver.isHung(), "the exporter gave up before the hang ended");
+      assertEquals(2, receiver.awaitSpans(2, TIMEOUT).size(), "kept although it was not answered");
+      assertEquals(receiver.spans(), receiver.spansReceivedWhileHung());
+
+      await().atMost(TIMEOUT).until(() -> !receiver.isHung());
+      SampleSpans sample = SampleSpans.create();
+      assertTrue(export(exporter, sample).isSuccess());
+      assertEquals(4, receiver.awaitSpans(4, TIMEOUT).size());
+      assertEquals(2, receiver.spansReceivedWhileHung().size(), "answered at once: not during the hang");
     } finally {
       exporter.shutdown().join(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
     }
