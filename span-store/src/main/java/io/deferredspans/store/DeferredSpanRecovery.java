@@ -6,8 +6,7 @@ import io.deferredspans.sdk.DeferredSpanRecordException;
 import io.deferredspans.sdk.DeferredTracing;
 import io.deferredspans.sdk.FinishedDeferredSpan;
 import io.deferredspans.sdk.UnsupportedRecordVersionException;
-import io.opentelemetry.api.common.Attributes;
-import io.opentelemetry.api.metrics.Meter;
+import io.deferredspans.store.RecoveryGauges.OpenTally;
 import io.opentelemetry.sdk.common.Clock;
 import java.io.Closeable;
 import java.io.IOException;
@@ -28,6 +27,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.LongSupplier;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.recipes.leader.LeaderLatch;
 import org.apache.curator.framework.recipes.leader.LeaderLatchListener;
@@ -60,15 +60,32 @@ import org.slf4j.LoggerFactory;
  *   <li><b>Orphans</b>: an open record whose owner znode is gone (seen twice, a grace period apart), or whose
  *       span is older than the maximum age, is ended with an error status and {@code deferred_span.abandoned}.
  *   <li><b>A bounded backlog</b>: if an exporter outage leaves more than {@code maxRetainedSpans} finished spans
- *       waiting, the oldest undelivered ones are dropped with an ERROR log and a counter, never silently.
- *   <li><b>Unreadable records</b> are moved to the quarantine znode, so they neither block the scan nor get
- *       lost; a record of a newer format version is left for a newer host until it exceeds the maximum age.
+ *       waiting, the oldest undelivered ones are dropped with an ERROR log and a counter, never silently, as
+ *       they arrive (the leader counts them from its watch), not only at the next full scan.
+ *   <li><b>Unreadable records</b>, and records no end can remove (no span marker, other children), are moved to
+ *       the quarantine znode, so they neither block the scan nor get lost; a record or finished span of a newer
+ *       format version is left where it is for a newer host (an open one until it exceeds the maximum age).
  * </ul>
+ *
+ * <h2>One record never stops the others</h2>
+ *
+ * Each step on one record is isolated: a failure of that record alone (an owner that is no znode path, an end
+ * larger than a transaction, ...) is logged, counted in {@link ScanResult#skipped()} and tried again later, and the
+ * scan goes on. Only what fails for every record (no connection, a closed worker) ends a scan.
+ *
+ * <h2>Leadership changes</h2>
+ *
+ * What the leader has learnt is kept in ZooKeeper ({@code BASE/recovery-progress}, versioned): where the sweep of
+ * open spans has got to, since when each owner is missing, and each export's backoff. A new leader reads it and
+ * goes on from there, so late shards are swept and a backed-off span is not sent again by every new leader. Only
+ * the leader holds the watch on finished spans: it is added when a worker starts leading and removed when it stops.
+ * Recovery refuses to be built on a store whose tracing exports nothing ({@link Builder#build()}).
  *
  * <h2>What it costs</h2>
  *
  * The leader's ZooKeeper reads follow change, not the number of open spans. A persistent recursive watch on the
- * finished spans reports each claim that vanishes, and only that span is looked at; all finished spans are
+ * finished spans reports each claim that vanishes, and only that span is looked at (a span the safety-net scan
+ * finds unclaimed waits out the grace period first); all finished spans are
  * listed only when this worker becomes leader, after the watch is reset by a reconnection, and every {@code
  * fullScanInterval} as a safety net. Open spans are swept a few shards per tick, paced so that one pass takes
  * about {@code sweepPeriod} within a read budget ({@link Builder#sweep}); {@link StoreStats#recoveryReads()}
@@ -76,10 +93,11 @@ import org.slf4j.LoggerFactory;
  *
  * <h2>Connection states</h2>
  *
- * On SUSPENDED or LOST the latch drops leadership and scans stop; on RECONNECTED it contends again, and the
- * watch, which Curator re-registers, triggers a full scan of finished spans for the events it may have missed. A
- * scan that fails part-way is logged and retried at the next interval. Explicit lifecycle: {@link #start()}, {@link
- * #close()}.
+ * On SUSPENDED or LOST the latch drops leadership, scans stop and the watch is removed; on RECONNECTED it contends
+ * again, and a worker that leads again adds the watch anew, whose registration triggers a full scan of finished
+ * spans for the events it may have missed. A
+ * scan that fails part-way is logged and retried at the next interval. Explicit lifecycle: {@link #start()} once,
+ * then {@link #close()}; a closed worker cannot be started again.
  */
 public final class DeferredSpanRecovery implements Closeable {
   private static final Logger log = LoggerFactory.getLogger(DeferredSpanRecovery.class);
@@ -110,8 +128,6 @@ public final class DeferredSpanRecovery implements Closeable {
   private final RetainedSpans retained;
   private final Duration retryBackoff;
   private final Duration maxRetryBackoff;
-  private final Duration sweepPeriod;
-  private final double maxSweepReadsPerSecond;
   private final Duration fullScanInterval;
   // The persistent recursive watch on ended/, held only while leading: a worker that does not lead has nothing to
   // do with its events, and every end would cost each of them four notifications.
@@ -123,20 +139,11 @@ public final class DeferredSpanRecovery implements Closeable {
   private final Set<String> unclaimedEvents = ConcurrentHashMap.newKeySet();
   private final AtomicBoolean fullScanDue = new AtomicBoolean(true);
   // The paced sweep of open spans, only touched by the scans (its position is in the persisted progress).
-  private long lastTickNanos;
   private long nextFullScanNanos;
-  private double sweepCredit;
-  private long passReads;
-  private long lastPassReads;
-  private double passEstimate = ZNodeLayout.SHARDS;
-  private boolean passEstimated;
+  private final SweepPace pace;
   private OpenTally sweepTally = new OpenTally();
   private boolean sweepTallyWhole; // this worker swept the current pass from shard 00: its tally is complete
-  // What the last complete pass over open spans and the last full scan of finished spans saw: the leader's
-  // gauges. Null until there is one.
-  private volatile OpenTally lastOpenTally;
-  private volatile long lastWaitingForExport = -1;
-  private final List<AutoCloseable> gauges = new ArrayList<>();
+  private final RecoveryGauges gauges = new RecoveryGauges();
 
   private DeferredSpanRecovery(Builder builder) {
     this.store = builder.store;
@@ -148,8 +155,8 @@ public final class DeferredSpanRecovery implements Closeable {
     this.maxAge = builder.maxAge;
     this.retryBackoff = builder.retryBackoff;
     this.maxRetryBackoff = builder.maxRetryBackoff;
-    this.sweepPeriod = builder.sweepPeriod;
-    this.maxSweepReadsPerSecond = builder.maxSweepReadsPerSecond;
+    this.pace = new SweepPace(scanInterval, builder.sweepPeriod, builder.maxSweepReadsPerSecond,
+        this::estimatePassReads);
     this.fullScanInterval = builder.fullScanInterval;
     this.clock = builder.clock != null ? builder.clock : store.tracing().getClock();
     this.reads = store.counters().recoveryReads;
@@ -190,7 +197,7 @@ public final class DeferredSpanRecovery implements Closeable {
     if (!state.compareAndSet(State.LATENT, State.STARTED)) {
       throw new IllegalStateException("already started or closed");
     }
-    registerGauges();
+    gauges.register(store.metrics().meter(), store.tracing().getClock(), latch::hasLeadership);
     latch.addListener(new LeaderLatchListener() {
       @Override
       public void isLeader() {
@@ -232,38 +239,6 @@ public final class DeferredSpanRecovery implements Closeable {
       unclaimedEvents.clear(); // the next leader gets its own events
       retained.clear();
     }
-  }
-
-  /**
-   * Gauges only the leader reports (every worker would otherwise report the same spans), from its last complete
-   * pass over open spans and its last full scan of finished spans.
-   */
-  private void registerGauges() {
-    Meter meter = store.metrics().meter();
-    gauges.add(meter.gaugeBuilder("deferred_span.open").ofLongs().setUnit("{span}")
-        .setDescription("Open deferred spans by name, as of the leader's last pass over them")
-        .buildWithCallback(m -> {
-          OpenTally tally = lastOpenTally;
-          if (tally != null && latch.hasLeadership()) {
-            tally.byName.forEach((name, count) -> m.record(count, Attributes.of(StoreMetrics.SPAN_NAME, name)));
-          }
-        }));
-    gauges.add(meter.gaugeBuilder("deferred_span.open.oldest_age").setUnit("s")
-        .setDescription("Age of the oldest open deferred span, as of the leader's last pass")
-        .buildWithCallback(m -> {
-          OpenTally tally = lastOpenTally;
-          if (tally != null && tally.oldestStartNanos != Long.MAX_VALUE && latch.hasLeadership()) {
-            m.record((store.tracing().getClock().now() - tally.oldestStartNanos) / 1e9);
-          }
-        }));
-    gauges.add(meter.gaugeBuilder("deferred_span.export.waiting").ofLongs().setUnit("{span}")
-        .setDescription("Finished spans stored in ZooKeeper, waiting for an exporter, as of the last full scan")
-        .buildWithCallback(m -> {
-          long waiting = lastWaitingForExport;
-          if (waiting >= 0 && latch.hasLeadership()) {
-            m.record(waiting);
-          }
-        }));
   }
 
   private void onEndedEvent(WatchedEvent event) {
@@ -316,13 +291,7 @@ public final class DeferredSpanRecovery implements Closeable {
     }
     scheduler.shutdownNow();
     if (was == State.STARTED) {
-      for (AutoCloseable gauge : gauges) {
-        try {
-          gauge.close();
-        } catch (Exception e) {
-          log.debug("closing a gauge", e);
-        }
-      }
+      gauges.close();
       latch.close();
       stopWatching();
     }
@@ -455,13 +424,13 @@ public final class DeferredSpanRecovery implements Closeable {
    * ZooKeeper counts every node below {@code open/} in one call (shards, records and their markers: 256 + 2 per
    * record), which is exactly that; a server too old for the call gets the last pass's count.
    */
-  private double estimatePassReads() {
+  private double estimatePassReads(LongSupplier lastPassReads) {
     try {
       reads.increment();
       return Math.max(ZNodeLayout.SHARDS, client.getZookeeperClient().getZooKeeper()
           .getAllChildrenNumber(ZKPaths.fixForNamespace(client.getNamespace(), layout.openRoot())));
     } catch (Exception olderServerOrNoAnswer) {
-      return Math.max(ZNodeLayout.SHARDS, lastPassReads);
+      return Math.max(ZNodeLayout.SHARDS, lastPassReads.getAsLong());
     }
   }
 
@@ -473,23 +442,13 @@ public final class DeferredSpanRecovery implements Closeable {
   }
 
   /**
-   * Sweeps whole shards of open spans while this tick's read credit lasts. The credit grows at the rate that
-   * spreads one pass (its reads counted by ZooKeeper when the pass starts) over {@code sweepPeriod}, capped by
-   * {@code maxSweepReadsPerSecond}; a shard bigger than the credit is swept anyway and the debt paid by later
-   * ticks. The position is the persisted progress's, so a new leader goes on where the last one stopped.
+   * Sweeps whole shards of open spans while this tick's read credit lasts ({@link SweepPace}). The position is the
+   * persisted progress's, so a new leader goes on where the last one stopped.
    */
   private void sweepOpen(ScanResult result, long now) throws Exception {
-    long elapsed = lastTickNanos == 0 ? scanInterval.toNanos() : Math.max(0, now - lastTickNanos);
-    lastTickNanos = now;
-    if (!passEstimated) {
-      passEstimate = estimatePassReads();
-      passEstimated = true;
-    }
-    double rate = Math.min(maxSweepReadsPerSecond, passEstimate / (sweepPeriod.toNanos() / 1e9));
-    double tickCredit = rate * scanInterval.toNanos() / 1e9;
-    sweepCredit = Math.min(sweepCredit + rate * elapsed / 1e9, Math.max(tickCredit, 1));
+    pace.tick(now);
     List<String> shards = layout.openShards();
-    while (sweepCredit > 0) {
+    while (pace.hasCredit()) {
       int shard = progress.sweepShard();
       if (shard == 0) {
         sweepTallyWhole = true;
@@ -498,16 +457,12 @@ public final class DeferredSpanRecovery implements Closeable {
       for (String child : children(shards.get(shard))) {
         sweepRecordIsolated(ZKPaths.makePath(shards.get(shard), child), now, result, sweepTally);
       }
-      long spent = reads.sum() - before;
-      sweepCredit -= spent;
-      passReads += spent;
+      pace.spent(reads.sum() - before);
       progress.sweepShard((shard + 1) % ZNodeLayout.SHARDS);
       if (shard + 1 == ZNodeLayout.SHARDS) {
-        lastPassReads = passReads;
-        passReads = 0;
-        passEstimated = false;
+        pace.passCompleted();
         if (sweepTallyWhole) {
-          lastOpenTally = sweepTally; // a pass begun by another leader counted only part of the open spans
+          gauges.passCompleted(sweepTally); // a pass begun by another leader counted only part of the open spans
         }
         sweepTally = new OpenTally();
         sweepTallyWhole = false;
@@ -531,7 +486,7 @@ public final class DeferredSpanRecovery implements Closeable {
         }
       }
     }
-    lastWaitingForExport = listed.size();
+    gauges.waitingForExport(listed.size());
     retained.listed(listed, mark);
     if (retained.overBound()) {
       unclaimed.removeAll(dropBeyondBound(result));
@@ -629,18 +584,7 @@ public final class DeferredSpanRecovery implements Closeable {
       }
     }
     progress.retainOpen(seen);
-    lastOpenTally = tally;
-  }
-
-  /** Open spans seen in one pass, by name, and the oldest start: what the leader's gauges report. */
-  private static final class OpenTally {
-    final Map<String, Long> byName = new HashMap<>();
-    long oldestStartNanos = Long.MAX_VALUE;
-
-    void add(DeferredSpanRecord record) {
-      byName.merge(record.getName(), 1L, Long::sum);
-      oldestStartNanos = Math.min(oldestStartNanos, record.getStartEpochNanos());
-    }
+    gauges.passCompleted(tally);
   }
 
   /** One record's work whose failure must not stop the work on the others. */

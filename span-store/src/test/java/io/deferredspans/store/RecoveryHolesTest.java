@@ -14,6 +14,7 @@ import io.deferredspans.sdk.DeferredTracing;
 import io.deferredspans.sdk.FinishedDeferredSpan;
 import io.deferredspans.testing.otlp.OtlpTestReceiver;
 import io.opentelemetry.api.common.Attributes;
+import io.opentelemetry.exporter.otlp.http.trace.OtlpHttpSpanExporter;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -258,16 +259,53 @@ class RecoveryHolesTest {
   void exportBackoffHoldsAcrossSuccessiveLeaders() throws Exception {
     TestHost ender = host("ender");
     TestHost other = host("other");
-    enqueue(other, "failing");
     receiver.setFailing(true);
+    int before = receiver.rejectedRequestCount();
+
+    int recovered = recoverThroughFiveLeaders(ender, other);
+
+    assertEquals(1, recovered, "one attempt, then every later leader waits for its backoff");
+    await().atMost(WAIT).until(() -> receiver.rejectedRequestCount() - before >= 2);
+    assertEquals(2, receiver.rejectedRequestCount() - before, "the host's own request and one of recovery's");
+    receiver.setFailing(false);
+  }
+
+  /** Section 3: a collector that keeps the data but answers too late; the export timed out, not refused. */
+  @Test
+  void timedOutExportIsBackedOffAcrossSuccessiveLeaders() throws Exception {
+    TestHost ender = hostTimingOutAfter("ender", Duration.ofSeconds(1));
+    TestHost other = hostTimingOutAfter("other", Duration.ofSeconds(1));
+    receiver.holdReplies();
+
+    int recovered = recoverThroughFiveLeaders(ender, other);
+
+    assertEquals(1, recovered);
+    assertEquals(2, receiver.spans().size(), "copies the hung collector kept: the host's and one of recovery's");
+    receiver.releaseReplies();
+  }
+
+  private TestHost hostTimingOutAfter(String name, Duration timeout) throws Exception {
+    TestHost host = TestHost.start(name, SERVERS.zookeeper().getConnectString(), base,
+        OtlpHttpSpanExporter.builder().setEndpoint(receiver.httpEndpoint()).setTimeout(timeout)
+            .setRetryPolicy(null).build());
+    SERVERS.closeAfterTest(host);
+    host.client.createContainers(items);
+    return host;
+  }
+
+  /**
+   * Ends a span whose export fails, then lets five workers lead in turn, each for two ticks a second apart, with
+   * a one-minute backoff; each waits until the export it started (if any) has failed.
+   *
+   * @return how many recoveries the five leaders started
+   */
+  private int recoverThroughFiveLeaders(TestHost ender, TestHost other) throws Exception {
+    enqueue(other, "failing");
     assertEquals(EndResult.Outcome.ENDED, ender.store.endDeferredSpan("failing", DeferredSpanEnding.now(),
         ender.client.transactionOp().delete().forPath(item("failing"))).getOutcome());
-    String endedPath = onlyEndedPath(ender);
-    String claim = ZNodeLayout.claimPath(endedPath);
+    String claim = ZNodeLayout.claimPath(onlyEndedPath(ender));
     await().atMost(WAIT).until(() -> ender.client.checkExists().forPath(claim) == null); // export failed
-    int before = receiver.rejectedRequestCount();
     TestClock clock = new TestClock();
-
     int recovered = 0;
     for (int leader = 0; leader < 5; leader++) {
       DeferredSpanRecovery recovery = recovery(other, options -> options.clock(clock).scanInterval(TICK)
@@ -279,11 +317,7 @@ class RecoveryHolesTest {
       await().atMost(WAIT).until(() -> other.client.checkExists().forPath(claim) == null); // and failed again
       recovery.close();
     }
-
-    assertEquals(1, recovered, "one attempt, then every later leader waits for its backoff");
-    await().atMost(WAIT).until(() -> receiver.rejectedRequestCount() - before >= 1);
-    assertEquals(1, receiver.rejectedRequestCount() - before, "requests the collector saw after the host's own");
-    receiver.setFailing(false);
+    return recovered;
   }
 
   private static String onlyEndedPath(TestHost host) throws Exception {
