@@ -197,7 +197,7 @@ public final class DeferredSpanRecovery implements Closeable {
     if (!state.compareAndSet(State.LATENT, State.STARTED)) {
       throw new IllegalStateException("already started or closed");
     }
-    gauges.register(store.metrics().meter(), store.tracing().getClock(), latch::hasLeadership);
+    gauges.register(store.metrics().meter(), clock, latch::hasLeadership);
     latch.addListener(new LeaderLatchListener() {
       @Override
       public void isLeader() {

@@ -32,7 +32,8 @@ import org.slf4j.LoggerFactory;
  * the backoffs due soonest and the owners seen missing most recently are left out. A new leader then retries those
  * spans at once (their retry was nearly due anyway) and gives those owners a fresh grace period.
  *
- * <p>Not thread-safe: only the recovery worker's scans use it, and they never overlap.
+ * <p>Only the recovery worker's scans use it, and they never overlap; {@link #invalidate()} may come from any
+ * thread.
  */
 final class RecoveryProgress {
   private static final Logger log = LoggerFactory.getLogger(RecoveryProgress.class);
@@ -58,8 +59,9 @@ final class RecoveryProgress {
   private final Map<String, Long> ownerMissingSince = new HashMap<>();
   private final Map<String, Backoff> backoffs = new HashMap<>();
   private int version = -1; // of the znode as last read or written; -1: there is none
-  private boolean stale = true;
+  private volatile boolean stale = true; // set by the leader latch's thread, read by the scans
   private boolean dirty;
+  private int lastLeftOut;
 
   RecoveryProgress(CuratorFramework client, ZNodeLayout layout, LongAdder reads) {
     this.client = client;
@@ -259,10 +261,11 @@ final class RecoveryProgress {
       text.append(line);
       bytes += size;
     }
-    if (left > 0) {
+    if (left != lastLeftOut && left > 0) {
       log.warn("recovery progress: {} backoffs and missing owners did not fit in {} bytes; a new leader retries or "
           + "re-checks those at once", left, MAX_BYTES);
     }
+    lastLeftOut = left;
     return text.toString().getBytes(StandardCharsets.UTF_8);
   }
 
