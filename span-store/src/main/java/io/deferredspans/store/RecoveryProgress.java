@@ -28,9 +28,9 @@ import org.slf4j.LoggerFactory;
  * other's progress and goes on from there. Times are epoch times of the recovery clock, so hosts whose clocks
  * disagree shift a grace period or a backoff by their skew, never more.
  *
- * <p>The znode stays below {@value #MAX_BYTES} bytes: when more backoffs and missing owners are known than fit,
- * the backoffs due soonest and the owners seen missing most recently are left out. A new leader then retries those
- * spans at once (their retry was nearly due anyway) and gives those owners a fresh grace period.
+ * <p>The znode stays below {@value #MAX_BYTES} bytes: missing owners take at most half of it (those seen missing
+ * most recently are left out first), backoffs the rest (those due soonest are left out first). A new leader then
+ * retries those spans at once (their retry was nearly due anyway) and gives those owners a fresh grace period.
  *
  * <p>Only the recovery worker's scans use it, and they never overlap; {@link #invalidate()} may come from any
  * thread.
@@ -235,31 +235,26 @@ final class RecoveryProgress {
    */
   private byte[] encode() {
     StringBuilder text = new StringBuilder(FORMAT).append('\n').append("sweep ").append(sweepShard).append('\n');
-    int bytes = text.length();
+    int[] bytes = {text.length()};
     int left = 0;
-    List<Map.Entry<String, Backoff>> latestFirst = new ArrayList<>(backoffs.entrySet());
-    latestFirst.sort(Comparator.comparingLong((Map.Entry<String, Backoff> e) -> e.getValue().notBeforeNanos).reversed());
-    List<String> lines = new ArrayList<>(backoffs.size() + ownerMissingSince.size());
-    for (Map.Entry<String, Backoff> entry : latestFirst) {
-      lines.add("backoff " + ZKPaths.getNodeFromPath(entry.getKey()) + " " + entry.getValue().attempts + " "
-          + TimeUnit.NANOSECONDS.toMillis(entry.getValue().notBeforeNanos) + "\n");
-    }
+    // Missing owners first (there are few, and each stands for an orphan), within half the budget; then the
+    // backoffs due last, which are the ones worth keeping, in what remains.
     List<Map.Entry<String, Long>> oldestFirst = new ArrayList<>(ownerMissingSince.entrySet());
     oldestFirst.sort(Map.Entry.comparingByValue());
     String openPrefix = layout.openRoot() + "/";
     for (Map.Entry<String, Long> entry : oldestFirst) {
       String relative = entry.getKey().startsWith(openPrefix)
           ? entry.getKey().substring(openPrefix.length()) : entry.getKey();
-      lines.add("missing " + TimeUnit.NANOSECONDS.toMillis(entry.getValue()) + " " + relative + "\n");
+      String line = "missing " + TimeUnit.NANOSECONDS.toMillis(entry.getValue()) + " " + relative + "\n";
+      left += append(text, bytes, line, MAX_BYTES / 2) ? 0 : 1;
     }
-    for (String line : lines) {
-      int size = line.getBytes(StandardCharsets.UTF_8).length;
-      if (bytes + size > MAX_BYTES) {
-        left++;
-        continue;
-      }
-      text.append(line);
-      bytes += size;
+    List<Map.Entry<String, Backoff>> latestFirst = new ArrayList<>(backoffs.entrySet());
+    latestFirst.sort(
+        Comparator.comparingLong((Map.Entry<String, Backoff> e) -> e.getValue().notBeforeNanos).reversed());
+    for (Map.Entry<String, Backoff> entry : latestFirst) {
+      String line = "backoff " + ZKPaths.getNodeFromPath(entry.getKey()) + " " + entry.getValue().attempts + " "
+          + TimeUnit.NANOSECONDS.toMillis(entry.getValue().notBeforeNanos) + "\n";
+      left += append(text, bytes, line, MAX_BYTES) ? 0 : 1;
     }
     if (left != lastLeftOut && left > 0) {
       log.warn("recovery progress: {} backoffs and missing owners did not fit in {} bytes; a new leader retries or "
@@ -267,6 +262,17 @@ final class RecoveryProgress {
     }
     lastLeftOut = left;
     return text.toString().getBytes(StandardCharsets.UTF_8);
+  }
+
+  /** Appends {@code line} if the text stays within {@code limit} bytes; {@code bytes[0]} is its size so far. */
+  private static boolean append(StringBuilder text, int[] bytes, String line, int limit) {
+    int size = line.getBytes(StandardCharsets.UTF_8).length;
+    if (bytes[0] + size > limit) {
+      return false;
+    }
+    text.append(line);
+    bytes[0] += size;
+    return true;
   }
 
   /** Reads what a leader wrote; lines it does not understand (a newer release's) are skipped, never fatal. */
