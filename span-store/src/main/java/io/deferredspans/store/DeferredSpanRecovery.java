@@ -348,15 +348,13 @@ public final class DeferredSpanRecovery implements Closeable {
     progress.loadIfStale();
     if (fullScanDue.getAndSet(false) || now - nextFullScanNanos >= 0) {
       nextFullScanNanos = now + fullScanInterval.toNanos();
-      unclaimedEvents.clear();
       scanFinished(result, now);
       clearTombstones(result, now);
-    } else {
-      if (retained.overBound()) {
-        dropBeyondBound(result);
-      }
-      recoverUnclaimed(result, now);
+    } else if (retained.overBound()) {
+      dropBeyondBound(result);
     }
+    // After a full scan too: a claim the watch reported gone is acted on at once, not after the grace period.
+    recoverUnclaimed(result, now);
     recheckMissingOwners(result, now);
     sweepOpen(result, now);
     progress.saveIfChanged();
