@@ -128,8 +128,10 @@ final class ListCommand extends StoreCommand {
     node.put("ageSeconds", span.age(now).getSeconds());
     node.put("startTime", span.started().toString());
     node.put("path", span.path());
-    if (span.record() == null) {
+    if (span.error() != null) {
       node.put("error", span.error());
+    }
+    if (span.record() == null) {
       return node;
     }
     node.put("traceId", span.record().getSpanContext().getTraceId());

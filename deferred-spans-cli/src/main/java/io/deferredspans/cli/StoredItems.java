@@ -23,7 +23,9 @@ final class StoredItems {
     /** Bytes that are not a valid record. */
     CORRUPT("CORRUPT"),
     /** A record of a format version newer than this tool reads (left for a newer host). */
-    NEWER_FORMAT("NEWER-FORMAT");
+    NEWER_FORMAT("NEWER-FORMAT"),
+    /** A znode name that is not the store's encoding of any key: no end can reach it by key. */
+    INVALID_KEY("INVALID-KEY");
 
     final String label;
 
@@ -39,11 +41,16 @@ final class StoredItems {
   /** One open record; {@link #record} is null when it cannot be read, and {@link #error} says why. */
   record OpenSpan(String key, String path, DeferredSpanRecord record, State state, String error, long createdMillis) {
     static OpenSpan decode(String path, byte[] data, long createdMillis) {
-      String key = DeferredSpanStoreLayout.keyOf(ZKPaths.getNodeFromPath(path));
+      String name = ZKPaths.getNodeFromPath(path);
+      Optional<String> key = keyOf(name);
       try {
-        return new OpenSpan(key, path, DeferredSpanRecordCodec.decodeRecord(data, path), State.OK, null, createdMillis);
+        DeferredSpanRecord record = DeferredSpanRecordCodec.decodeRecord(data, path);
+        return key.isPresent()
+            ? new OpenSpan(key.get(), path, record, State.OK, null, createdMillis)
+            : new OpenSpan(invalidKey(name), path, record, State.INVALID_KEY, invalidKeyProblem(name), createdMillis);
       } catch (DeferredSpanRecordException e) {
-        return new OpenSpan(key, path, null, State.of(e), e.getMessage(), createdMillis);
+        return new OpenSpan(key.orElseGet(() -> invalidKey(name)), path, null, State.of(e), e.getMessage(),
+            createdMillis);
       }
     }
 
@@ -104,7 +111,7 @@ final class StoredItems {
     Optional<String> key() {
       String[] parts = source.split("/", 3);
       return parts.length == 3 && parts[0].equals("open")
-          ? Optional.of(DeferredSpanStoreLayout.keyOf(parts[2]))
+          ? Optional.of(keyOf(parts[2]).orElseGet(() -> invalidKey(parts[2])))
           : Optional.empty();
     }
 
@@ -125,6 +132,25 @@ final class StoredItems {
     Duration age(Instant now) {
       return Duration.between(Instant.ofEpochMilli(createdMillis), now);
     }
+  }
+
+  /** The key an open record's znode name encodes; empty if the name is not the store's encoding of any key. */
+  static Optional<String> keyOf(String openNodeName) {
+    try {
+      return Optional.of(DeferredSpanStoreLayout.keyOf(openNodeName));
+    } catch (IllegalArgumentException notUrlEncoding) {
+      return Optional.empty();
+    }
+  }
+
+  /** How a znode name that decodes to no key is shown where the key would be: the raw name, marked. */
+  private static String invalidKey(String nodeName) {
+    return nodeName + " (invalid key)";
+  }
+
+  private static String invalidKeyProblem(String nodeName) {
+    return "the znode name " + nodeName + " is not the store's URL encoding of any key: no end can reach it by key; "
+        + "recovery ends it as abandoned if its owner goes, or at the maximum age";
   }
 
   static Instant instant(long epochNanos) {

@@ -3,16 +3,16 @@ package io.deferredspans.store;
 import io.deferredspans.sdk.DeferredSpanRecord;
 import io.deferredspans.sdk.DeferredSpanRecordCodec;
 import io.deferredspans.sdk.DeferredSpanRecordException;
+import io.deferredspans.sdk.DeferredTracing;
 import io.deferredspans.sdk.FinishedDeferredSpan;
 import io.deferredspans.sdk.UnsupportedRecordVersionException;
-import io.opentelemetry.api.common.Attributes;
-import io.opentelemetry.api.metrics.Meter;
+import io.deferredspans.store.RecoveryGauges.OpenTally;
+import io.opentelemetry.sdk.common.Clock;
 import java.io.Closeable;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -25,6 +25,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.LongSupplier;
 import org.apache.curator.framework.CuratorFramework;
@@ -36,6 +37,7 @@ import org.apache.zookeeper.CreateMode;
 import org.apache.zookeeper.KeeperException;
 import org.apache.zookeeper.WatchedEvent;
 import org.apache.zookeeper.Watcher;
+import org.apache.zookeeper.common.PathUtils;
 import org.apache.zookeeper.data.Stat;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -58,15 +60,32 @@ import org.slf4j.LoggerFactory;
  *   <li><b>Orphans</b>: an open record whose owner znode is gone (seen twice, a grace period apart), or whose
  *       span is older than the maximum age, is ended with an error status and {@code deferred_span.abandoned}.
  *   <li><b>A bounded backlog</b>: if an exporter outage leaves more than {@code maxRetainedSpans} finished spans
- *       waiting, the oldest undelivered ones are dropped with an ERROR log and a counter, never silently.
- *   <li><b>Unreadable records</b> are moved to the quarantine znode, so they neither block the scan nor get
- *       lost; a record of a newer format version is left for a newer host until it exceeds the maximum age.
+ *       waiting, the oldest undelivered ones are dropped with an ERROR log and a counter, never silently, as
+ *       they arrive (the leader counts them from its watch), not only at the next full scan.
+ *   <li><b>Unreadable records</b>, and records no end can remove (no span marker, other children), are moved to
+ *       the quarantine znode, so they neither block the scan nor get lost; a record or finished span of a newer
+ *       format version is left where it is for a newer host (an open one until it exceeds the maximum age).
  * </ul>
+ *
+ * <h2>One record never stops the others</h2>
+ *
+ * Each step on one record is isolated: a failure of that record alone (an owner that is no znode path, an end
+ * larger than a transaction, ...) is logged, counted in {@link ScanResult#skipped()} and tried again later, and the
+ * scan goes on. Only what fails for every record (no connection, a closed worker) ends a scan.
+ *
+ * <h2>Leadership changes</h2>
+ *
+ * What the leader has learnt is kept in ZooKeeper ({@code BASE/recovery-progress}, versioned): where the sweep of
+ * open spans has got to, since when each owner is missing, and each export's backoff. A new leader reads it and
+ * goes on from there, so late shards are swept and a backed-off span is not sent again by every new leader. Only
+ * the leader holds the watch on finished spans: it is added when a worker starts leading and removed when it stops.
+ * Recovery refuses to be built on a store whose tracing exports nothing ({@link Builder#build()}).
  *
  * <h2>What it costs</h2>
  *
  * The leader's ZooKeeper reads follow change, not the number of open spans. A persistent recursive watch on the
- * finished spans reports each claim that vanishes, and only that span is looked at; all finished spans are
+ * finished spans reports each claim that vanishes, and only that span is looked at (a span the safety-net scan
+ * finds unclaimed waits out the grace period first); all finished spans are
  * listed only when this worker becomes leader, after the watch is reset by a reconnection, and every {@code
  * fullScanInterval} as a safety net. Open spans are swept a few shards per tick, paced so that one pass takes
  * about {@code sweepPeriod} within a read budget ({@link Builder#sweep}); {@link StoreStats#recoveryReads()}
@@ -74,13 +93,21 @@ import org.slf4j.LoggerFactory;
  *
  * <h2>Connection states</h2>
  *
- * On SUSPENDED or LOST the latch drops leadership and scans stop; on RECONNECTED it contends again, and the
- * watch, which Curator re-registers, triggers a full scan of finished spans for the events it may have missed. A
- * scan that fails part-way is logged and retried at the next interval. Explicit lifecycle: {@link #start()}, {@link
- * #close()}.
+ * On SUSPENDED or LOST the latch drops leadership, scans stop and the watch is removed; on RECONNECTED it contends
+ * again, and a worker that leads again adds the watch anew, whose registration triggers a full scan of finished
+ * spans for the events it may have missed. A
+ * scan that fails part-way is logged and retried at the next interval. Explicit lifecycle: {@link #start()} once,
+ * then {@link #close()}; a closed worker cannot be started again.
  */
 public final class DeferredSpanRecovery implements Closeable {
   private static final Logger log = LoggerFactory.getLogger(DeferredSpanRecovery.class);
+
+  /** Each step once, in this order, as Curator's recipes keep their lifecycle. */
+  private enum State {
+    LATENT,
+    STARTED,
+    CLOSED
+  }
 
   private final DeferredSpanStore store;
   private final CuratorFramework client;
@@ -88,137 +115,161 @@ public final class DeferredSpanRecovery implements Closeable {
   private final Duration scanInterval;
   private final Duration gracePeriod;
   private final Duration maxAge;
-  private final int maxRetainedSpans;
   private final LeaderLatch latch;
   private final ScheduledExecutorService scheduler;
-  private final AtomicBoolean started = new AtomicBoolean();
-  private final AtomicBoolean closed = new AtomicBoolean();
-  // Only touched by scans, which never overlap (one scheduler thread, scanNow is synchronized).
-  private final Map<String, Long> unclaimedSince = new HashMap<>();
+  private final AtomicReference<State> state = new AtomicReference<>(State.LATENT);
+  // The one clock of recovery: sweep pacing, grace periods, backoffs and ages all read it (epoch nanos, so that
+  // what one leader persisted means the same to the next).
+  private final Clock clock;
   private final LongAdder reads;
-  private final Map<String, Long> ownerMissingSince = new HashMap<>();
-  // Finished spans this worker exported that came back unclaimed (their export failed): attempts so far and the
-  // earliest next one. Backing off keeps a failing or hung collector from getting the whole backlog every scan.
-  private final Map<String, long[]> retryNotBefore = new HashMap<>();
+  // Only touched by scans, which never overlap (one scheduler thread; scanNow and tick are synchronized).
+  private final Map<String, Long> unclaimedSince = new HashMap<>();
+  private final RecoveryProgress progress;
+  private final RetainedSpans retained;
   private final Duration retryBackoff;
   private final Duration maxRetryBackoff;
-  private final Duration sweepPeriod;
-  private final double maxSweepReadsPerSecond;
   private final Duration fullScanInterval;
-  private final LongSupplier nanoTime;
+  // The persistent recursive watch on ended/, held only while leading: a worker that does not lead has nothing to
+  // do with its events, and every end would cost each of them four notifications.
+  private final Object watchLock = new Object();
+  private PersistentWatcher endedWatcher; // guarded by watchLock; null while not leading
+  private final LongAdder watchEvents = new LongAdder();
   // Claims under ended/ that vanished (session expired, or released after a failed export): their spans are
   // looked at as soon as the event arrives, instead of polling every finished span.
-  private final PersistentWatcher endedWatcher;
   private final Set<String> unclaimedEvents = ConcurrentHashMap.newKeySet();
   private final AtomicBoolean fullScanDue = new AtomicBoolean(true);
-  // The paced sweep of open spans, only touched by the scheduler thread (under this object's lock).
-  private long lastTickNanos;
+  // The paced sweep of open spans, only touched by the scans (its position is in the persisted progress).
   private long nextFullScanNanos;
-  private int sweepShard;
-  private double sweepCredit;
-  private long passReads;
-  private long lastPassReads;
-  private double passEstimate = ZNodeLayout.SHARDS;
-  private boolean passEstimated;
+  private final SweepPace pace;
   private OpenTally sweepTally = new OpenTally();
-  // What the last complete pass over open spans and the last full scan of finished spans saw: the leader's
-  // gauges. Null until there is one.
-  private volatile OpenTally lastOpenTally;
-  private volatile long lastWaitingForExport = -1;
-  private final List<AutoCloseable> gauges = new ArrayList<>();
+  private boolean sweepTallyWhole; // this worker swept the current pass from shard 00: its tally is complete
+  private final RecoveryGauges gauges = new RecoveryGauges();
 
   private DeferredSpanRecovery(Builder builder) {
     this.store = builder.store;
+    requireExportingPipeline(store.tracing());
     this.client = store.client();
     this.layout = store.layout();
     this.scanInterval = builder.scanInterval;
     this.gracePeriod = builder.gracePeriod;
     this.maxAge = builder.maxAge;
-    this.maxRetainedSpans = builder.maxRetainedSpans;
     this.retryBackoff = builder.retryBackoff;
     this.maxRetryBackoff = builder.maxRetryBackoff;
-    this.sweepPeriod = builder.sweepPeriod;
-    this.maxSweepReadsPerSecond = builder.maxSweepReadsPerSecond;
+    this.pace = new SweepPace(scanInterval, builder.sweepPeriod, builder.maxSweepReadsPerSecond,
+        this::estimatePassReads);
     this.fullScanInterval = builder.fullScanInterval;
-    this.nanoTime = builder.nanoTime;
-    this.endedWatcher = new PersistentWatcher(client, layout.endedRoot(), true);
+    this.clock = builder.clock != null ? builder.clock : store.tracing().getClock();
     this.reads = store.counters().recoveryReads;
+    this.progress = new RecoveryProgress(client, layout, reads);
+    this.retained = new RetainedSpans(client, builder.maxRetainedSpans, reads);
     this.latch = new LeaderLatch(client, layout.recoveryLeaderPath(), store.tracing().getHostName());
     this.scheduler = Executors.newSingleThreadScheduledExecutor(Threads.daemon("deferred-span-recovery"));
+  }
+
+  /**
+   * Recovery exports other hosts' spans and then deletes their stored copies: through a pipeline that exports
+   * nothing (tracing disabled, or no exporter) it would delete them unexported, as {@code serve} refuses to.
+   */
+  private static void requireExportingPipeline(DeferredTracing tracing) {
+    if (!tracing.isEnabled()) {
+      throw new IllegalStateException("DeferredSpanRecovery needs tracing enabled: with DeferredTracing.noop() "
+          + "(OTEL_SDK_DISABLED=true) it would delete other hosts' finished spans without exporting them. Run "
+          + "recovery only on hosts that export");
+    }
+    if (!tracing.acknowledgesExports()) {
+      throw new IllegalStateException("DeferredSpanRecovery needs a span exporter that acknowledges exports "
+          + "(DeferredTracingBuilder.addSpanExporter, or autoconfigure with OTEL_TRACES_EXPORTER set): without one "
+          + "(OTEL_TRACES_EXPORTER=none?) it would delete other hosts' finished spans as soon as it handed them to "
+          + "the span processors. Run recovery only on hosts that export");
+    }
   }
 
   public static Builder builder(DeferredSpanStore store) {
     return new Builder(store);
   }
 
-  /** Joins the leader election and scans every scan interval while leading. */
+  /**
+   * Joins the leader election and scans every scan interval while leading.
+   *
+   * @throws IllegalStateException if already started, or closed
+   */
   public void start() throws Exception {
-    if (!started.compareAndSet(false, true)) {
-      throw new IllegalStateException("already started");
+    if (!state.compareAndSet(State.LATENT, State.STARTED)) {
+      throw new IllegalStateException("already started or closed");
     }
-    registerGauges();
-    endedWatcher.getListenable().addListener(this::onEndedEvent);
-    // After a reconnection or a new session the watch may have missed events: the next tick scans fully.
-    endedWatcher.getResetListenable().addListener(() -> fullScanDue.set(true));
-    endedWatcher.start();
+    gauges.register(store.metrics().meter(), clock, latch::hasLeadership);
     latch.addListener(new LeaderLatchListener() {
       @Override
       public void isLeader() {
-        fullScanDue.set(true); // events from before this worker led were not its to handle
+        progress.invalidate(); // scans of this worker may run now: they go on from the last leader's progress
+        startWatching();
       }
 
       @Override
-      public void notLeader() {}
+      public void notLeader() {
+        stopWatching();
+      }
     });
     latch.start();
     long millis = scanInterval.toMillis();
     scheduler.scheduleWithFixedDelay(this::tickIfLeader, millis, millis, TimeUnit.MILLISECONDS);
   }
 
-  /**
-   * Gauges only the leader reports (every worker would otherwise report the same spans), from its last complete
-   * pass over open spans and its last full scan of finished spans.
-   */
-  private void registerGauges() {
-    Meter meter = store.metrics().meter();
-    gauges.add(meter.gaugeBuilder("deferred_span.open").ofLongs().setUnit("{span}")
-        .setDescription("Open deferred spans by name, as of the leader's last pass over them")
-        .buildWithCallback(m -> {
-          OpenTally tally = lastOpenTally;
-          if (tally != null && latch.hasLeadership()) {
-            tally.byName.forEach((name, count) -> m.record(count, Attributes.of(StoreMetrics.SPAN_NAME, name)));
-          }
-        }));
-    gauges.add(meter.gaugeBuilder("deferred_span.open.oldest_age").setUnit("s")
-        .setDescription("Age of the oldest open deferred span, as of the leader's last pass")
-        .buildWithCallback(m -> {
-          OpenTally tally = lastOpenTally;
-          if (tally != null && tally.oldestStartNanos != Long.MAX_VALUE && latch.hasLeadership()) {
-            m.record((store.tracing().getClock().now() - tally.oldestStartNanos) / 1e9);
-          }
-        }));
-    gauges.add(meter.gaugeBuilder("deferred_span.export.waiting").ofLongs().setUnit("{span}")
-        .setDescription("Finished spans stored in ZooKeeper, waiting for an exporter, as of the last full scan")
-        .buildWithCallback(m -> {
-          long waiting = lastWaitingForExport;
-          if (waiting >= 0 && latch.hasLeadership()) {
-            m.record(waiting);
-          }
-        }));
+  /** Watches ended/ while leading; each (re)registration of the watch is followed by a full scan. */
+  private void startWatching() {
+    synchronized (watchLock) {
+      if (endedWatcher != null || state.get() == State.CLOSED) {
+        return;
+      }
+      PersistentWatcher watcher = new PersistentWatcher(client, layout.endedRoot(), true);
+      watcher.getListenable().addListener(this::onEndedEvent);
+      // Once the watch is in place (and after a reconnection, when it may have missed events): scan fully.
+      watcher.getResetListenable().addListener(() -> fullScanDue.set(true));
+      watcher.start();
+      endedWatcher = watcher;
+    }
+  }
+
+  private void stopWatching() {
+    synchronized (watchLock) {
+      if (endedWatcher != null) {
+        endedWatcher.close();
+        endedWatcher = null;
+      }
+      unclaimedEvents.clear(); // the next leader gets its own events
+      retained.clear();
+    }
   }
 
   private void onEndedEvent(WatchedEvent event) {
+    watchEvents.increment();
     String path = event.getPath();
-    if (event.getType() != Watcher.Event.EventType.NodeDeleted || path == null) {
+    if (path == null || !path.startsWith(layout.endedRoot() + "/")) {
       return;
     }
-    if (!ZKPaths.getNodeFromPath(path).equals(ZNodeLayout.CLAIM)) {
-      // The span itself is gone (exported and removed with its claim, in one transaction, as almost every end
-      // is): nothing to look at, and no read spent on it.
-      unclaimedEvents.remove(path);
+    // ended/YY/SPANID is a finished span, ended/YY/SPANID/claim its claim.
+    int depth = path.substring(layout.endedRoot().length() + 1).split("/", -1).length;
+    if (depth == 2) {
+      if (event.getType() == Watcher.Event.EventType.NodeCreated) {
+        retained.arrived(path);
+        if (retained.overBound()) {
+          scheduleTick(); // the bound holds as spans arrive, not only at the next full scan
+        }
+      } else if (event.getType() == Watcher.Event.EventType.NodeDeleted) {
+        // Exported and removed with its claim, in one transaction, as almost every end is: nothing to look at.
+        retained.removed(path);
+        unclaimedEvents.remove(path);
+      }
       return;
     }
-    unclaimedEvents.add(ZKPaths.getPathAndNode(path).getPath());
+    if (depth == 3 && event.getType() == Watcher.Event.EventType.NodeDeleted
+        && ZKPaths.getNodeFromPath(path).equals(ZNodeLayout.CLAIM)) {
+      unclaimedEvents.add(ZKPaths.getPathAndNode(path).getPath());
+      scheduleTick();
+    }
+  }
+
+  private void scheduleTick() {
     try {
       scheduler.execute(this::tickIfLeader);
     } catch (java.util.concurrent.RejectedExecutionException closing) {
@@ -226,22 +277,23 @@ public final class DeferredSpanRecovery implements Closeable {
     }
   }
 
+  /** Watch notifications this worker received (for tests: only the leader holds the watch). */
+  long watchEvents() {
+    return watchEvents.sum();
+  }
+
+  /** Stops scanning and leaves the election. Idempotent; a closed worker cannot be started again. */
   @Override
   public void close() throws IOException {
-    if (!closed.compareAndSet(false, true)) {
+    State was = state.getAndSet(State.CLOSED);
+    if (was == State.CLOSED) {
       return;
     }
     scheduler.shutdownNow();
-    if (started.get()) {
-      for (AutoCloseable gauge : gauges) {
-        try {
-          gauge.close();
-        } catch (Exception e) {
-          log.debug("closing a gauge", e);
-        }
-      }
-      endedWatcher.close();
+    if (was == State.STARTED) {
+      gauges.close();
       latch.close();
+      stopWatching();
     }
   }
 
@@ -258,7 +310,7 @@ public final class DeferredSpanRecovery implements Closeable {
     try {
       tick();
     } catch (Exception e) {
-      if (closed.get()) {
+      if (state.get() == State.CLOSED) {
         return; // close() interrupted the scan: nothing failed, and nothing is half-done (each write is atomic)
       }
       log.warn("recovery scan failed; retrying in {}", scanInterval, e);
@@ -267,13 +319,17 @@ public final class DeferredSpanRecovery implements Closeable {
 
   /**
    * Runs one scan now, leader or not (safe: writes are fenced by ZooKeeper, not by leadership). For operators
-   * and tests; normally scans run on their own.
+   * and tests; normally scans run on their own. Finished spans are recovered once they have stayed unclaimed for
+   * the grace period, as in the safety-net scan.
    */
   public synchronized ScanResult scanNow() throws Exception {
     ScanResult result = new ScanResult();
-    scanFinished(result);
-    scanOpen(result);
-    clearTombstones();
+    long now = clock.now();
+    progress.loadIfStale();
+    scanFinished(result, now);
+    scanOpen(result, now);
+    clearTombstones(result, now);
+    progress.saveIfChanged();
     return result;
   }
 
@@ -282,52 +338,82 @@ public final class DeferredSpanRecovery implements Closeable {
    * open: finished spans are looked at when their claim's deletion is reported (a full scan of them only after a
    * watch reset and every {@code fullScanInterval}); open spans are swept a few shards per tick, paced so that
    * one pass takes about {@code sweepPeriod} and never reads faster than {@code maxSweepReadsPerSecond}; an
-   * owner seen missing is checked again once its grace period is over, not a pass later.
+   * owner seen missing is checked again once its grace period is over, not a pass later. Where the sweep is,
+   * which owners are missing since when and which exports back off until when is kept in ZooKeeper, so the next
+   * leader goes on from there.
    */
   synchronized ScanResult tick() throws Exception {
     ScanResult result = new ScanResult();
-    long now = nanoTime.getAsLong();
+    long now = clock.now();
+    progress.loadIfStale();
     if (fullScanDue.getAndSet(false) || now - nextFullScanNanos >= 0) {
       nextFullScanNanos = now + fullScanInterval.toNanos();
-      unclaimedEvents.clear();
-      scanFinished(result);
-      // Unclaimed spans the events missed are taken on the next tick, not after another full scan.
-      unclaimedEvents.addAll(unclaimedSince.keySet());
-      clearTombstones();
-    } else {
-      recoverUnclaimed(result, now);
+      scanFinished(result, now);
+      clearTombstones(result, now);
+    } else if (retained.overBound()) {
+      dropBeyondBound(result);
     }
-    recheckMissingOwners(result);
+    // After a full scan too: a claim the watch reported gone is acted on at once, not after the grace period.
+    recoverUnclaimed(result, now);
+    recheckMissingOwners(result, now);
     sweepOpen(result, now);
+    progress.saveIfChanged();
     return result;
   }
 
-  /** Spans whose claim was reported gone, and earlier failures whose retry is due. */
+  /**
+   * Spans whose claim was reported gone, spans the safety net found unclaimed whose grace period is over, and
+   * earlier failures whose retry is due.
+   */
   private void recoverUnclaimed(ScanResult result, long now) throws Exception {
     Set<String> candidates = new HashSet<>(unclaimedEvents);
     unclaimedEvents.removeAll(candidates);
-    retryNotBefore.forEach((path, retry) -> {
-      if (now - retry[1] >= 0) {
-        candidates.add(path);
+    candidates.addAll(progress.backoffsDue(now));
+    unclaimedSince.forEach((endedPath, since) -> {
+      if (now - since >= gracePeriod.toNanos()) {
+        candidates.add(endedPath);
       }
     });
     for (String endedPath : candidates) {
-      long[] retry = retryNotBefore.get(endedPath);
-      if (retry != null && now - retry[1] < 0) {
+      if (progress.backedOff(endedPath, now)) {
         result.backedOff++;
         continue;
       }
-      reads.increment();
-      if (client.checkExists().forPath(endedPath) == null) {
-        retryNotBefore.remove(endedPath); // exported and removed
-        continue;
-      }
-      // A claim is deleted only with its span, by its session's end, or by a release after a failed export:
-      // an unclaimed span seen here has nobody left to deliver it, so no grace period applies.
-      if (recoverFinished(endedPath)) {
-        result.recovered++;
-        scheduleRetry(endedPath, now);
-      }
+      isolated(endedPath, result, () -> {
+        reads.increment();
+        if (client.checkExists().forPath(endedPath) == null) {
+          forgetFinished(endedPath); // exported and removed
+          return;
+        }
+        // A claim is deleted only with its span, by its session's end, or by a release after a failed export:
+        // an unclaimed span seen here has nobody left to deliver it, so no further grace period applies.
+        unclaimedSince.remove(endedPath);
+        recoverWithBackoff(endedPath, now, result);
+      }, () -> backOffAfterFailure(endedPath, now));
+    }
+  }
+
+  /** A span whose recovery failed here is tried again after its backoff, not at every tick. */
+  private void backOffAfterFailure(String endedPath, long now) {
+    if (!progress.backedOff(endedPath, now)) {
+      progress.attempted(endedPath, now, retryBackoff.toNanos(), maxRetryBackoff.toNanos());
+    }
+  }
+
+  /** A finished span is gone: nothing of it to remember. */
+  private void forgetFinished(String endedPath) {
+    unclaimedSince.remove(endedPath);
+    progress.forgetSpan(endedPath);
+  }
+
+  /**
+   * Exports an unclaimed span, and backs it off: should this export fail too (refused, or timed out by a
+   * collector that may still have kept it), the next attempt waits, whichever worker leads by then.
+   */
+  private void recoverWithBackoff(String endedPath, long now, ScanResult result) throws Exception {
+    progress.attempted(endedPath, now, retryBackoff.toNanos(), maxRetryBackoff.toNanos());
+    if (recoverFinished(endedPath, result)) {
+      result.recovered++;
     }
   }
 
@@ -336,148 +422,110 @@ public final class DeferredSpanRecovery implements Closeable {
    * ZooKeeper counts every node below {@code open/} in one call (shards, records and their markers: 256 + 2 per
    * record), which is exactly that; a server too old for the call gets the last pass's count.
    */
-  private double estimatePassReads() {
+  private double estimatePassReads(LongSupplier lastPassReads) {
     try {
       reads.increment();
       return Math.max(ZNodeLayout.SHARDS, client.getZookeeperClient().getZooKeeper()
           .getAllChildrenNumber(ZKPaths.fixForNamespace(client.getNamespace(), layout.openRoot())));
     } catch (Exception olderServerOrNoAnswer) {
-      return Math.max(ZNodeLayout.SHARDS, lastPassReads);
+      return Math.max(ZNodeLayout.SHARDS, lastPassReads.getAsLong());
     }
   }
 
   /** Open records whose owner was seen missing: checked again once the grace period is over. */
-  private void recheckMissingOwners(ScanResult result) throws Exception {
-    long nowNanos = store.tracing().getClock().now();
-    long elapsed = System.nanoTime();
-    for (Map.Entry<String, Long> missing : new ArrayList<>(ownerMissingSince.entrySet())) {
-      if (elapsed - missing.getValue() >= gracePeriod.toNanos()) {
-        sweepRecord(missing.getKey(), nowNanos, result, null);
-      }
+  private void recheckMissingOwners(ScanResult result, long now) throws Exception {
+    for (String path : progress.ownersMissingFor(gracePeriod.toNanos(), now)) {
+      sweepRecordIsolated(path, now, result, null);
     }
   }
 
   /**
-   * Sweeps whole shards of open spans while this tick's read credit lasts. The credit grows at the rate that
-   * spreads one pass (its reads counted by ZooKeeper when the pass starts) over {@code sweepPeriod}, capped by
-   * {@code maxSweepReadsPerSecond}; a shard bigger than the credit is swept anyway and the debt paid by later
-   * ticks.
+   * Sweeps whole shards of open spans while this tick's read credit lasts ({@link SweepPace}). The position is the
+   * persisted progress's, so a new leader goes on where the last one stopped.
    */
   private void sweepOpen(ScanResult result, long now) throws Exception {
-    long elapsed = lastTickNanos == 0 ? scanInterval.toNanos() : now - lastTickNanos;
-    lastTickNanos = now;
-    if (!passEstimated) {
-      passEstimate = estimatePassReads();
-      passEstimated = true;
-    }
-    double rate = Math.min(maxSweepReadsPerSecond, passEstimate / (sweepPeriod.toNanos() / 1e9));
-    double tickCredit = rate * scanInterval.toNanos() / 1e9;
-    sweepCredit = Math.min(sweepCredit + rate * elapsed / 1e9, Math.max(tickCredit, 1));
+    pace.tick(now);
     List<String> shards = layout.openShards();
-    long nowNanos = store.tracing().getClock().now();
-    while (sweepCredit > 0) {
-      long before = reads.sum();
-      for (String child : children(shards.get(sweepShard))) {
-        sweepRecord(ZKPaths.makePath(shards.get(sweepShard), child), nowNanos, result, sweepTally);
+    while (pace.hasCredit()) {
+      int shard = progress.sweepShard();
+      if (shard == 0) {
+        sweepTallyWhole = true;
       }
-      long spent = reads.sum() - before;
-      sweepCredit -= spent;
-      passReads += spent;
-      sweepShard++;
-      if (sweepShard == ZNodeLayout.SHARDS) {
-        sweepShard = 0;
-        lastPassReads = passReads;
-        passReads = 0;
-        passEstimated = false;
-        lastOpenTally = sweepTally;
+      long before = reads.sum();
+      for (String child : children(shards.get(shard))) {
+        sweepRecordIsolated(ZKPaths.makePath(shards.get(shard), child), now, result, sweepTally);
+      }
+      pace.spent(reads.sum() - before);
+      progress.sweepShard((shard + 1) % ZNodeLayout.SHARDS);
+      if (shard + 1 == ZNodeLayout.SHARDS) {
+        pace.passCompleted();
+        if (sweepTallyWhole) {
+          gauges.passCompleted(sweepTally); // a pass begun by another leader counted only part of the open spans
+        }
         sweepTally = new OpenTally();
+        sweepTallyWhole = false;
         result.sweepsCompleted++;
         break; // the next pass starts on the next tick, at the rate this pass set
       }
     }
   }
 
-  private void scanFinished(ScanResult result) throws Exception {
+  private void scanFinished(ScanResult result, long now) throws Exception {
+    List<String> listed = new ArrayList<>();
     List<String> unclaimed = new ArrayList<>();
-    int stored = 0;
+    long mark = retained.mark();
     for (String shard : layout.endedShards()) {
       for (String spanId : children(shard)) {
         String endedPath = ZKPaths.makePath(shard, spanId);
-        stored++;
+        listed.add(endedPath);
         reads.increment();
         if (client.checkExists().forPath(ZNodeLayout.claimPath(endedPath)) == null) {
           unclaimed.add(endedPath);
         }
       }
     }
-    lastWaitingForExport = stored;
-    if (stored > maxRetainedSpans) {
-      unclaimed.removeAll(dropOldest(unclaimed, stored - maxRetainedSpans, result));
+    gauges.waitingForExport(listed.size());
+    retained.listed(listed, mark);
+    if (retained.overBound()) {
+      unclaimed.removeAll(dropBeyondBound(result));
     }
     unclaimedSince.keySet().retainAll(unclaimed);
-    retryNotBefore.keySet().retainAll(unclaimed);
-    long now = System.nanoTime();
+    progress.retainSpans(listed);
     for (String endedPath : unclaimed) {
-      long[] retry = retryNotBefore.get(endedPath);
-      if (retry != null && now - retry[1] < 0) {
+      if (progress.backedOff(endedPath, now)) {
         result.backedOff++;
         continue;
       }
-      if (graceElapsed(unclaimedSince, endedPath) && recoverFinished(endedPath)) {
+      // Found by listing, not reported by the watch: wait out the grace period (its host may be merely slow).
+      if (graceElapsed(unclaimedSince, endedPath, now)) {
         unclaimedSince.remove(endedPath);
-        result.recovered++;
-        scheduleRetry(endedPath, now);
+        isolated(endedPath, result, () -> recoverWithBackoff(endedPath, now, result),
+            () -> backOffAfterFailure(endedPath, now));
       }
     }
-  }
-
-  /** Should this export fail too, the next attempt waits twice as long as the last, up to the maximum. */
-  private void scheduleRetry(String endedPath, long now) {
-    long[] retry = retryNotBefore.computeIfAbsent(endedPath, path -> new long[2]);
-    int attempts = (int) Math.min(30, retry[0]++);
-    long delay = Math.min(maxRetryBackoff.toNanos(), retryBackoff.toNanos() << attempts);
-    retry[1] = now + Math.max(0, delay);
   }
 
   /**
    * The exporter has been failing for long enough that more finished spans wait in ZooKeeper than allowed:
    * drop the oldest unclaimed ones, loudly, so that ZooKeeper itself is never put at risk by a tracing outage.
    */
-  private List<String> dropOldest(List<String> unclaimed, int excess, ScanResult result) throws Exception {
-    List<Map.Entry<String, Stat>> byAge = new ArrayList<>();
-    for (String path : unclaimed) {
-      Stat stat = client.checkExists().forPath(path);
-      if (stat != null) {
-        byAge.add(Map.entry(path, stat));
-      }
-    }
-    byAge.sort(Comparator.comparingLong(entry -> entry.getValue().getCzxid()));
-    List<String> dropped = new ArrayList<>();
-    for (Map.Entry<String, Stat> entry : byAge.subList(0, Math.min(excess, byAge.size()))) {
-      try {
-        client.delete().withVersion(entry.getValue().getVersion()).forPath(entry.getKey());
-        dropped.add(entry.getKey());
-      } catch (KeeperException.NoNodeException | KeeperException.NotEmptyException
-          | KeeperException.BadVersionException exportedOrClaimedMeanwhile) {
-        // someone is delivering it after all
-      }
-    }
+  private List<String> dropBeyondBound(ScanResult result) throws Exception {
+    List<String> dropped = retained.dropBeyondBound();
     if (!dropped.isEmpty()) {
+      dropped.forEach(this::forgetFinished);
       store.counters().recordDropped(dropped.size());
       result.dropped += dropped.size();
-      log.error("exporter backlog: {} finished spans waited in ZooKeeper, more than maxRetainedSpans={}; "
-          + "dropped the {} oldest undelivered spans", unclaimed.size() + excess, maxRetainedSpans, dropped.size());
     }
     return dropped;
   }
 
   /**
-   * Claims and exports one unclaimed finished span; false if someone else got there first. The claim carries a
-   * nonce, so a create whose reply was lost is known as ours by reading it back on the same session; a claim
-   * this worker cannot follow through (unreadable span, failed read) is given back at once, never left to block the
-   * span for as long as this host lives.
+   * Claims and exports one unclaimed finished span; false if someone else got there first, or if it cannot be
+   * exported here. The claim carries a nonce, so a create whose reply was lost is known as ours by reading it back
+   * on the same session; a claim this worker cannot follow through (a span of a newer format, an unreadable span, a
+   * failed read) is given back at once, never left to block the span for as long as this host lives.
    */
-  private boolean recoverFinished(String endedPath) throws Exception {
+  private boolean recoverFinished(String endedPath, ScanResult result) throws Exception {
     String claimPath = ZNodeLayout.claimPath(endedPath);
     byte[] claim = store.endTransaction().claimData();
     ClaimSession session = store.sessions().current();
@@ -500,9 +548,17 @@ public final class DeferredSpanRecovery implements Closeable {
       byte[] data = client.getData().storingStatIn(stat).forPath(endedPath);
       try {
         finished = DeferredSpanRecordCodec.decodeFinished(data, endedPath);
+      } catch (UnsupportedRecordVersionException newer) {
+        // record-format §5: a reader MUST leave it where it is; a host that reads its version exports it.
+        log.warn("{}; leaving it for a host that reads that version", newer.getMessage());
+        store.exportedSpans().giveBack(endedPath, session);
+        result.leftForNewerHosts++;
+        return false;
       } catch (DeferredSpanRecordException e) {
         log.error("{}; moving it to quarantine", e.getMessage());
-        quarantine(endedPath, stat, data, null); // deletes our claim with it
+        if (quarantine(endedPath, stat, data, result)) { // deletes our claim with it
+          forgetFinished(endedPath);
+        }
         return false;
       }
     } catch (Exception e) {
@@ -517,52 +573,90 @@ public final class DeferredSpanRecovery implements Closeable {
     return true;
   }
 
-  private void scanOpen(ScanResult result) throws Exception {
+  private void scanOpen(ScanResult result, long now) throws Exception {
     Set<String> seen = new HashSet<>();
-    long nowNanos = store.tracing().getClock().now();
     OpenTally tally = new OpenTally();
     for (String shard : layout.openShards()) {
       for (String child : children(shard)) {
         String path = ZKPaths.makePath(shard, child);
         seen.add(path);
-        sweepRecord(path, nowNanos, result, tally);
+        sweepRecordIsolated(path, now, result, tally);
       }
     }
-    ownerMissingSince.keySet().retainAll(seen);
-    lastOpenTally = tally;
+    progress.retainOpen(seen);
+    gauges.passCompleted(tally);
   }
 
-  /** Open spans seen in one pass, by name, and the oldest start: what the leader's gauges report. */
-  private static final class OpenTally {
-    final Map<String, Long> byName = new HashMap<>();
-    long oldestStartNanos = Long.MAX_VALUE;
+  /** One record's work whose failure must not stop the work on the others. */
+  private interface RecordStep {
+    void run() throws Exception;
+  }
 
-    void add(DeferredSpanRecord record) {
-      byName.merge(record.getName(), 1L, Long::sum);
-      oldestStartNanos = Math.min(oldestStartNanos, record.getStartEpochNanos());
+  /**
+   * Runs one record's step; a failure of that record alone (its bytes, its size, its owner path, a limit) is
+   * logged and counted, and {@code onFailure} decides when it is tried again, while the scan goes on with the next
+   * record. What makes every record fail (no connection, a closed worker) still ends the scan.
+   */
+  private void isolated(String path, ScanResult result, RecordStep step, Runnable onFailure) throws Exception {
+    try {
+      step.run();
+    } catch (InterruptedException e) {
+      throw e;
+    } catch (KeeperException e) {
+      if (DeferredSpanStore.isConnectionProblem(e) || state.get() == State.CLOSED) {
+        throw e;
+      }
+      skipped(path, result, e, onFailure);
+    } catch (Exception e) {
+      if (state.get() == State.CLOSED || e instanceof DeferredSpanStoreUnavailableException) {
+        throw e;
+      }
+      skipped(path, result, e, onFailure);
     }
+  }
+
+  private static void skipped(String path, ScanResult result, Exception e, Runnable onFailure) {
+    log.warn("recovery skipped {} this time: {}; the scan goes on with the others", path, e.toString());
+    result.skipped++;
+    onFailure.run();
+  }
+
+  private void sweepRecordIsolated(String path, long now, ScanResult result, OpenTally tally) throws Exception {
+    // Failed: forget the sighting, so the record is tried again at the next pass, not at every tick.
+    isolated(path, result, () -> sweepRecord(path, now, result, tally), () -> progress.ownerPresent(path));
   }
 
   /** Reads one open record and ends it as abandoned if its owner is gone or it is too old. */
-  private void sweepRecord(String path, long nowNanos, ScanResult result, OpenTally tally) throws Exception {
+  private void sweepRecord(String path, long now, ScanResult result, OpenTally tally) throws Exception {
     Stat stat = new Stat();
     byte[] data;
     try {
       reads.increment();
       data = client.getData().storingStatIn(stat).forPath(path);
     } catch (KeeperException.NoNodeException endedMeanwhile) {
-      ownerMissingSince.remove(path);
+      progress.ownerPresent(path);
       return;
     }
-    Optional<DeferredSpanRecord> record = readOrQuarantine(path, stat, data, result);
+    Optional<DeferredSpanRecord> record = readOrQuarantine(path, stat, data, result, now);
     if (record.isEmpty()) {
+      progress.ownerPresent(path);
       return;
     }
-    String reason = abandonReason(path, record.get(), nowNanos);
+    String reason = abandonReason(path, record.get(), now);
     if (reason == null && tally != null) {
       tally.add(record.get());
     }
     if (reason != null) {
+      Optional<String> unendable = unendable(path, record.get());
+      if (unendable.isPresent()) {
+        // The end would fail and quarantine it with the tombstone: a later dequeue would then be told ABANDONED,
+        // "exported with an error status", of a span that was never exported.
+        log.error("deferred span record {}: not a record this store can end: {}; moving it to quarantine", path,
+            unendable.get());
+        quarantine(path, stat, data, result);
+        progress.ownerPresent(path);
+        return;
+      }
       FinishedDeferredSpan abandoned = store.tracing().abandon(record.get(), reason);
       EndResult end = store.endTransaction().commit(path, stat, data, abandoned,
           store.endTransaction().tombstoneOps(path, record.get()));
@@ -570,17 +664,38 @@ public final class DeferredSpanRecovery implements Closeable {
         log.warn("ended abandoned span {} ({}): {}", record.get().getName(), path, reason);
         store.counters().recordAbandoned(reason);
         result.abandoned++;
+      } else if (end.getOutcome() == EndResult.Outcome.REJECTED_RECORD) {
+        result.quarantined++; // the end found it unendable after all (and counted it in the store's stats)
       }
-      ownerMissingSince.remove(path);
+      progress.ownerPresent(path);
     }
   }
 
-  private Optional<DeferredSpanRecord> readOrQuarantine(String path, Stat stat, byte[] data, ScanResult result)
-      throws Exception {
+  /**
+   * Why an end can never remove this record, if it cannot: its children are not exactly its own span marker (an
+   * end deletes the marker and then the record, which fails on any other child).
+   */
+  private Optional<String> unendable(String path, DeferredSpanRecord record) throws Exception {
+    List<String> children = children(path);
+    String marker = ZNodeLayout.MARKER_PREFIX + record.getSpanContext().getSpanId();
+    if (!children.contains(marker)) {
+      return Optional.of("it has no span marker '" + marker + "'");
+    }
+    if (children.size() > 1) {
+      List<String> others = new ArrayList<>(children);
+      others.remove(marker);
+      return Optional.of("it has children other than its span marker: " + others);
+    }
+    return Optional.empty();
+  }
+
+  private Optional<DeferredSpanRecord> readOrQuarantine(
+      String path, Stat stat, byte[] data, ScanResult result, long now) throws Exception {
     try {
       return Optional.of(DeferredSpanRecordCodec.decodeRecord(data, path));
     } catch (UnsupportedRecordVersionException e) {
-      if (System.currentTimeMillis() - stat.getCtime() < maxAge.toMillis()) {
+      if (TimeUnit.NANOSECONDS.toMillis(now) - stat.getCtime() < maxAge.toMillis()) {
+        result.leftForNewerHosts++;
         return Optional.empty(); // a newer host may still end it
       }
       log.error("{}; older than {}, moving it to quarantine", e.getMessage(), maxAge);
@@ -595,63 +710,91 @@ public final class DeferredSpanRecovery implements Closeable {
    * Deletes tombstones of abandoned spans that no dequeue can still need: their owner is gone, or they are older
    * than the maximum age (at least a day).
    */
-  private void clearTombstones() throws Exception {
+  private void clearTombstones(ScanResult result, long now) throws Exception {
     for (String name : children(layout.abandonedRoot())) {
       String path = ZKPaths.makePath(layout.abandonedRoot(), name);
-      Stat stat = new Stat();
-      byte[] data;
+      isolated(path, result, () -> clearTombstone(path, now), () -> { });
+    }
+  }
+
+  private void clearTombstone(String path, long now) throws Exception {
+    Stat stat = new Stat();
+    byte[] data;
+    try {
+      reads.increment();
+      data = client.getData().storingStatIn(stat).forPath(path);
+    } catch (KeeperException.NoNodeException dequeuedMeanwhile) {
+      return;
+    }
+    String text = new String(data, java.nio.charset.StandardCharsets.UTF_8);
+    String owner = text.indexOf('\n') >= 0 ? text.substring(text.indexOf('\n') + 1) : "";
+    // A dequeue may come as late as a span may live, and never sooner than a day.
+    long retentionMillis = Math.max(maxAge.toMillis(), Duration.ofDays(1).toMillis());
+    boolean expired = TimeUnit.NANOSECONDS.toMillis(now) - stat.getCtime() > retentionMillis;
+    if (expired || !isZnodePath(owner) || client.checkExists().forPath(owner) == null) {
       try {
-        reads.increment();
-        data = client.getData().storingStatIn(stat).forPath(path);
-      } catch (KeeperException.NoNodeException dequeuedMeanwhile) {
-        continue;
-      }
-      String text = new String(data, java.nio.charset.StandardCharsets.UTF_8);
-      String owner = text.indexOf('\n') >= 0 ? text.substring(text.indexOf('\n') + 1) : "";
-      // A dequeue may come as late as a span may live, and never sooner than a day.
-      long retentionMillis = Math.max(maxAge.toMillis(), Duration.ofDays(1).toMillis());
-      boolean expired = System.currentTimeMillis() - stat.getCtime() > retentionMillis;
-      if (expired || owner.isEmpty() || client.checkExists().forPath(owner) == null) {
-        try {
-          client.delete().withVersion(stat.getVersion()).forPath(path);
-        } catch (KeeperException.NoNodeException | KeeperException.BadVersionException changed) {
-          // dequeued or replaced meanwhile
-        }
+        client.delete().withVersion(stat.getVersion()).forPath(path);
+      } catch (KeeperException.NoNodeException | KeeperException.BadVersionException changed) {
+        // dequeued or replaced meanwhile
       }
     }
   }
 
-  /** Moves unreadable bytes to quarantine, unless the node changed meanwhile (then there is nothing to move). */
-  private void quarantine(String path, Stat stat, byte[] data, ScanResult result) throws Exception {
+  /**
+   * Moves unreadable bytes to quarantine, unless the node changed meanwhile (then there is nothing to move).
+   *
+   * @return whether this call moved them
+   */
+  private boolean quarantine(String path, Stat stat, byte[] data, ScanResult result) throws Exception {
     try {
       store.fences().open("quarantine " + path).multi(store.endTransaction().quarantineOps(path, stat, data));
     } catch (EndTransaction.RecordChangedException | SessionFencedCall.Refused changed) {
-      return; // ended or replaced meanwhile
+      return false; // ended or replaced meanwhile
     }
     store.counters().recordQuarantined();
-    if (result != null) {
-      result.quarantined++;
-    }
+    result.quarantined++;
+    return true;
   }
 
-  private String abandonReason(String path, DeferredSpanRecord record, long nowNanos) throws Exception {
-    if (nowNanos - record.getStartEpochNanos() > maxAge.toNanos()) {
+  private String abandonReason(String path, DeferredSpanRecord record, long now) throws Exception {
+    if (now - record.getStartEpochNanos() > maxAge.toNanos()) {
       return "max_age_exceeded";
     }
     Optional<String> owner = record.getOwner();
+    if (owner.isPresent() && !isZnodePath(owner.get())) {
+      // Written by another writer: there is no znode to check, so only the maximum age ends this span.
+      log.warn("deferred span record {}: its owner '{}' is not an absolute znode path; it is ended only at the "
+          + "maximum age ({})", path, owner.get(), maxAge);
+      progress.ownerPresent(path);
+      return null;
+    }
     if (owner.isPresent()) {
       reads.increment();
     }
     if (owner.isEmpty() || client.checkExists().forPath(owner.get()) != null) {
-      ownerMissingSince.remove(path);
+      progress.ownerPresent(path);
       return null;
     }
     // The owner may be deleted just before the end that removes the record: wait out the grace period.
-    return graceElapsed(ownerMissingSince, path) ? "owner_deleted" : null;
+    Long since = progress.ownerMissingSince(path);
+    if (since == null) {
+      progress.ownerSeenMissing(path, now);
+      return null;
+    }
+    return now - since >= gracePeriod.toNanos() ? "owner_deleted" : null;
   }
 
-  private boolean graceElapsed(Map<String, Long> firstSeen, String path) {
-    long now = System.nanoTime();
+  private static boolean isZnodePath(String path) {
+    try {
+      PathUtils.validatePath(path);
+      return true;
+    } catch (IllegalArgumentException notAPath) {
+      return false;
+    }
+  }
+
+  /** Whether {@code path} has been seen (at least twice) for the grace period; records the first sighting. */
+  private boolean graceElapsed(Map<String, Long> firstSeen, String path, long now) {
     Long since = firstSeen.putIfAbsent(path, now);
     return since != null && now - since >= gracePeriod.toNanos();
   }
@@ -672,6 +815,8 @@ public final class DeferredSpanRecovery implements Closeable {
     private int quarantined;
     private int dropped;
     private int backedOff;
+    private int skipped;
+    private int leftForNewerHosts;
     private int sweepsCompleted;
 
     ScanResult() {}
@@ -686,7 +831,7 @@ public final class DeferredSpanRecovery implements Closeable {
       return abandoned;
     }
 
-    /** Unreadable records moved to quarantine. */
+    /** Records moved to quarantine: unreadable, or records no end can remove. */
     public int quarantined() {
       return quarantined;
     }
@@ -701,6 +846,20 @@ public final class DeferredSpanRecovery implements Closeable {
       return backedOff;
     }
 
+    /**
+     * Records this scan could not act on (a failure of that record alone, logged at WARN); the scan went on with
+     * the others, and they are tried again later (a finished span after its backoff, an open one at the next
+     * pass).
+     */
+    public int skipped() {
+      return skipped;
+    }
+
+    /** Records and finished spans of a newer format version, left where they are for a host that reads them. */
+    public int leftForNewerHosts() {
+      return leftForNewerHosts;
+    }
+
     /** Passes over all open spans that this tick completed (0 or 1). */
     int sweepsCompleted() {
       return sweepsCompleted;
@@ -709,7 +868,8 @@ public final class DeferredSpanRecovery implements Closeable {
     @Override
     public String toString() {
       return "ScanResult{recovered=" + recovered + ", abandoned=" + abandoned + ", quarantined=" + quarantined
-          + ", dropped=" + dropped + ", backedOff=" + backedOff + "}";
+          + ", dropped=" + dropped + ", backedOff=" + backedOff + ", skipped=" + skipped + ", leftForNewerHosts="
+          + leftForNewerHosts + "}";
     }
   }
 
@@ -725,7 +885,7 @@ public final class DeferredSpanRecovery implements Closeable {
     private Duration sweepPeriod = Duration.ofHours(1);
     private double maxSweepReadsPerSecond = 100;
     private Duration fullScanInterval = Duration.ofMinutes(30);
-    private LongSupplier nanoTime = System::nanoTime;
+    private Clock clock; // null: the tracing's clock
 
     private Builder(DeferredSpanStore store) {
       this.store = Objects.requireNonNull(store, "store");
@@ -807,12 +967,16 @@ public final class DeferredSpanRecovery implements Closeable {
       return this;
     }
 
-    /** For tests: the ticker that paces the sweep. */
-    Builder nanoTime(LongSupplier nanoTime) {
-      this.nanoTime = Objects.requireNonNull(nanoTime, "nanoTime");
+    /** For tests: recovery's one clock (pacing, grace periods, backoffs, ages). Default: the tracing's clock. */
+    Builder clock(Clock clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
       return this;
     }
 
+    /**
+     * @throws IllegalStateException if the store's tracing is disabled or has no exporter that acknowledges
+     *     exports: recovery would delete other hosts' spans unexported
+     */
     public DeferredSpanRecovery build() {
       return new DeferredSpanRecovery(this);
     }

@@ -8,7 +8,6 @@ import io.deferredspans.sdk.DeferredSpanEnding;
 import io.deferredspans.sdk.DeferredSpanRecord;
 import io.deferredspans.testing.otlp.OtlpTestReceiver;
 import java.time.Duration;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.UnaryOperator;
 import org.apache.curator.test.TestingServer;
 import org.junit.jupiter.api.AfterEach;
@@ -56,17 +55,17 @@ class RecoveryCostTest {
       }
       host.client.delete().forPath(HostProcessMain.ITEMS + "/idle-7"); // dequeued without an end: an orphan
 
-      AtomicLong now = new AtomicLong(1);
+      TestClock clock = new TestClock();
       try (DeferredSpanRecovery recovery = DeferredSpanRecovery.builder(host.store)
-          .gracePeriod(Duration.ZERO).scanInterval(TICK).nanoTime(now::get).build()) {
+          .gracePeriod(Duration.ZERO).scanInterval(TICK).clock(clock).build()) {
         long readsBefore = host.store.stats().recoveryReads();
         int abandoned = 0;
         int sweeps = 0;
         // The default sweep period is an hour; 70 minutes leave room for the first pass's slow start.
         Duration span = Duration.ofMinutes(70);
         for (Duration t = Duration.ZERO; t.compareTo(span) < 0; t = t.plus(TICK)) {
-          now.set(1 + t.toNanos());
           DeferredSpanRecovery.ScanResult result = recovery.tick();
+          clock.advance(TICK);
           abandoned += result.abandoned();
           sweeps += result.sweepsCompleted();
         }
@@ -92,15 +91,15 @@ class RecoveryCostTest {
       for (int i = 0; i < open; i++) {
         enqueue(host, "busy-" + i);
       }
-      AtomicLong now = new AtomicLong(1);
+      TestClock clock = new TestClock();
       // Asked to sweep everything every minute, but allowed 10 reads/s: the budget wins.
       try (DeferredSpanRecovery recovery = DeferredSpanRecovery.builder(host.store).scanInterval(TICK)
-          .sweep(Duration.ofMinutes(1), 10).fullScanInterval(Duration.ofDays(1)).nanoTime(now::get).build()) {
+          .sweep(Duration.ofMinutes(1), 10).fullScanInterval(Duration.ofDays(1)).clock(clock).build()) {
         recovery.tick(); // the first tick also lists every finished-span shard once
         long readsBefore = host.store.stats().recoveryReads();
         int ticks = 60;
         for (int i = 1; i <= ticks; i++) {
-          now.set(1 + TICK.toNanos() * i);
+          clock.advance(TICK);
           recovery.tick();
         }
         long reads = host.store.stats().recoveryReads() - readsBefore;
