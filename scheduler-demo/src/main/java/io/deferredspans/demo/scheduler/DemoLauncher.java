@@ -2,6 +2,7 @@ package io.deferredspans.demo.scheduler;
 
 import io.deferredspans.demo.common.DemoPaths;
 import io.deferredspans.demo.common.DemoTelemetry;
+import io.deferredspans.demo.common.TraceFilesSpanExporterProvider;
 import io.deferredspans.demo.common.ZooKeeperConnection;
 import io.deferredspans.demo.common.Znodes;
 import java.io.IOException;
@@ -11,6 +12,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Stream;
@@ -70,14 +72,17 @@ public final class DemoLauncher {
     DemoScenario.Outcome outcome;
     try {
       String connectString = startZooKeeper(resources);
-      TelemetrySettings settings = new TelemetrySettings(options.otelSettings(), System.getenv(), options.tracesDir());
-      resources.telemetry = DemoTelemetry.start(settings.forProcess("demo-launcher", "launcher"));
+      resources.traceFiles = TraceFileSink.start(options.tracesDir());
+      resources.telemetry = DemoTelemetry.start("demo-launcher", "launcher", resources.traceFiles.endpoint());
       resources.client = ZooKeeperConnection.connect(connectString, Duration.ofSeconds(10));
       Znodes znodes = new Znodes(resources.client);
       resetDemoState(znodes);
-      resources.fleet = new ProcessFleet(settings, options.logDir());
+      resources.fleet = new ProcessFleet(options.otelSettings(), resources.traceFiles.endpoint(), options.logDir());
+      List<String> userExporters = resources.telemetry.traceExporters().stream()
+          .filter(e -> !e.equals(TraceFilesSpanExporterProvider.NAME)).toList();
       out.printf("Deferred Spans demo: ZooKeeper %s, items of %d s, traces in %s%s%n", connectString,
-          options.itemSeconds(), options.tracesDir(), settings.exportsOtlp() ? " and over OTLP" : "");
+          options.itemSeconds(), options.tracesDir(),
+          userExporters.isEmpty() ? "" : " and to span exporters " + String.join(", ", userExporters));
       outcome = new DemoScenario(options, resources.fleet, znodes, resources.telemetry, connectString, out).run();
     } catch (Exception e) {
       if (resources.stoppedBySignal) {
@@ -139,6 +144,7 @@ public final class DemoLauncher {
     volatile ProcessFleet fleet;
     volatile CuratorFramework client;
     volatile DemoTelemetry telemetry;
+    volatile TraceFileSink traceFiles;
     volatile EmbeddedZooKeeper zookeeper;
     volatile Path temporaryDataDir;
 
@@ -168,6 +174,9 @@ public final class DemoLauncher {
       }
       if (telemetry != null) {
         telemetry.close();
+      }
+      if (traceFiles != null) {
+        traceFiles.close(); // last of the telemetry: every process has flushed into it
       }
       if (zookeeper != null) {
         zookeeper.close();
