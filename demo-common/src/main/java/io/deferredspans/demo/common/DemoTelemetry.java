@@ -3,8 +3,6 @@ package io.deferredspans.demo.common;
 import io.deferredspans.sdk.DeferredTracing;
 import io.deferredspans.sdk.DeferredTracingAutoConfiguration;
 import io.deferredspans.sdk.TraceParent;
-import io.opentelemetry.api.common.AttributeKey;
-import io.opentelemetry.api.common.Attributes;
 import io.opentelemetry.api.trace.Span;
 import io.opentelemetry.api.trace.Tracer;
 import io.opentelemetry.context.Context;
@@ -12,14 +10,17 @@ import io.opentelemetry.sdk.OpenTelemetrySdk;
 import io.opentelemetry.sdk.autoconfigure.AutoConfiguredOpenTelemetrySdk;
 import io.opentelemetry.sdk.autoconfigure.AutoConfiguredOpenTelemetrySdkBuilder;
 import io.opentelemetry.sdk.autoconfigure.spi.ConfigProperties;
-import io.opentelemetry.sdk.resources.Resource;
 import java.io.Closeable;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.stream.Collectors;
 
 /**
  * One process's OpenTelemetry: the SDK that autoconfigure builds from {@code OTEL_*} variables and {@code otel.*}
@@ -39,8 +40,12 @@ import java.util.concurrent.atomic.AtomicBoolean;
  */
 public final class DemoTelemetry implements Closeable {
   public static final String INSTRUMENTATION_SCOPE = "io.deferredspans.demo";
-  private static final AttributeKey<String> SERVICE_INSTANCE_ID = AttributeKey.stringKey("service.instance.id");
+  private static final String SERVICE_INSTANCE_ID = "service.instance.id";
+  private static final String RESOURCE_ATTRIBUTES = "otel.resource.attributes";
   private static final String TRACES_EXPORTER = "otel.traces.exporter";
+  private static final String DISABLED_RESOURCE_PROVIDERS = "otel.java.disabled.resource.providers";
+  private static final String RANDOM_INSTANCE_ID_PROVIDER =
+      "io.opentelemetry.sdk.autoconfigure.ServiceInstanceIdResourceProvider";
 
   private final OpenTelemetrySdk sdk;
   private final DeferredTracing deferred;
@@ -66,14 +71,11 @@ public final class DemoTelemetry implements Closeable {
     AutoConfiguredOpenTelemetrySdkBuilder builder =
         AutoConfiguredOpenTelemetrySdk.builder()
             .addPropertiesCustomizer(config -> {
-              Map<String, String> settings = demoSettings(config, serviceName, traceFilesEndpoint);
+              Map<String, String> settings = demoSettings(config, serviceName, instanceId, traceFilesEndpoint);
               exporters.clear();
               exporters.addAll(List.of(settings.get(TRACES_EXPORTER).split(",")));
               return settings;
             })
-            // Before the deferred-spans capture is installed, so that it sees the final resource.
-            .addResourceCustomizer((resource, config) ->
-                resource.merge(Resource.create(Attributes.of(SERVICE_INSTANCE_ID, instanceId))))
             .disableShutdownHook();
     DeferredTracingAutoConfiguration capture = DeferredTracingAutoConfiguration.install(builder);
     OpenTelemetrySdk sdk = builder.build().getOpenTelemetrySdk();
@@ -84,8 +86,19 @@ public final class DemoTelemetry implements Closeable {
    * What the demo sets on top of the user's configuration {@code config} (system properties, then environment):
    * the file exporter added to the user's span exporters, and its defaults where the user set nothing.
    */
-  static Map<String, String> demoSettings(ConfigProperties config, String serviceName, String traceFilesEndpoint) {
+  static Map<String, String> demoSettings(ConfigProperties config, String serviceName, String instanceId,
+      String traceFilesEndpoint) {
     Map<String, String> settings = new HashMap<>();
+    Map<String, String> resource = new LinkedHashMap<>(config.getMap(RESOURCE_ATTRIBUTES));
+    resource.put(SERVICE_INSTANCE_ID, instanceId);
+    settings.put(RESOURCE_ATTRIBUTES, resource.entrySet().stream()
+        .map(a -> a.getKey() + "=" + URLEncoder.encode(a.getValue(), StandardCharsets.UTF_8))
+        .collect(Collectors.joining(",")));
+    // That provider makes a random service.instance entity, which the id above would replace with a warning
+    // ("Removing entity association [service.instance]").
+    List<String> disabled = new ArrayList<>(config.getList(DISABLED_RESOURCE_PROVIDERS));
+    disabled.add(RANDOM_INSTANCE_ID_PROVIDER);
+    settings.put(DISABLED_RESOURCE_PROVIDERS, String.join(",", disabled));
     settings.put(TraceFilesSpanExporterProvider.ENDPOINT_PROPERTY, traceFilesEndpoint);
     List<String> exporters = new ArrayList<>(List.of(TraceFilesSpanExporterProvider.NAME));
     List<String> asked = config.getList(TRACES_EXPORTER);
@@ -104,7 +117,7 @@ public final class DemoTelemetry implements Closeable {
         isSet(config, "otel.exporter.otlp.metrics.endpoint") ? "otlp" : "none");
     putIfUnset(settings, config, "otel.logs.exporter",
         isSet(config, "otel.exporter.otlp.logs.endpoint") ? "otlp" : "none");
-    if (!isSet(config, "otel.service.name") && !config.getMap("otel.resource.attributes").containsKey("service.name")) {
+    if (!isSet(config, "otel.service.name") && !config.getMap(RESOURCE_ATTRIBUTES).containsKey("service.name")) {
       settings.put("otel.service.name", serviceName);
     }
     // Short batches: spans show up in a backend (and in the files) within a fraction of a second.
