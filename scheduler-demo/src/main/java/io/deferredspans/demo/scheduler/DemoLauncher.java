@@ -5,6 +5,7 @@ import io.deferredspans.demo.common.DemoTelemetry;
 import io.deferredspans.demo.common.TraceFilesSpanExporterProvider;
 import io.deferredspans.demo.common.ZooKeeperConnection;
 import io.deferredspans.demo.common.Znodes;
+import io.opentelemetry.sdk.autoconfigure.spi.ConfigurationException;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -50,13 +51,25 @@ public final class DemoLauncher {
       System.exit(USAGE);
       return;
     }
-    System.exit(new DemoLauncher(options, System.out).run());
+    int status;
+    try {
+      status = new DemoLauncher(options, System.out).run();
+    } catch (ConfigurationException e) {
+      // The user's OTEL_* settings, as autoconfigure found them (an unknown exporter, a bad value).
+      System.err.println("demo: OpenTelemetry settings: " + e.getMessage());
+      status = RunReport.RUN_FAILED;
+    }
+    System.exit(status);
   }
 
-  /** The {@code otel.*} system properties the launcher was given, to forward to every process. */
+  /**
+   * The OpenTelemetry and deferred-spans settings among the launcher's system properties ({@code otel.*}, {@code
+   * deferred.spans.*}), to forward to every process.
+   */
   private static Map<String, String> otelSystemProperties() {
     Map<String, String> settings = new LinkedHashMap<>();
-    System.getProperties().stringPropertyNames().stream().filter(k -> k.startsWith("otel."))
+    System.getProperties().stringPropertyNames().stream()
+        .filter(k -> k.startsWith("otel.") || k.startsWith("deferred.spans."))
         .forEach(k -> settings.put(k, System.getProperty(k)));
     return settings;
   }
