@@ -31,7 +31,7 @@ import java.util.stream.Collectors;
  * TraceFilesSpanExporterProvider#NAME} is always added to the user's exporters (the launcher's JSON lines files
  * and verdict are made from it), {@code service.instance.id} is always the process's name (the launcher finds and
  * kills processes by it), and {@code OTEL_TRACES_EXPORTER=none} means none besides the files. Where the user says
- * nothing the demo's defaults apply ({@link #demoSettings}): no OTLP export unless an OTLP endpoint is set, and
+ * nothing the demo's defaults apply: no OTLP export unless an OTLP endpoint is set, and
  * metrics and logs only if asked for.
  *
  * <p>The SDK is shut down exactly once, by {@link #close()}: autoconfigure's own shutdown hook is turned off, since
@@ -86,7 +86,7 @@ public final class DemoTelemetry implements Closeable {
    * What the demo sets on top of the user's configuration {@code config} (system properties, then environment):
    * the file exporter added to the user's span exporters, and its defaults where the user set nothing.
    */
-  static Map<String, String> demoSettings(ConfigProperties config, String serviceName, String instanceId,
+  private static Map<String, String> demoSettings(ConfigProperties config, String serviceName, String instanceId,
       String traceFilesEndpoint) {
     Map<String, String> settings = new HashMap<>();
     Map<String, String> resource = new LinkedHashMap<>(config.getMap(RESOURCE_ATTRIBUTES));

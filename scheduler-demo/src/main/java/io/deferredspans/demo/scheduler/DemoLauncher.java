@@ -96,6 +96,10 @@ public final class DemoLauncher {
       out.printf("Deferred Spans demo: ZooKeeper %s, items of %d s, traces in %s%s%n", connectString,
           options.itemSeconds(), options.tracesDir(),
           userExporters.isEmpty() ? "" : " and to span exporters " + String.join(", ", userExporters));
+      if (userExporters.contains("console") || userExporters.contains("logging")) {
+        out.printf("Each process prints its spans on its own console: this one here, the others in %s%n",
+            options.logDir().resolve("<process>.log"));
+      }
       outcome = new DemoScenario(options, resources.fleet, znodes, resources.telemetry, connectString, out).run();
     } catch (Exception e) {
       if (resources.stoppedBySignal) {

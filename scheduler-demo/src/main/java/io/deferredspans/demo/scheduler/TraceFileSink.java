@@ -4,6 +4,7 @@ import io.deferredspans.demo.common.TraceFilesSpanExporterProvider;
 import io.deferredspans.otlp.json.OtlpJsonLines;
 import io.deferredspans.testing.otlp.OtlpTestReceiver;
 import io.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
+import io.opentelemetry.proto.common.v1.AnyValue;
 import io.opentelemetry.proto.common.v1.KeyValue;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -64,7 +65,7 @@ final class TraceFileSink implements AutoCloseable {
   private static String instanceId(ExportTraceServiceRequest request) {
     return request.getResourceSpans(0).getResource().getAttributesList().stream()
         .filter(a -> a.getKey().equals("service.instance.id") && a.getValue().hasStringValue())
-        .map(KeyValue::getValue).map(v -> v.getStringValue()).filter(v -> !v.isBlank())
+        .map(KeyValue::getValue).map(AnyValue::getStringValue).filter(v -> !v.isBlank())
         .findFirst().orElse(UNNAMED);
   }
 

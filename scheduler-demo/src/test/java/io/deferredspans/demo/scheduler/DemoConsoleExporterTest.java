@@ -45,6 +45,7 @@ class DemoConsoleExporterTest {
   @Test
   void everyProcessPrintsWhatItExportsToItsFile() throws Exception {
     LauncherJvm.assertOk(run);
+    assertThat(run.output()).contains("and to span exporters console", "Each process prints its spans");
     String killed = run.output().contains("KILLED scheduler-1") ? "scheduler-1" : "scheduler-2";
     for (String process : LauncherJvm.PROCESSES) {
       Set<String> printed = run.consoleSpanIds(process);
