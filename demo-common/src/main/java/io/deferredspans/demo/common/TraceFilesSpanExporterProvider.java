@@ -5,6 +5,7 @@ import io.opentelemetry.sdk.autoconfigure.spi.ConfigProperties;
 import io.opentelemetry.sdk.autoconfigure.spi.ConfigurationException;
 import io.opentelemetry.sdk.autoconfigure.spi.traces.ConfigurableSpanExporterProvider;
 import io.opentelemetry.sdk.trace.export.SpanExporter;
+import java.time.Duration;
 
 /**
  * Span exporter {@value #NAME} for autoconfigure: OTLP/HTTP (protobuf) to the demo launcher's loopback receiver,
@@ -19,6 +20,7 @@ public final class TraceFilesSpanExporterProvider implements ConfigurableSpanExp
   public static final String NAME = "demo-trace-files";
   /** The launcher receiver's OTLP/HTTP traces URL; the library's spelling, {@code deferred.spans.*}. */
   public static final String ENDPOINT_PROPERTY = "deferred.spans.demo.traces.endpoint";
+  private static final Duration EXPORT_TIMEOUT = Duration.ofSeconds(30);
 
   @Override
   public String getName() {
@@ -32,7 +34,10 @@ public final class TraceFilesSpanExporterProvider implements ConfigurableSpanExp
       throw new ConfigurationException(
           "otel.traces.exporter includes " + NAME + " but " + ENDPOINT_PROPERTY + " is not set (DemoTelemetry sets it)");
     }
-    // Built here, not from otel.exporter.otlp.*: those settings are the user's backend's, not the launcher's.
-    return OtlpHttpSpanExporter.builder().setEndpoint(endpoint).build();
+    // Built here, not from otel.exporter.otlp.*: those settings are the user's backend's, not the launcher's. The
+    // launcher is on this machine, so a slow answer means a starved CPU, not a lost network: wait as long as the
+    // batch processor does (otel.bsp.export.timeout, 30 s) rather than the exporter's 10 s. An export that timed
+    // out after the launcher wrote it would leave deferred spans unacknowledged, to be exported, and written, twice.
+    return OtlpHttpSpanExporter.builder().setEndpoint(endpoint).setTimeout(EXPORT_TIMEOUT).build();
   }
 }
