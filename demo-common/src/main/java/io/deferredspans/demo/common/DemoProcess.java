@@ -3,8 +3,9 @@ package io.deferredspans.demo.common;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.zookeeper.CreateMode;
@@ -22,6 +23,10 @@ public final class DemoProcess {
   /** Flags every child takes. */
   public static final String ZOOKEEPER = "zookeeper";
   public static final String SESSION_TIMEOUT_MS = "session-timeout-ms";
+  /** The process's name: its {@code service.instance.id}, its log and JSON lines file are named after it. */
+  public static final String INSTANCE_ID = "instance-id";
+  /** The launcher's OTLP/HTTP traces URL, which writes the process's JSON lines file. */
+  public static final String TRACES_ENDPOINT = "traces-endpoint";
 
   private final DemoTelemetry telemetry;
   private final CuratorFramework client;
@@ -33,9 +38,22 @@ public final class DemoProcess {
     this.client = client;
   }
 
-  /** Starts telemetry and the ZooKeeper client; OpenTelemetry settings come from system properties. */
+  /** The value flags every child takes, and {@code own}. */
+  public static Set<String> options(String... own) {
+    Set<String> options = new HashSet<>(Set.of(ZOOKEEPER, SESSION_TIMEOUT_MS, INSTANCE_ID, TRACES_ENDPOINT));
+    options.addAll(List.of(own));
+    return options;
+  }
+
+  /**
+   * Starts telemetry and the ZooKeeper client. OpenTelemetry settings come from {@code OTEL_*} variables and
+   * {@code otel.*} system properties, as {@link DemoTelemetry} resolves them.
+   *
+   * @param role the service name, unless the user sets one
+   */
   public static DemoProcess start(String role, CommandLine args) throws Exception {
-    DemoTelemetry telemetry = DemoTelemetry.start(Map.of());
+    DemoTelemetry telemetry =
+        DemoTelemetry.start(role, args.require(INSTANCE_ID), args.require(TRACES_ENDPOINT));
     CuratorFramework client;
     try {
       Duration session = Duration.ofMillis(args.getLong(SESSION_TIMEOUT_MS, 4_000));

@@ -7,14 +7,14 @@ import java.util.Set;
 
 /**
  * The executor process (also the merger, as a Zuul executor hosts one): {@code --zookeeper HOST:PORT
- * [--slots N] [--session-timeout-ms MS]}, OpenTelemetry from {@code otel.*} / {@code OTEL_*}.
+ * --instance-id NAME --traces-endpoint URL [--slots N] [--session-timeout-ms MS]}, OpenTelemetry from {@code otel.*} / {@code OTEL_*}.
  */
 public final class ExecutorMain {
   private ExecutorMain() {}
 
   public static void main(String[] args) throws Exception {
     CommandLine cli =
-        CommandLine.parse(args, Set.of(DemoProcess.ZOOKEEPER, DemoProcess.SESSION_TIMEOUT_MS, "slots"), Set.of());
+        CommandLine.parse(args, DemoProcess.options("slots"), Set.of());
     DemoProcess process = DemoProcess.start("executor", cli);
     ExecutorWorker worker =
         process.register(

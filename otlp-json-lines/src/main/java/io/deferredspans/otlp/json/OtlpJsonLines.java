@@ -21,10 +21,12 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.BinaryOperator;
 
 /**
- * Reads OTLP/JSON lines, as written by OpenTelemetry's {@code OtlpStdoutSpanExporter} and OTLP file
- * exporters: one JSON object per line, blank lines ignored.
+ * Reads and writes OTLP/JSON lines, as OpenTelemetry's stdout and OTLP file exporters write them
+ * (and the Collector's {@code otlpjsonfile} receiver reads them): one JSON object per line, blank
+ * lines ignored.
  *
  * <p>A line is normally an {@link ExportTraceServiceRequest} ({@code {"resourceSpans":[...]}}); a
  * line that is a bare {@code ResourceSpans} object (the stdout exporter without its wrapper object)
@@ -37,6 +39,9 @@ import java.util.Set;
 public final class OtlpJsonLines {
 
   private static final JsonFormat.Parser PARSER = JsonFormat.parser().ignoringUnknownFields();
+  // OTLP/JSON wants enums as integers; proto3 JSON's default is their names.
+  private static final JsonFormat.Printer PRINTER =
+      JsonFormat.printer().omittingInsignificantWhitespace().printingEnumsAsInts();
   private static final HexFormat HEX = HexFormat.of();
   // Both spellings, because JsonFormat accepts proto field names as well as lowerCamelCase ones.
   private static final Set<String> HEX_ID_FIELDS =
@@ -56,13 +61,31 @@ public final class OtlpJsonLines {
     } catch (JsonParseException | IllegalStateException e) {
       throw new IllegalArgumentException("Not a JSON object: " + e.getMessage(), e);
     }
-    hexIdsToBase64(json);
+    convertIds(json, OtlpJsonLines::hexToBase64);
     if (json.has("scopeSpans") || json.has("resource") || json.has("scope_spans")) {
       return ExportTraceServiceRequest.newBuilder()
           .addResourceSpans(merge(json, ResourceSpans.newBuilder()))
           .build();
     }
     return merge(json, ExportTraceServiceRequest.newBuilder()).build();
+  }
+
+  /**
+   * Writes {@code request} as one line of OTLP/JSON, without the line break: the inverse of {@link
+   * #parseRequest}. Trace and span ids are hex, enums integers, 64-bit integers decimal strings,
+   * and fields at their default value are left out, as OTLP/JSON allows.
+   */
+  public static String toJsonLine(ExportTraceServiceRequest request) {
+    String json;
+    try {
+      json = PRINTER.print(request);
+    } catch (InvalidProtocolBufferException e) {
+      // Only Any fields with unknown types fail to print, and trace requests have none.
+      throw new IllegalStateException("cannot print an ExportTraceServiceRequest", e);
+    }
+    JsonObject tree = JsonParser.parseString(json).getAsJsonObject();
+    convertIds(tree, OtlpJsonLines::base64ToHex);
+    return tree.toString();
   }
 
   /**
@@ -113,22 +136,22 @@ public final class OtlpJsonLines {
   }
 
   /**
-   * Rewrites, in place, every id field anywhere in the tree. Walking the whole tree rather than
-   * known paths is safe: attribute keys are JSON values ({@code "key":"traceId"}), never field
-   * names, so only real id fields match.
+   * Rewrites, in place, every id field anywhere in the tree with {@code convert(field, value)}.
+   * Walking the whole tree rather than known paths is safe: attribute keys are JSON values ({@code
+   * "key":"traceId"}), never field names, so only real id fields match.
    */
-  private static void hexIdsToBase64(JsonElement element) {
+  private static void convertIds(JsonElement element, BinaryOperator<String> convert) {
     if (element.isJsonArray()) {
       for (JsonElement child : (JsonArray) element) {
-        hexIdsToBase64(child);
+        convertIds(child, convert);
       }
     } else if (element.isJsonObject()) {
       for (Map.Entry<String, JsonElement> field : element.getAsJsonObject().entrySet()) {
         JsonElement value = field.getValue();
         if (HEX_ID_FIELDS.contains(field.getKey()) && isString(value)) {
-          field.setValue(new JsonPrimitive(hexToBase64(field.getKey(), value.getAsString())));
+          field.setValue(new JsonPrimitive(convert.apply(field.getKey(), value.getAsString())));
         } else {
-          hexIdsToBase64(value);
+          convertIds(value, convert);
         }
       }
     }
@@ -136,6 +159,10 @@ public final class OtlpJsonLines {
 
   private static boolean isString(JsonElement value) {
     return value.isJsonPrimitive() && value.getAsJsonPrimitive().isString();
+  }
+
+  private static String base64ToHex(String field, String base64) {
+    return HEX.formatHex(Base64.getDecoder().decode(base64));
   }
 
   private static String hexToBase64(String field, String hex) {

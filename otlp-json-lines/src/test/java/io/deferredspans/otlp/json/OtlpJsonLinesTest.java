@@ -4,42 +4,53 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
 
 class OtlpJsonLinesTest {
 
-  @ParameterizedTest
-  @ValueSource(booleans = {true, false})
-  void readsWhatTheStdoutExporterWrites(boolean wrapperJsonObject) {
-    SampleSpans first = SampleSpans.create();
-    SampleSpans second = SampleSpans.create();
-
-    String jsonLines =
-        SampleSpans.jsonLines(b -> b.setWrapperJsonObject(wrapperJsonObject), first, second);
+  /** Its first line is an export request, its second a bare ResourceSpans (no wrapper object). */
+  @Test
+  void readsWhatTheStdoutExporterWrote() {
+    String jsonLines = SampleSpans.stdoutExporterLines();
 
     assertEquals(2, jsonLines.lines().count(), jsonLines);
     List<ReceivedSpan> spans = OtlpJsonLines.parseSpans(jsonLines);
-    first.assertReceived(spans.subList(0, 2), ReceivedSpan.TRANSPORT_FILE);
-    second.assertReceived(spans.subList(2, 4), ReceivedSpan.TRANSPORT_FILE);
+    SampleSpans.fixed().assertReceived(spans.subList(0, 2), ReceivedSpan.TRANSPORT_FILE);
+    SampleSpans.fixed().assertReceived(spans.subList(2, 4), ReceivedSpan.TRANSPORT_FILE);
   }
 
   @Test
   void readsAFile(@TempDir Path dir) throws IOException {
-    SampleSpans sample = SampleSpans.create();
     Path file = dir.resolve("spans.jsonl");
-    Files.writeString(file, SampleSpans.jsonLines(UnaryOperator.identity(), sample) + "\n\n");
+    Files.writeString(file, "\n" + SampleSpans.stdoutExporterLines() + "\n\n");
 
-    sample.assertReceived(OtlpJsonLines.readSpans(file), ReceivedSpan.TRANSPORT_FILE);
-    assertEquals(1, OtlpJsonLines.readRequests(file).size());
+    List<ReceivedSpan> spans = OtlpJsonLines.readSpans(file);
+    SampleSpans.fixed().assertReceived(spans.subList(0, 2), ReceivedSpan.TRANSPORT_FILE);
+    assertEquals(2, OtlpJsonLines.readRequests(file).size());
+  }
+
+  @Test
+  void writesOneLineThatReadsBackAsTheSameRequest() {
+    ExportTraceServiceRequest request =
+        OtlpJsonLines.parseRequest(SampleSpans.stdoutExporterLines().lines().findFirst().orElseThrow());
+
+    String line = OtlpJsonLines.toJsonLine(request);
+
+    assertEquals(request, OtlpJsonLines.parseRequest(line));
+    assertEquals(1, line.lines().count(), line);
+    // OTLP/JSON, not plain proto3 JSON: hex ids and integer enums, as OpenTelemetry's exporter wrote them.
+    assertTrue(line.contains("\"traceId\":\"" + SampleSpans.FIXED_TRACE_ID + "\""), line);
+    assertTrue(line.contains("\"parentSpanId\":\"b7ad6b7169203331\""), line);
+    assertTrue(line.contains("\"kind\":3"), line);
+    assertTrue(line.contains("\"code\":2"), line);
+    assertTrue(line.contains("\"startTimeUnixNano\":\"1700000000100000002\""), line);
   }
 
   @Test

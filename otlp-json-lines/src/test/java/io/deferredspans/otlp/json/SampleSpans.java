@@ -10,20 +10,21 @@ import io.opentelemetry.api.trace.SpanKind;
 import io.opentelemetry.api.trace.StatusCode;
 import io.opentelemetry.api.trace.Tracer;
 import io.opentelemetry.context.Context;
-import io.opentelemetry.exporter.logging.otlp.internal.traces.OtlpStdoutSpanExporter;
-import io.opentelemetry.exporter.logging.otlp.internal.traces.OtlpStdoutSpanExporterBuilder;
 import io.opentelemetry.sdk.resources.Resource;
+import io.opentelemetry.sdk.trace.IdGenerator;
 import io.opentelemetry.sdk.trace.ReadableSpan;
 import io.opentelemetry.sdk.trace.SdkTracerProvider;
 import io.opentelemetry.sdk.trace.data.SpanData;
+import io.opentelemetry.sdk.trace.export.SimpleSpanProcessor;
 import io.opentelemetry.sdk.trace.export.SpanExporter;
-import java.io.ByteArrayOutputStream;
-import java.io.OutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.function.UnaryOperator;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * A parent and a child span made by the real SDK, with every field {@link ReceivedSpan} flattens set
@@ -39,15 +40,59 @@ public record SampleSpans(SpanData parent, SpanData child) {
   static final long CHILD_END = 1_700_000_000_200_000_004L;
   static final long PARENT_END = 1_700_000_000_300_000_005L;
 
+  /** The trace id of {@link #fixed()}. */
+  public static final String FIXED_TRACE_ID = "0af7651916cd43dd8448eb211c80319c";
+
+  /**
+   * Test resource: the OTLP JSON lines that OpenTelemetry's {@code OtlpStdoutSpanExporter} (1.63.0,
+   * the last release whose artifact is published) wrote for {@link #fixed()}'s spans, its first
+   * line with the wrapper object, the second without.
+   */
+  public static final String STDOUT_EXPORTER_LINES = "/otlp-stdout-exporter-1.63.0.jsonl";
+
   /** Makes fresh spans (new ids) each call; they are ended but exported nowhere. */
   public static SampleSpans create() {
-    // No span processor: the spans are only read back as SpanData, each test picks the exporter.
+    return create(IdGenerator.random());
+  }
+
+  /** The spans of {@link #STDOUT_EXPORTER_LINES}, ids included. */
+  public static SampleSpans fixed() {
+    AtomicLong spanIds = new AtomicLong(0xb7ad6b7169203330L);
+    return create(
+        new IdGenerator() {
+          @Override
+          public String generateSpanId() {
+            return String.format("%016x", spanIds.incrementAndGet());
+          }
+
+          @Override
+          public String generateTraceId() {
+            return FIXED_TRACE_ID;
+          }
+        });
+  }
+
+  /** {@link #STDOUT_EXPORTER_LINES}, read from the class path. */
+  public static String stdoutExporterLines() {
+    try (InputStream in = SampleSpans.class.getResourceAsStream(STDOUT_EXPORTER_LINES)) {
+      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  private static SampleSpans create(IdGenerator ids) {
+    // The spans are only read back as SpanData, each test picks the exporter. A processor all the
+    // same: an SDK with none hands out no-op spans.
     try (SdkTracerProvider provider =
         SdkTracerProvider.builder()
+            .addSpanProcessor(SimpleSpanProcessor.create(SpanExporter.composite()))
+            .setIdGenerator(ids)
             .setResource(
-                Resource.getDefault().toBuilder()
+                Resource.builder()
                     .put("service.name", "receiver-test")
                     .put("host.count", 7L)
+                    .put("telemetry.sdk.name", "opentelemetry")
                     .build())
             .build()) {
       Tracer tracer = provider.get("io.deferredspans.sample", "1.2.3");
@@ -82,22 +127,6 @@ public record SampleSpans(SpanData parent, SpanData child) {
       return new SampleSpans(
           ((ReadableSpan) parent).toSpanData(), ((ReadableSpan) child).toSpanData());
     }
-  }
-
-  /**
-   * Writes the samples as OTLP JSON lines with the SDK's own {@code OtlpStdoutSpanExporter}, one
-   * export call (and so one line) per sample.
-   */
-  public static String jsonLines(
-      UnaryOperator<OtlpStdoutSpanExporterBuilder> configure, SampleSpans... samples) {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    SpanExporter exporter =
-        configure.apply(OtlpStdoutSpanExporter.builder().setOutput((OutputStream) out)).build();
-    for (SampleSpans sample : samples) {
-      assertTrue(exporter.export(sample.asList()).join(20, TimeUnit.SECONDS).isSuccess());
-    }
-    exporter.shutdown().join(20, TimeUnit.SECONDS);
-    return out.toString(StandardCharsets.UTF_8);
   }
 
   /** In the order that {@link #assertReceived} expects them to arrive. */

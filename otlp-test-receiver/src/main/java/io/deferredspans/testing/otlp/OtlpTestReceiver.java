@@ -31,6 +31,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.Objects;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -38,6 +39,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 import java.util.zip.GZIPInputStream;
 
@@ -99,12 +101,14 @@ public final class OtlpTestReceiver implements AutoCloseable {
             thread.setDaemon(true);
             return thread;
           });
+  private final Consumer<ExportTraceServiceRequest> listener;
 
   private final ExecutorService httpExecutor;
   private final HttpServer httpServer;
   private final Server grpcServer;
 
-  private OtlpTestReceiver() throws IOException {
+  private OtlpTestReceiver(Consumer<ExportTraceServiceRequest> listener) throws IOException {
+    this.listener = listener;
     httpExecutor =
         Executors.newCachedThreadPool(
             r -> {
@@ -141,8 +145,22 @@ public final class OtlpTestReceiver implements AutoCloseable {
    * @throws UncheckedIOException if a port cannot be bound
    */
   public static OtlpTestReceiver start() {
+    return start(request -> {});
+  }
+
+  /**
+   * Starts a receiver that also hands each accepted trace export request to {@code listener}, on
+   * the thread that received it and before the exporter is answered: once an export has succeeded,
+   * the listener has run for it. Requests refused while {@link #setFailing failing} are not handed
+   * over. If the listener throws, the export fails (HTTP 500, gRPC {@code INTERNAL}); the request
+   * stays recorded.
+   *
+   * @throws UncheckedIOException if a port cannot be bound
+   */
+  public static OtlpTestReceiver start(Consumer<ExportTraceServiceRequest> listener) {
+    Objects.requireNonNull(listener, "listener");
     try {
-      return new OtlpTestReceiver();
+      return new OtlpTestReceiver(listener);
     } catch (IOException e) {
       throw new UncheckedIOException("Could not start the OTLP test receiver", e);
     }
@@ -378,6 +396,16 @@ public final class OtlpTestReceiver implements AutoCloseable {
         });
   }
 
+  /** @return null if the listener took the request, else why it did not */
+  private String notifyListener(ExportTraceServiceRequest request) {
+    try {
+      listener.accept(request);
+      return null;
+    } catch (RuntimeException e) {
+      return "listener failed: " + e;
+    }
+  }
+
   private void handleHttp(HttpExchange exchange) throws IOException {
     try {
       if (!"POST".equals(exchange.getRequestMethod())
@@ -403,6 +431,11 @@ public final class OtlpTestReceiver implements AutoCloseable {
         return;
       }
       if (record(request, ReceivedSpan.TRANSPORT_HTTP)) {
+        String listenerFailure = notifyListener(request);
+        if (listenerFailure != null) {
+          fail(exchange, 500, Status.Code.INTERNAL, listenerFailure);
+          return;
+        }
         awaitRelease();
         respond(exchange, 200, ExportTraceServiceResponse.getDefaultInstance().toByteArray());
       } else {
@@ -453,6 +486,11 @@ public final class OtlpTestReceiver implements AutoCloseable {
   private void handleGrpc(
       ExportTraceServiceRequest request, StreamObserver<ExportTraceServiceResponse> response) {
     if (record(request, ReceivedSpan.TRANSPORT_GRPC)) {
+      String listenerFailure = notifyListener(request);
+      if (listenerFailure != null) {
+        response.onError(Status.INTERNAL.withDescription(listenerFailure).asRuntimeException());
+        return;
+      }
       CompletableFuture<Void> held = heldReplies;
       Runnable answer =
           () -> {

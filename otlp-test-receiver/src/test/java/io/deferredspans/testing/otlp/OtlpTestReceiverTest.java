@@ -11,6 +11,7 @@ import com.google.protobuf.UnknownFieldSet;
 import io.deferredspans.otlp.json.OtlpJsonLines;
 import io.deferredspans.otlp.json.ReceivedSpan;
 import io.deferredspans.otlp.json.SampleSpans;
+import io.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
 import io.opentelemetry.exporter.otlp.http.trace.OtlpHttpSpanExporter;
 import io.opentelemetry.exporter.otlp.trace.OtlpGrpcSpanExporter;
 import io.opentelemetry.sdk.common.CompletableResultCode;
@@ -22,9 +23,9 @@ import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
-import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -102,24 +103,61 @@ class OtlpTestReceiverTest {
   }
 
   /**
-   * The JSON lines reader and this receiver must agree: the stdout exporter's JSON and the HTTP
-   * exporter's protobuf, for the same spans, decode to equal requests. Here rather than beside the
-   * reader because the reader's module cannot depend on the receiver, which depends on it.
+   * The JSON lines reader and this receiver must agree: the JSON that OpenTelemetry's stdout
+   * exporter wrote and the protobuf its HTTP exporter sends, for the same spans, decode to the same
+   * spans; and a request off the wire, written as a JSON line, reads back as itself. Here rather
+   * than beside the reader because the reader's module cannot depend on the receiver, which
+   * depends on it.
    */
   @Test
-  void jsonLinesDecodeToTheSameRequestAsProtobufOnTheWire() {
-    SampleSpans sample = SampleSpans.create();
-    String jsonLines = SampleSpans.jsonLines(UnaryOperator.identity(), sample);
-
+  void jsonLinesAndProtobufOnTheWireAgree() {
+    SampleSpans sample = SampleSpans.fixed();
     SpanExporter http = Wire.HTTP.exporter.apply(receiver);
     try {
       assertTrue(export(http, sample).isSuccess());
     } finally {
       http.shutdown().join(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
     }
-    receiver.awaitSpans(2, TIMEOUT);
+    sample.assertReceived(receiver.awaitSpans(2, TIMEOUT), ReceivedSpan.TRANSPORT_HTTP);
+    List<ReceivedSpan> fromStdoutExporter = OtlpJsonLines.parseSpans(SampleSpans.stdoutExporterLines());
+    sample.assertReceived(fromStdoutExporter.subList(0, 2), ReceivedSpan.TRANSPORT_FILE);
 
-    assertEquals(receiver.requests(), OtlpJsonLines.parseRequests(jsonLines));
+    ExportTraceServiceRequest onTheWire = receiver.requests().get(0);
+    assertEquals(onTheWire, OtlpJsonLines.parseRequest(OtlpJsonLines.toJsonLine(onTheWire)));
+  }
+
+  @Test
+  void listenerHasEveryRequestBeforeTheExporterIsAnswered() {
+    List<ExportTraceServiceRequest> heard = new CopyOnWriteArrayList<>();
+    try (OtlpTestReceiver listening = OtlpTestReceiver.start(heard::add)) {
+      SpanExporter http = Wire.HTTP.exporter.apply(listening);
+      try {
+        assertTrue(export(http, SampleSpans.create()).isSuccess());
+        assertEquals(listening.requests(), heard);
+        listening.setFailing(true);
+        assertFalse(export(http, SampleSpans.create()).isSuccess());
+        assertEquals(1, heard.size());
+      } finally {
+        http.shutdown().join(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+      }
+    }
+  }
+
+  @Test
+  void listenerThatThrowsFailsTheExport() {
+    try (OtlpTestReceiver listening =
+        OtlpTestReceiver.start(
+            request -> {
+              throw new IllegalStateException("disk full");
+            })) {
+      SpanExporter http = Wire.HTTP.exporter.apply(listening);
+      try {
+        assertFalse(export(http, SampleSpans.create()).isSuccess());
+        assertEquals(1, listening.exportRequestCount());
+      } finally {
+        http.shutdown().join(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+      }
+    }
   }
 
   @ParameterizedTest

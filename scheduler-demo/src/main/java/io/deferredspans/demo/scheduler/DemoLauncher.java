@@ -2,8 +2,10 @@ package io.deferredspans.demo.scheduler;
 
 import io.deferredspans.demo.common.DemoPaths;
 import io.deferredspans.demo.common.DemoTelemetry;
+import io.deferredspans.demo.common.TraceFilesSpanExporterProvider;
 import io.deferredspans.demo.common.ZooKeeperConnection;
 import io.deferredspans.demo.common.Znodes;
+import io.opentelemetry.sdk.autoconfigure.spi.ConfigurationException;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -11,6 +13,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Stream;
@@ -48,13 +51,25 @@ public final class DemoLauncher {
       System.exit(USAGE);
       return;
     }
-    System.exit(new DemoLauncher(options, System.out).run());
+    int status;
+    try {
+      status = new DemoLauncher(options, System.out).run();
+    } catch (ConfigurationException e) {
+      // The user's OTEL_* settings, as autoconfigure found them (an unknown exporter, a bad value).
+      System.err.println("demo: OpenTelemetry settings: " + e.getMessage());
+      status = RunReport.RUN_FAILED;
+    }
+    System.exit(status);
   }
 
-  /** The {@code otel.*} system properties the launcher was given, to forward to every process. */
+  /**
+   * The OpenTelemetry and deferred-spans settings among the launcher's system properties ({@code otel.*}, {@code
+   * deferred.spans.*}), to forward to every process.
+   */
   private static Map<String, String> otelSystemProperties() {
     Map<String, String> settings = new LinkedHashMap<>();
-    System.getProperties().stringPropertyNames().stream().filter(k -> k.startsWith("otel."))
+    System.getProperties().stringPropertyNames().stream()
+        .filter(k -> k.startsWith("otel.") || k.startsWith("deferred.spans."))
         .forEach(k -> settings.put(k, System.getProperty(k)));
     return settings;
   }
@@ -70,14 +85,21 @@ public final class DemoLauncher {
     DemoScenario.Outcome outcome;
     try {
       String connectString = startZooKeeper(resources);
-      TelemetrySettings settings = new TelemetrySettings(options.otelSettings(), System.getenv(), options.tracesDir());
-      resources.telemetry = DemoTelemetry.start(settings.forProcess("demo-launcher", "launcher"));
+      resources.traceFiles = TraceFileSink.start(options.tracesDir());
+      resources.telemetry = DemoTelemetry.start("demo-launcher", "launcher", resources.traceFiles.endpoint());
       resources.client = ZooKeeperConnection.connect(connectString, Duration.ofSeconds(10));
       Znodes znodes = new Znodes(resources.client);
       resetDemoState(znodes);
-      resources.fleet = new ProcessFleet(settings, options.logDir());
+      resources.fleet = new ProcessFleet(options.otelSettings(), resources.traceFiles.endpoint(), options.logDir());
+      List<String> userExporters = resources.telemetry.traceExporters().stream()
+          .filter(e -> !e.equals(TraceFilesSpanExporterProvider.NAME)).toList();
       out.printf("Deferred Spans demo: ZooKeeper %s, items of %d s, traces in %s%s%n", connectString,
-          options.itemSeconds(), options.tracesDir(), settings.exportsOtlp() ? " and over OTLP" : "");
+          options.itemSeconds(), options.tracesDir(),
+          userExporters.isEmpty() ? "" : " and to span exporters " + String.join(", ", userExporters));
+      if (userExporters.contains("console") || userExporters.contains("logging")) {
+        out.printf("Each process prints its spans on its own console: this one here, the others in %s%n",
+            options.logDir().resolve("<process>.log"));
+      }
       outcome = new DemoScenario(options, resources.fleet, znodes, resources.telemetry, connectString, out).run();
     } catch (Exception e) {
       if (resources.stoppedBySignal) {
@@ -139,6 +161,7 @@ public final class DemoLauncher {
     volatile ProcessFleet fleet;
     volatile CuratorFramework client;
     volatile DemoTelemetry telemetry;
+    volatile TraceFileSink traceFiles;
     volatile EmbeddedZooKeeper zookeeper;
     volatile Path temporaryDataDir;
 
@@ -168,6 +191,9 @@ public final class DemoLauncher {
       }
       if (telemetry != null) {
         telemetry.close();
+      }
+      if (traceFiles != null) {
+        traceFiles.close(); // last of the telemetry: every process has flushed into it
       }
       if (zookeeper != null) {
         zookeeper.close();

@@ -88,10 +88,10 @@ final class DemoScenario {
       if (!options.gateReset()) {
         args.add("--" + SchedulerMain.NO_RESET);
       }
-      fleet.start("scheduler", "scheduler-" + i, SchedulerMain.class, args);
+      fleet.start("scheduler-" + i, SchedulerMain.class, args);
     }
     for (int i = 1; i <= options.executors(); i++) {
-      fleet.start("executor", "executor-" + i, ExecutorMain.class, common);
+      fleet.start("executor-" + i, ExecutorMain.class, common);
     }
     print("started %s (logs in %s)", describe(fleet.children()), options.logDir());
   }

@@ -12,7 +12,7 @@ import java.util.Set;
  * @param zookeeper an external ZooKeeper's connect string, or null to run an embedded one
  * @param dataDir the embedded ZooKeeper's data directory, or null for a temporary one
  * @param outDir where {@code traces/} and {@code logs/} go
- * @param otelSettings {@code otel.*} settings forwarded to every process
+ * @param otelSettings {@code otel.*} and {@code deferred.spans.*} system properties forwarded to every process
  */
 record LauncherOptions(
     String zookeeper,
@@ -43,7 +43,8 @@ record LauncherOptions(
         --out DIR            output folder for traces/*.jsonl and logs/*.log (default: out)
         --timeout-seconds N  give up if the items are not done by then (default: 3 x item-seconds + 90)
         --width COLS         waterfall width (default: $COLUMNS, else 100)
-      OpenTelemetry: OTEL_* variables / -Dotel.* properties, e.g. OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4317
+      OpenTelemetry: OTEL_* variables / -Dotel.* properties (DEMO_JAVA_OPTS), e.g. OTEL_TRACES_EXPORTER=console or
+        OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4317; the JSON lines files in out/traces are always written
       """;
 
   Path tracesDir() {

@@ -1,5 +1,6 @@
 package io.deferredspans.demo.scheduler;
 
+import io.deferredspans.demo.common.DemoProcess;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,28 +19,34 @@ final class ProcessFleet implements AutoCloseable {
       List.of("-Xmx128m", "-Xss512k", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto");
   private static final Duration STOP_TIMEOUT = Duration.ofSeconds(15);
 
-  private final TelemetrySettings telemetry;
+  private final Map<String, String> otelSettings;
+  private final String tracesEndpoint;
   private final Path logDir;
   private final List<ChildProcess> children = new ArrayList<>();
 
-  ProcessFleet(TelemetrySettings telemetry, Path logDir) {
-    this.telemetry = telemetry;
+  /**
+   * @param otelSettings the {@code otel.*} system properties the launcher was given, passed on as they are; the
+   *     children inherit the launcher's environment, {@code OTEL_*} variables included, and nothing else is set
+   *     for them, so each child resolves its OpenTelemetry settings exactly as the launcher does
+   * @param tracesEndpoint where the children send the spans for their JSON lines files ({@link TraceFileSink})
+   */
+  ProcessFleet(Map<String, String> otelSettings, String tracesEndpoint, Path logDir) {
+    this.otelSettings = Map.copyOf(otelSettings);
+    this.tracesEndpoint = tracesEndpoint;
     this.logDir = logDir;
   }
 
-  synchronized ChildProcess start(String serviceName, String instanceId, Class<?> mainClass, List<String> args)
-      throws IOException {
+  synchronized ChildProcess start(String instanceId, Class<?> mainClass, List<String> args) throws IOException {
     Files.createDirectories(logDir);
     List<String> command = new ArrayList<>();
     command.add(javaBinary());
     command.addAll(JVM_OPTIONS);
-    for (Map.Entry<String, String> setting : telemetry.forProcess(serviceName, instanceId).entrySet()) {
-      command.add("-D" + setting.getKey() + "=" + setting.getValue());
-    }
+    otelSettings.forEach((key, value) -> command.add("-D" + key + "=" + value));
     command.add("-cp");
     command.add(System.getProperty("java.class.path"));
     command.add(mainClass.getName());
     command.addAll(args);
+    command.addAll(List.of("--" + DemoProcess.INSTANCE_ID, instanceId, "--" + DemoProcess.TRACES_ENDPOINT, tracesEndpoint));
     Path log = logDir.resolve(instanceId + ".log");
     Process process =
         new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();

@@ -52,15 +52,20 @@ final class RunReport {
           item.crossProcess() ? " (different processes)" : " (same process)",
           item.problems().isEmpty() ? "" : "; PROBLEMS: " + String.join("; ", item.problems()));
     }
+    for (TraceAnalysis.EventTrace trace : report.eventTraces()) {
+      out.printf("  event trace %s: %d spans%s%n", trace.traceId(), trace.spans().size(),
+          trace.problems().isEmpty() ? "" : "; PROBLEMS: " + String.join("; ", trace.problems()));
+    }
     report.items().stream().findFirst().ifPresent(item -> out.printf(
         "One file per trace, for Jaeger's \"JSON File\" upload, in %s (the item trace: %s)%n", perTraceDir,
         perTraceDir.resolve(item.traceId() + PerTraceFiles.SUFFIX)));
     boolean traceOk = report.ok();
-    out.printf("VERDICT: %s | spans received %d | item traces %d/%d | orphans %d | duplicates %d"
+    out.printf("VERDICT: %s | spans received %d | item traces %d/%d | event traces %d | orphans %d | duplicates %d"
             + " | missing parents %d | children outside parents %d"
             + " | item span begun and ended by different processes: %s%s%n",
         !outcome.completed() ? "RUN FAILED" : traceOk ? "OK" : "TRACE BROKEN",
-        report.totalSpans(), report.items().size(), report.expectedItems(), report.orphans(), report.duplicates(),
+        report.totalSpans(), report.items().size(), report.expectedItems(), report.eventTraces().size(),
+        report.orphans(), report.duplicates(),
         report.missingParents(), report.childrenOutsideParents(), report.anyCrossProcess() ? "yes" : "no",
         outcome.killed() == null ? "" : " (" + outcome.killed() + " was killed mid-item)");
     if (!outcome.completed()) {

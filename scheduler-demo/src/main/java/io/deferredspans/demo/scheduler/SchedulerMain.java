@@ -10,7 +10,8 @@ import java.time.Duration;
 import java.util.Set;
 
 /**
- * The scheduler process: {@code --zookeeper HOST:PORT [--item-seconds N] [--no-reset] [--session-timeout-ms MS]},
+ * The scheduler process: {@code --zookeeper HOST:PORT --instance-id NAME --traces-endpoint URL
+ * [--item-seconds N] [--no-reset] [--session-timeout-ms MS]},
  * OpenTelemetry from {@code otel.*} / {@code OTEL_*}. Runs the pipeline loop, a {@link DeferredSpanStore} and a
  * {@link DeferredSpanRecovery} (which, led by one scheduler at a time, exports what a killed scheduler ended but
  * had not exported yet).
@@ -25,7 +26,7 @@ public final class SchedulerMain {
   public static void main(String[] args) throws Exception {
     CommandLine cli =
         CommandLine.parse(
-            args, Set.of(DemoProcess.ZOOKEEPER, DemoProcess.SESSION_TIMEOUT_MS, ITEM_SECONDS), Set.of(NO_RESET));
+            args, DemoProcess.options(ITEM_SECONDS), Set.of(NO_RESET));
     DemoProcess process = DemoProcess.start("scheduler", cli);
     DeferredSpanStore store =
         process.register(

@@ -13,9 +13,10 @@ import java.util.Objects;
 import java.util.Optional;
 
 /**
- * Checks the spans of a run: one trace per queue item, every parent present, no span ID twice, nothing abandoned,
- * the item span begun and ended by different processes, the expected spans under the right parents, every child's
- * time range inside its parent's, and the item's link to the event trace.
+ * Checks the spans of a run. Every trace, the event traces included: every parent present, no span ID twice. Each
+ * queue item's trace besides: nothing abandoned, the expected spans under the right parents, every child's time
+ * range inside its parent's, and the item's link to the event trace; and whether the item span was begun and ended
+ * by different processes.
  */
 final class TraceAnalysis {
   static final String ITEM_SPAN = "QueueItem";
@@ -64,7 +65,7 @@ final class TraceAnalysis {
       if (duplicates > 0) {
         problems.add(duplicates + " duplicate span IDs");
       }
-      missingParents.forEach(s -> problems.add(s.name() + " " + s.spanId() + ": parent " + s.parentSpanId() + " missing"));
+      missingParents.forEach(s -> problems.add(missingParent(s)));
       problems.addAll(outsideParents);
       abandoned.forEach(s -> problems.add(s.name() + " " + s.spanId() + " was abandoned (orphan)"));
       if (linkedEventSpan.isEmpty()) {
@@ -74,14 +75,32 @@ final class TraceAnalysis {
     }
   }
 
-  /** Every item trace of a run, and the run's totals. */
-  record Report(int totalSpans, int unreadableLines, int expectedItems, List<ItemTrace> items) {
+  /**
+   * A trace without a queue item: an event's ({@code PatchsetUploaded} and the {@code ProcessTriggerEvent} spans
+   * under it), or anything else the processes exported. Held to what every trace must be: whole.
+   */
+  record EventTrace(String traceId, List<ReceivedSpan> spans, int duplicates, List<ReceivedSpan> missingParents) {
+    List<String> problems() {
+      List<String> problems = new ArrayList<>();
+      if (duplicates > 0) {
+        problems.add(duplicates + " duplicate span IDs");
+      }
+      missingParents.forEach(s -> problems.add(missingParent(s)));
+      return problems;
+    }
+  }
+
+  /** Every trace of a run, and the run's totals. */
+  record Report(int totalSpans, int unreadableLines, int expectedItems, List<ItemTrace> items,
+      List<EventTrace> eventTraces) {
     int duplicates() {
-      return items.stream().mapToInt(ItemTrace::duplicates).sum();
+      return items.stream().mapToInt(ItemTrace::duplicates).sum()
+          + eventTraces.stream().mapToInt(EventTrace::duplicates).sum();
     }
 
     int missingParents() {
-      return items.stream().mapToInt(i -> i.missingParents().size()).sum();
+      return items.stream().mapToInt(i -> i.missingParents().size()).sum()
+          + eventTraces.stream().mapToInt(e -> e.missingParents().size()).sum();
     }
 
     int childrenOutsideParents() {
@@ -92,9 +111,10 @@ final class TraceAnalysis {
       return items.stream().mapToInt(i -> i.abandoned().size()).sum();
     }
 
-    /** Broken if any item trace has a problem, or an item trace is missing. Unreadable lines are only reported. */
+    /** Broken if any trace has a problem, or an item trace is missing. Unreadable lines are only reported. */
     boolean ok() {
-      return items.size() == expectedItems && items.stream().allMatch(i -> i.problems().isEmpty());
+      return items.size() == expectedItems && items.stream().allMatch(i -> i.problems().isEmpty())
+          && eventTraces.stream().allMatch(e -> e.problems().isEmpty());
     }
 
     /** Whether the failover the demo shows happened: some item span was begun and ended by different processes. */
@@ -110,19 +130,39 @@ final class TraceAnalysis {
     Map<String, ReceivedSpan> allById = new HashMap<>();
     all.forEach(s -> allById.putIfAbsent(s.spanId(), s));
     List<ItemTrace> items = new ArrayList<>();
-    for (List<ReceivedSpan> trace : byTrace.values()) {
-      trace.stream().filter(s -> s.name().equals(ITEM_SPAN)).findFirst()
-          .ifPresent(item -> items.add(itemTrace(item, trace, allById)));
+    List<EventTrace> eventTraces = new ArrayList<>();
+    for (Map.Entry<String, List<ReceivedSpan>> trace : byTrace.entrySet()) {
+      Optional<ReceivedSpan> item = trace.getValue().stream().filter(s -> s.name().equals(ITEM_SPAN)).findFirst();
+      if (item.isPresent()) {
+        items.add(itemTrace(item.get(), trace.getValue(), allById));
+      } else {
+        Map<String, ReceivedSpan> unique = unique(trace.getValue());
+        eventTraces.add(new EventTrace(trace.getKey(), List.copyOf(unique.values()),
+            trace.getValue().size() - unique.size(), missingParents(unique)));
+      }
     }
-    return new Report(all.size(), unreadableLines, expectedItems, items);
+    return new Report(all.size(), unreadableLines, expectedItems, items, eventTraces);
+  }
+
+  /** The trace's spans by ID, each once (the first copy), in the trace's order. */
+  private static Map<String, ReceivedSpan> unique(List<ReceivedSpan> trace) {
+    Map<String, ReceivedSpan> unique = new LinkedHashMap<>();
+    trace.forEach(s -> unique.putIfAbsent(s.spanId(), s));
+    return unique;
+  }
+
+  private static List<ReceivedSpan> missingParents(Map<String, ReceivedSpan> unique) {
+    return unique.values().stream().filter(s -> !s.isRoot() && !unique.containsKey(s.parentSpanId())).toList();
+  }
+
+  private static String missingParent(ReceivedSpan span) {
+    return span.name() + " " + span.spanId() + ": parent " + span.parentSpanId() + " missing";
   }
 
   private static ItemTrace itemTrace(ReceivedSpan item, List<ReceivedSpan> trace, Map<String, ReceivedSpan> allById) {
-    Map<String, ReceivedSpan> unique = new LinkedHashMap<>();
-    trace.forEach(s -> unique.putIfAbsent(s.spanId(), s));
+    Map<String, ReceivedSpan> unique = unique(trace);
     List<ReceivedSpan> spans = List.copyOf(unique.values());
-    List<ReceivedSpan> missingParents =
-        spans.stream().filter(s -> !s.isRoot() && !unique.containsKey(s.parentSpanId())).toList();
+    List<ReceivedSpan> missingParents = missingParents(unique);
     List<String> outsideParents = new ArrayList<>();
     for (ReceivedSpan span : spans) {
       ReceivedSpan parent = unique.get(span.parentSpanId());

@@ -6,12 +6,8 @@ import io.deferredspans.otlp.json.OtlpJsonLines;
 import io.deferredspans.otlp.json.ReceivedSpan;
 import io.deferredspans.testing.otlp.OtlpTestReceiver;
 import io.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -27,9 +23,12 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The real demo: two scheduler and two executor JVMs against an in-process ZooKeeper, exporting over OTLP/gRPC to
- * a receiver in this JVM and to JSON lines files, with the enqueuing scheduler killed (SIGKILL) mid-item. Runs
- * once; the tests check what arrived on the wire and in the files.
+ * The real demo, run as {@code demo/run} runs it: the launcher's JVM, two scheduler and two executor JVMs against an
+ * in-process ZooKeeper, with the enqueuing scheduler killed (SIGKILL) mid-item. Configured as a user would, by
+ * environment ({@code OTEL_TRACES_EXPORTER=otlp}, an endpoint, {@code http/protobuf}) and one {@code -Dotel.*}
+ * property for the launcher ({@code grpc}, which must reach every process and beat the variable): every process
+ * exports over OTLP/gRPC to a receiver in this JVM and still writes its JSON lines file. Runs once; the tests check
+ * what arrived on the wire and in the files.
  */
 class MultiProcessDemoTest {
   private static final long ITEM_SECONDS = 8;
@@ -39,6 +38,7 @@ class MultiProcessDemoTest {
 
   private static TestingServer zookeeper;
   private static OtlpTestReceiver receiver;
+  private static LauncherJvm.Run run;
   private static int exitCode;
   private static String printed;
 
@@ -47,16 +47,12 @@ class MultiProcessDemoTest {
     // Short ticks allow the short sessions with which a killed scheduler's claims expire quickly.
     zookeeper = new TestingServer(new InstanceSpec(null, -1, -1, -1, true, -1, 500, -1), true);
     receiver = OtlpTestReceiver.start();
-    LauncherOptions options =
-        new LauncherOptions(zookeeper.getConnectString(), null, outDir, ITEM_SECONDS, 1, 2, true, true,
-            Duration.ofSeconds(90), 100,
-            Map.of("otel.exporter.otlp.endpoint", receiver.grpcEndpoint(), "otel.exporter.otlp.protocol", "grpc"));
-    ByteArrayOutputStream output = new ByteArrayOutputStream();
-    try (PrintStream out = new PrintStream(output, true, StandardCharsets.UTF_8)) {
-      exitCode = new DemoLauncher(options, out).run();
-    }
-    printed = output.toString(StandardCharsets.UTF_8);
-    System.out.println(printed); // in the surefire report, for whoever reads a failure
+    run = LauncherJvm.run(outDir, zookeeper.getConnectString(), ITEM_SECONDS,
+        Map.of("OTEL_TRACES_EXPORTER", "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT", receiver.grpcEndpoint(),
+            "OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+        List.of("-Dotel.exporter.otlp.protocol=grpc"));
+    exitCode = run.exitCode();
+    printed = run.output();
   }
 
   @AfterAll
@@ -169,8 +165,10 @@ class MultiProcessDemoTest {
     try (Stream<Path> list = Files.list(outDir.resolve("traces"))) {
       files = list.filter(p -> p.getFileName().toString().endsWith(".jsonl")).sorted().toList();
     }
+    // OTEL_TRACES_EXPORTER=otlp adds to the files, it does not replace them: the launcher's too.
     assertThat(files).extracting(p -> p.getFileName().toString())
-        .contains("launcher.jsonl", "scheduler-1.jsonl", "scheduler-2.jsonl", "executor-1.jsonl", "executor-2.jsonl");
+        .containsExactlyInAnyOrder("launcher.jsonl", "scheduler-1.jsonl", "scheduler-2.jsonl", "executor-1.jsonl",
+            "executor-2.jsonl");
     List<ReceivedSpan> fromFiles = new ArrayList<>();
     for (Path file : files) {
       List<ExportTraceServiceRequest> requests = OtlpJsonLines.readRequests(file);
@@ -182,6 +180,19 @@ class MultiProcessDemoTest {
         .containsExactlyInAnyOrderElementsOf(receiver.spans().stream().map(ReceivedSpan::spanId).toList());
     assertThat(printed).contains("VERDICT: OK").contains("QueueItem").contains("JobExecution")
         .contains("children outside parents 0");
+  }
+
+  /**
+   * A traces-only backend (Jaeger) answers metrics and logs with an error: nothing but traces goes there unless the
+   * user asks (OTEL_METRICS_EXPORTER, OTEL_LOGS_EXPORTER). This receiver serves no metrics over gRPC, so a metrics
+   * export would fail as loudly as against Jaeger.
+   */
+  @Test
+  void onlyTracesGoToTheBackendAndNoExportFails() throws Exception {
+    assertThat(exitCode).as(printed).isZero();
+    assertThat(run.exportFailures()).isEmpty();
+    assertThat(receiver.metricRequests()).isEmpty();
+    assertThat(printed).contains("and to span exporters otlp");
   }
 
   @Test

@@ -11,13 +11,12 @@ import io.opentelemetry.api.common.Attributes;
 import io.opentelemetry.api.trace.Span;
 import io.opentelemetry.api.trace.SpanContext;
 import io.opentelemetry.context.Context;
-import io.opentelemetry.exporter.logging.otlp.internal.traces.OtlpStdoutSpanExporter;
+import io.opentelemetry.exporter.otlp.http.trace.OtlpHttpSpanExporter;
 import io.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
 import io.opentelemetry.sdk.resources.Resource;
 import io.opentelemetry.sdk.trace.SdkTracerProvider;
 import io.opentelemetry.sdk.trace.export.SimpleSpanProcessor;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -28,25 +27,24 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The files for Jaeger's upload, from JSON lines that OpenTelemetry's own OTLP JSON exporter wrote in two
- * "processes" (two SDKs with their own resource and file), with a trace spread over both.
+ * The files for Jaeger's upload, from the JSON lines files of two "processes" (two SDKs with their own resource),
+ * written as the demo writes them: OpenTelemetry's OTLP/HTTP exporter to the launcher's {@link TraceFileSink}, with
+ * a trace spread over both.
  */
 class PerTraceFilesTest {
   private static final AttributeKey<String> INSTANCE = AttributeKey.stringKey("service.instance.id");
 
   @TempDir Path dir;
 
-  /** One process: an SDK whose every ended span is written at once to its own JSON lines file. */
+  /** One process: an SDK whose every ended span is sent at once to the sink, for its own JSON lines file. */
   private static final class Process implements AutoCloseable {
-    final Path file;
     final SdkTracerProvider sdk;
 
-    Process(Path dir, String instanceId) throws IOException {
-      file = dir.resolve(instanceId + ".jsonl");
-      OutputStream out = Files.newOutputStream(file);
+    Process(TraceFileSink sink, String instanceId) {
       sdk = SdkTracerProvider.builder()
           .setResource(Resource.getDefault().merge(Resource.create(Attributes.of(INSTANCE, instanceId))))
-          .addSpanProcessor(SimpleSpanProcessor.create(OtlpStdoutSpanExporter.builder().setOutput(out).build()))
+          .addSpanProcessor(SimpleSpanProcessor.create(
+              OtlpHttpSpanExporter.builder().setEndpoint(sink.endpoint()).build()))
           .build();
     }
 
@@ -57,6 +55,7 @@ class PerTraceFilesTest {
       return span.getSpanContext();
     }
 
+    /** Shuts the SDK down, which waits for its exports to be answered: by then the sink has written them. */
     @Override
     public void close() {
       sdk.close();
@@ -70,7 +69,9 @@ class PerTraceFilesTest {
     SpanContext job;
     SpanContext step;
     SpanContext event;
-    try (Process scheduler = new Process(dir, "scheduler-1"); Process executor = new Process(dir, "executor-1")) {
+    try (TraceFileSink sink = TraceFileSink.start(dir);
+        Process scheduler = new Process(sink, "scheduler-1");
+        Process executor = new Process(sink, "executor-1")) {
       queueItem = scheduler.span("QueueItem", null, "io.deferredspans.demo");
       build = scheduler.span("Build", queueItem, "io.deferredspans.demo");
       job = executor.span("JobExecution", build, "io.deferredspans.demo");

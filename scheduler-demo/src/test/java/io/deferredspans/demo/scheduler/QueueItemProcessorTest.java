@@ -9,7 +9,6 @@ import io.deferredspans.demo.common.Messages.BuildResult;
 import io.deferredspans.demo.common.Messages.Change;
 import io.deferredspans.demo.common.Messages.ItemState;
 import io.deferredspans.demo.common.Messages.QueueItem;
-import io.deferredspans.demo.common.OtlpJsonLinesFileSpanExporterProvider;
 import io.deferredspans.demo.common.ZnodeJson;
 import io.deferredspans.demo.common.Znodes;
 import io.deferredspans.demo.common.ZooKeeperConnection;
@@ -20,7 +19,6 @@ import io.deferredspans.store.DeferredSpanStore;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.Map;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.test.TestingServer;
 import org.apache.zookeeper.CreateMode;
@@ -42,6 +40,7 @@ class QueueItemProcessorTest {
 
   private TestingServer zookeeper;
   private CuratorFramework client;
+  private TraceFileSink traceFiles;
   private DemoTelemetry telemetry;
   private DeferredSpanStore store;
   private Znodes znodes;
@@ -53,12 +52,8 @@ class QueueItemProcessorTest {
     client = ZooKeeperConnection.connect(zookeeper.getConnectString(), Duration.ofSeconds(10));
     znodes = new Znodes(client);
     znodes.ensureFolders();
-    telemetry = DemoTelemetry.start(Map.of(
-        "otel.service.name", "scheduler",
-        "otel.traces.exporter", OtlpJsonLinesFileSpanExporterProvider.NAME,
-        OtlpJsonLinesFileSpanExporterProvider.FILE_PROPERTY, traceFile().toString(),
-        "otel.metrics.exporter", "none",
-        "otel.logs.exporter", "none"));
+    traceFiles = TraceFileSink.start(dir);
+    telemetry = DemoTelemetry.start("scheduler", "scheduler-1", traceFiles.endpoint());
     store = DeferredSpanStore.builder(client, telemetry.deferred()).basePath(DemoPaths.SPAN_STORE).build();
     store.start();
     processor = new QueueItemProcessor(znodes, store, telemetry, new JobPlan(Duration.ofSeconds(20), true));
@@ -72,6 +67,9 @@ class QueueItemProcessorTest {
     if (telemetry != null) {
       telemetry.close();
     }
+    if (traceFiles != null) {
+      traceFiles.close();
+    }
     if (client != null) {
       client.close();
     }
@@ -81,7 +79,7 @@ class QueueItemProcessorTest {
   }
 
   private Path traceFile() {
-    return dir.resolve("scheduler.jsonl");
+    return TraceFileSink.file(dir, "scheduler-1");
   }
 
   @Test

@@ -24,10 +24,11 @@ class TraceAnalysisTest {
     return span(ITEM_TRACE, id, parent, name, start, end, Map.of(), List.of());
   }
 
-  /** A whole trace: event span, item (begun by scheduler-1, ended by scheduler-2) and its children. */
+  /** A whole run: the event trace, the item (begun by scheduler-1, ended by scheduler-2) and its children. */
   private static List<ReceivedSpan> wholeRun() {
     List<ReceivedSpan> spans = new ArrayList<>();
-    spans.add(span(EVENT_TRACE, "e000000000000001", "", "ProcessTriggerEvent", 0, 1, Map.of(), List.of()));
+    spans.add(span(EVENT_TRACE, "e000000000000001", "e000000000000000", "ProcessTriggerEvent", 0, 1, Map.of(),
+        List.of()));
     spans.add(span(ITEM_TRACE, "a000000000000001", "", "QueueItem", 1, 20,
         Map.of("deferred_span.began_by", "scheduler-1", "deferred_span.ended_by", "scheduler-2"),
         List.of(new ReceivedSpan.Link(EVENT_TRACE, "e000000000000001", Map.of()))));
@@ -37,8 +38,12 @@ class TraceAnalysisTest {
     spans.add(span("a000000000000005", "a000000000000002", "Build", 4, 18));
     spans.add(span("a000000000000006", "a000000000000005", "JobExecution", 5, 17));
     spans.add(span("a000000000000009", "a000000000000002", "RequestNodes", 4, 4)); // last: indices above stay put
+    spans.add(span(EVENT_TRACE, "e000000000000000", "", "PatchsetUploaded", 0, 0, Map.of(), List.of()));
     return spans;
   }
+
+  /** Index of PatchsetUploaded in {@link #wholeRun()}, the event trace's root. */
+  private static final int EVENT_ROOT = 8;
 
   @Test
   void wholeTraceBegunAndEndedByDifferentProcessesPasses() {
@@ -65,6 +70,30 @@ class TraceAnalysisTest {
     assertThat(report.missingParents()).isEqualTo(1);
     assertThat(report.orphans()).isEqualTo(1);
     assertThat(report.items().get(0).problems()).anyMatch(p -> p.contains("no link"));
+  }
+
+  /** Every trace the report prints is checked, not only item traces: here the launcher's span never arrived. */
+  @Test
+  void eventTraceWithoutItsRootBreaksTheRun() {
+    List<ReceivedSpan> spans = wholeRun();
+    assertThat(spans.remove(EVENT_ROOT).name()).isEqualTo("PatchsetUploaded");
+
+    TraceAnalysis.Report report = TraceAnalysis.analyze(spans, 0, 1);
+
+    assertThat(report.ok()).isFalse();
+    assertThat(report.missingParents()).isEqualTo(1);
+    assertThat(report.items().get(0).problems()).isEmpty();
+  }
+
+  @Test
+  void eventSpanExportedTwiceBreaksTheRun() {
+    List<ReceivedSpan> spans = wholeRun();
+    spans.add(spans.get(EVENT_ROOT));
+
+    TraceAnalysis.Report report = TraceAnalysis.analyze(spans, 0, 1);
+
+    assertThat(report.ok()).isFalse();
+    assertThat(report.duplicates()).isEqualTo(1);
   }
 
   @Test
