@@ -34,11 +34,13 @@ final class JobRunner {
 
   private final Tracer tracer;
   private final SimulatedSteps steps;
+  private final StepProcess stepProcess;
   private final String instanceId;
 
-  JobRunner(DemoTelemetry telemetry) {
+  JobRunner(DemoTelemetry telemetry, StepProcess stepProcess) {
     this.tracer = telemetry.tracer();
     this.steps = new SimulatedSteps(tracer);
+    this.stepProcess = stepProcess;
     this.instanceId = telemetry.instanceId();
   }
 
@@ -146,7 +148,11 @@ final class JobRunner {
     });
     steps.step("Setup", d * 7 / 100, Attributes.empty());
     playbook("pre-run", "playbooks/base/pre.yaml", d * 15 / 100);
-    playbook("run", "playbooks/" + request.job() + ".yaml", d * 50 / 100);
+    // The job's own playbook runs as a process, as ansible-playbook does in Zuul: its span, in that process, is a
+    // child of this step's, through TRACEPARENT in the process's environment.
+    String run = "playbooks/" + request.job() + ".yaml";
+    steps.step("Playbook run", Attributes.of(DemoAttributes.PLAYBOOK, run),
+        () -> stepProcess.run(run, d * 50 / 100, request.uuid()));
     playbook("post-run", "playbooks/base/post.yaml", d * 15 / 100);
     steps.step("Cleanup", d * 5 / 100, Attributes.empty());
   }

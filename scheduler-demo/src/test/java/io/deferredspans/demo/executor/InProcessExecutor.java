@@ -2,6 +2,7 @@ package io.deferredspans.demo.executor;
 
 import io.deferredspans.demo.common.DemoTelemetry;
 import io.deferredspans.demo.common.Znodes;
+import java.util.Map;
 
 /**
  * The executor's real worker, started in a test's JVM: tests in other packages reach the package-private
@@ -14,8 +15,10 @@ public final class InProcessExecutor implements AutoCloseable {
     this.worker = worker;
   }
 
-  public static InProcessExecutor start(Znodes znodes, DemoTelemetry telemetry, int slots) {
-    ExecutorWorker worker = new ExecutorWorker(znodes, telemetry, slots);
+  /** @param telemetrySettings what the job's step processes start their OpenTelemetry SDK with */
+  public static InProcessExecutor start(Znodes znodes, DemoTelemetry telemetry, int slots,
+      Map<String, String> telemetrySettings) {
+    ExecutorWorker worker = new ExecutorWorker(znodes, telemetry, slots, new StepProcess(telemetrySettings));
     worker.start();
     return new InProcessExecutor(worker);
   }

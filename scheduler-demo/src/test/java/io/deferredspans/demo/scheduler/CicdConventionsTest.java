@@ -161,15 +161,16 @@ class CicdConventionsTest {
         CuratorFramework client = ZooKeeperConnection.connect(zookeeper.getConnectString(), Duration.ofSeconds(10))) {
       Znodes znodes = new Znodes(client);
       znodes.ensureFolders();
-      try (DemoTelemetry scheduling = telemetry("scheduler-1", receiver);
-          DemoTelemetry executing = telemetry("executor-1", receiver)) {
+      try (DemoTelemetry scheduling = DemoTelemetry.start(settings("scheduler-1", receiver));
+          DemoTelemetry executing = DemoTelemetry.start(settings("executor-1", receiver))) {
         DeferredSpanStore store =
             DeferredSpanStore.builder(client, scheduling.deferred()).basePath(DemoPaths.SPAN_STORE).build();
         store.start();
         JobPlan plan = new JobPlan(Duration.ofSeconds(3), true, runFails);
         try (PipelineScheduler scheduler = new PipelineScheduler(new TriggerEventConsumer(znodes, store, scheduling),
                 new QueueItemProcessor(znodes, store, scheduling, plan));
-            InProcessExecutor executor = InProcessExecutor.start(znodes, executing, 3)) {
+            InProcessExecutor executor =
+                InProcessExecutor.start(znodes, executing, 3, settings("executor-1", receiver))) {
           scheduler.start();
           new EventSource(client, scheduling).patchsetUploaded(1001);
           await().atMost(WAIT).until(() -> !named(receiver.spans(), "QueueItem").isEmpty());
@@ -182,8 +183,8 @@ class CicdConventionsTest {
     }
   }
 
-  private static DemoTelemetry telemetry(String instance, OtlpTestReceiver receiver) {
-    return DemoTelemetry.start(Map.of(
+  private static Map<String, String> settings(String instance, OtlpTestReceiver receiver) {
+    return Map.of(
         "otel.service.name", "cicd-conventions-test",
         "otel.resource.attributes", "service.instance.id=" + instance,
         "otel.traces.sampler", CreationRecordingSampler.NAME,
@@ -192,6 +193,6 @@ class CicdConventionsTest {
         "otel.exporter.otlp.traces.endpoint", receiver.httpEndpoint(),
         "otel.bsp.schedule.delay", "100",
         "otel.metrics.exporter", "none",
-        "otel.logs.exporter", "none"));
+        "otel.logs.exporter", "none");
   }
 }
