@@ -3,6 +3,7 @@ package io.deferredspans.demo.executor;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.deferredspans.demo.common.DemoTelemetry;
+import io.deferredspans.demo.scheduler.OtlpTestSettings;
 import io.deferredspans.otlp.json.ReceivedSpan;
 import io.deferredspans.testing.otlp.OtlpTestReceiver;
 import io.opentelemetry.api.trace.Span;
@@ -32,18 +33,10 @@ class StepProcessTest {
   @BeforeEach
   void start() {
     receiver = OtlpTestReceiver.start();
-    Map<String, String> settings = Map.of(
-        "otel.service.name", "executor",
-        "otel.traces.exporter", "otlp",
-        "otel.exporter.otlp.traces.protocol", "http/protobuf",
-        "otel.exporter.otlp.traces.endpoint", receiver.httpEndpoint(),
-        "otel.bsp.schedule.delay", "100",
-        "otel.metrics.exporter", "none",
-        "otel.logs.exporter", "none");
     // The executor's own spans are not what these tests look at: only the step process exports, to the receiver.
     executor = DemoTelemetry.start(
         Map.of("otel.traces.exporter", "none", "otel.metrics.exporter", "none", "otel.logs.exporter", "none"));
-    steps = new StepProcess(settings, line -> {
+    steps = new StepProcess(OtlpTestSettings.to(receiver, "executor-1"), line -> {
       if (line.equals(StepProcess.STARTED)) {
         started.countDown();
       }

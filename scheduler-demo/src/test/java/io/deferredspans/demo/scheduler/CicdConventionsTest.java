@@ -18,6 +18,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -183,16 +184,10 @@ class CicdConventionsTest {
     }
   }
 
+  /** The demo's settings, and the sampler that records what each span had at its creation. */
   private static Map<String, String> settings(String instance, OtlpTestReceiver receiver) {
-    return Map.of(
-        "otel.service.name", "cicd-conventions-test",
-        "otel.resource.attributes", "service.instance.id=" + instance,
-        "otel.traces.sampler", CreationRecordingSampler.NAME,
-        "otel.traces.exporter", "otlp",
-        "otel.exporter.otlp.traces.protocol", "http/protobuf",
-        "otel.exporter.otlp.traces.endpoint", receiver.httpEndpoint(),
-        "otel.bsp.schedule.delay", "100",
-        "otel.metrics.exporter", "none",
-        "otel.logs.exporter", "none");
+    Map<String, String> settings = new HashMap<>(OtlpTestSettings.to(receiver, instance));
+    settings.put("otel.traces.sampler", CreationRecordingSampler.NAME);
+    return settings;
   }
 }
