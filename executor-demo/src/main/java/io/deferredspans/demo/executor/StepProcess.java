@@ -79,6 +79,7 @@ final class StepProcess {
       throw new UncheckedIOException("cannot start the step process for " + playbook, e);
     }
     Thread reader = new Thread(() -> forwardOutput(process), "step-output-" + stepId);
+    reader.setDaemon(true); // never what keeps the executor from exiting
     reader.start();
     try {
       int exit = process.waitFor();
