@@ -19,9 +19,13 @@ import io.opentelemetry.sdk.trace.SpanProcessor;
 import io.opentelemetry.sdk.trace.data.EventData;
 import io.opentelemetry.sdk.trace.data.LinkData;
 import io.opentelemetry.sdk.trace.samplers.Sampler;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
+import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -46,6 +50,9 @@ import java.util.concurrent.TimeUnit;
  */
 public final class DeferredTracing {
   static final String INSTRUMENTATION_SCOPE = "io.deferredspans";
+  /** Named and versioned after this artifact (the version is that of the jar, e.g. {@code 0.1.0}). */
+  private static final InstrumentationScopeInfo SCOPE =
+      InstrumentationScopeInfo.builder(INSTRUMENTATION_SCOPE).setVersion(artifactVersion()).build();
 
   private static final DeferredTracing NOOP =
       new DeferredTracing(
@@ -65,7 +72,6 @@ public final class DeferredTracing {
   private final AttributeFilter attributeFilter;
   private final UntrustedParentPolicy untrustedParentPolicy;
   private final ExportAcknowledgements acknowledgements;
-  private final InstrumentationScopeInfo scope;
   private final Logger startEvents; // null: start events are off
 
   DeferredTracing(
@@ -93,12 +99,9 @@ public final class DeferredTracing {
     this.attributeFilter = options.attributeFilter();
     this.untrustedParentPolicy = options.untrustedParentPolicy;
     this.acknowledgements = acknowledgements;
-    String version = DeferredTracing.class.getPackage().getImplementationVersion();
-    this.scope =
-        InstrumentationScopeInfo.builder(INSTRUMENTATION_SCOPE).setVersion(version == null ? "dev" : version).build();
     this.startEvents = options.startEventLoggerProvider == null ? null
         : options.startEventLoggerProvider.loggerBuilder(INSTRUMENTATION_SCOPE)
-            .setInstrumentationVersion(scope.getVersion()).build();
+            .setInstrumentationVersion(SCOPE.getVersion()).build();
   }
 
   /**
@@ -126,6 +129,24 @@ public final class DeferredTracing {
         .setBody(record.getName() + " began")
         .setAllAttributes(attributes.build())
         .emit();
+  }
+
+  /**
+   * The version Maven wrote into {@code deferred-spans-version.properties} when it built this artifact; a
+   * resource rather than the manifest's {@code Implementation-Version}, which classes run from a directory (tests,
+   * IDEs) do not have. {@code null} (a scope without version) only if the resource is missing.
+   */
+  static String artifactVersion() {
+    try (InputStream in = DeferredTracing.class.getResourceAsStream("deferred-spans-version.properties")) {
+      if (in == null) {
+        return DeferredTracing.class.getPackage().getImplementationVersion();
+      }
+      Properties properties = new Properties();
+      properties.load(in);
+      return properties.getProperty("version");
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read this artifact's version", e);
+    }
   }
 
   /** The event name of {@link #announceBegun} events. */
@@ -244,7 +265,7 @@ public final class DeferredTracing {
       listener.onExported();
       return;
     }
-    DeferredSpanData data = new DeferredSpanData(span, resource, scope);
+    DeferredSpanData data = new DeferredSpanData(span, resource, SCOPE);
     // A listener that ignores the answers waits for none: such a span is never timed out, nor withdrawn.
     boolean acknowledged = acknowledgements != null && listener != ExportListener.ignoring();
     if (acknowledged) {

@@ -9,6 +9,8 @@ import io.opentelemetry.api.trace.TraceStateBuilder;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.regex.Pattern;
 
@@ -19,6 +21,14 @@ import java.util.regex.Pattern;
  * <p>Unlike the lenient {@code W3CTraceContextPropagator}, which quietly returns an invalid context, parsing here
  * either yields a complete, valid remote {@link SpanContext} or throws {@link MalformedTraceparentException}
  * saying what is wrong: a header is never half-used.
+ *
+ * <p>Child processes (a job's steps, a playbook, a shell command) get their parent through their environment:
+ * {@link #toEnvironment} writes the {@value #TRACEPARENT_VARIABLE} and {@value #TRACESTATE_VARIABLE} variables
+ * into the environment a child is started with, {@link #fromEnvironment} reads them back in the child. These are
+ * the names OpenTelemetry's specification gives the W3C keys when environment variables are the carrier
+ * ("Environment Variables as Context Propagation Carriers": key names normalized, i.e. upper-cased), the ones
+ * {@code opentelemetry-api-incubator}'s {@code EnvironmentSetter} and {@code EnvironmentGetter} use, and the ones
+ * other tools (Ansible's OpenTelemetry callback, Jenkins, otel-cli) read and write.
  */
 public final class TraceParent {
   private static final String VERSION_00 = "00";
@@ -30,7 +40,69 @@ public final class TraceParent {
       Pattern.compile(
           "[a-z][_0-9a-z\\-*/]{0,255}|[a-z0-9][_0-9a-z\\-*/]{0,240}@[a-z][_0-9a-z\\-*/]{0,13}");
 
+  /** The environment variable that carries the {@code traceparent} to a child process. */
+  public static final String TRACEPARENT_VARIABLE = "TRACEPARENT";
+
+  /** The environment variable that carries the {@code tracestate} to a child process, when it is not empty. */
+  public static final String TRACESTATE_VARIABLE = "TRACESTATE";
+
   private TraceParent() {}
+
+  /**
+   * Makes {@code context} the parent of a child process: writes {@value #TRACEPARENT_VARIABLE}, and {@value
+   * #TRACESTATE_VARIABLE} when the trace state is not empty, into {@code environment}, the child's environment
+   * (typically {@code ProcessBuilder.environment()}). That map starts as a copy of this process's own environment,
+   * which may hold this process's own parent: what it inherited is replaced, and a {@value #TRACESTATE_VARIABLE}
+   * that does not belong to {@code context} is removed, so a child never pairs one parent with another's state.
+   * An invalid context (tracing disabled) removes both: the child has no parent rather than a wrong one. Nothing
+   * else in {@code environment} is touched; this process's own environment never is.
+   */
+  public static void toEnvironment(SpanContext context, Map<String, String> environment) {
+    environment.remove(TRACESTATE_VARIABLE);
+    if (!context.isValid()) {
+      environment.remove(TRACEPARENT_VARIABLE);
+      return;
+    }
+    environment.put(TRACEPARENT_VARIABLE, format(context));
+    if (!context.getTraceState().isEmpty()) {
+      environment.put(TRACESTATE_VARIABLE, formatTraceState(context.getTraceState()));
+    }
+  }
+
+  /**
+   * The parent this process was started under, from its environment (typically {@code System.getenv()}, read once
+   * at start-up): {@value #TRACEPARENT_VARIABLE} and {@value #TRACESTATE_VARIABLE}, parsed as strictly as {@link
+   * #parse(String, String)}. Only these upper-case names are read, never a variable spelled otherwise such as
+   * {@code traceparent} (on Windows, whose environment ignores case, the platform may still match one).
+   *
+   * @return the parent as a remote span context, or empty if there is no {@value #TRACEPARENT_VARIABLE} (the
+   *     process then starts a trace of its own)
+   * @throws MalformedTraceparentException if a variable is there but malformed; the message names the variable
+   */
+  public static Optional<SpanContext> fromEnvironment(Map<String, String> environment) {
+    String traceparent = environment.get(TRACEPARENT_VARIABLE);
+    if (traceparent == null) {
+      return Optional.empty();
+    }
+    SpanContext parent;
+    TraceState state;
+    try {
+      parent = parse(traceparent);
+    } catch (MalformedTraceparentException e) {
+      throw inVariable(TRACEPARENT_VARIABLE, e);
+    }
+    try {
+      state = parseTraceState(environment.get(TRACESTATE_VARIABLE));
+    } catch (MalformedTraceparentException e) {
+      throw inVariable(TRACESTATE_VARIABLE, e);
+    }
+    return Optional.of(SpanContext.createFromRemoteParent(
+        parent.getTraceId(), parent.getSpanId(), parent.getTraceFlags(), state));
+  }
+
+  private static MalformedTraceparentException inVariable(String variable, MalformedTraceparentException e) {
+    return new MalformedTraceparentException("environment variable " + variable + ": " + e.getMessage());
+  }
 
   /** Formats {@code context} as a version-00 {@code traceparent} value. */
   public static String format(SpanContext context) {

@@ -101,6 +101,8 @@ class AutoConfigurationSpiTest {
     assertEquals(record.getSpanContext().getSpanId(), deferred.spanId());
     assertEquals(record.getStartEpochNanos(), deferred.startEpochNanos());
     assertEquals("spi-service", deferred.resourceAttributes().get("service.name"));
+    assertEquals("io.deferredspans", deferred.scopeName());
+    assertEquals(DeferredTracingTest.projectVersion(), deferred.scopeVersion(), "the artifact's version, on the wire");
     ReceivedSpan job = only(spans, "Job");
     assertEquals(deferred.spanId(), job.parentSpanId());
     assertEquals(deferred.resourceAttributes(), job.resourceAttributes(), "one pipeline, one resource");

@@ -2,6 +2,7 @@ package io.deferredspans.sdk;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -64,6 +65,21 @@ class DeferredTracingTest {
   }
 
   // ---- begin on one host, end on another
+
+  /** The version Maven built this module as: surefire passes it, since tests run without a jar manifest. */
+  static String projectVersion() {
+    String version = System.getProperty("deferredspans.test.project.version");
+    assertNotNull(version, "run by Maven's surefire, which sets deferredspans.test.project.version");
+    return version;
+  }
+
+  @Test
+  void instrumentationScopeVersionIsTheArtifactVersion() {
+    Host a = host("host-a");
+    a.tracing.export(a.tracing.finish(viaStore(a.tracing.spanBuilder("QueueItem").begin()), DeferredSpanEnding.now()));
+
+    assertEquals(projectVersion(), a.onlyExported().getInstrumentationScopeInfo().getVersion());
+  }
 
   @Test
   void spanBegunOnOneHostIsExportedByAnotherWithBothHostsParts() {

@@ -594,10 +594,11 @@ public final class DeferredSpanStore implements Closeable {
      * Where the store's metrics go: the host's own {@code MeterProvider}, e.g. {@code sdk.getSdkMeterProvider()}
      * of the SDK autoconfigure built, so they are exported like every other metric of the host ({@code
      * OTEL_METRICS_EXPORTER}). Instruments: {@code deferred_span.begins}, {@code deferred_span.ends} (by {@code
-     * deferred_span.end.outcome}), {@code deferred_span.operation.duration} (by {@code deferred_span.operation}),
+     * deferred_span.end.outcome}), {@code deferred_span.operation.duration} (by {@code deferred_span.operation.name}),
      * {@code deferred_span.recovered}, {@code deferred_span.abandoned} (by {@code deferred_span.abandon_reason}),
-     * {@code deferred_span.quarantined}, {@code deferred_span.dropped}, {@code deferred_span.removals.pending};
-     * a started {@link DeferredSpanRecovery} that leads adds its gauges. Default: no metrics.
+     * {@code deferred_span.quarantined}, {@code deferred_span.dropped}, {@code deferred_span.removal.pending};
+     * a started {@link DeferredSpanRecovery} that leads adds its own (docs/operations.md lists them all).
+     * Default: no metrics.
      */
     public Builder meterProvider(MeterProvider meterProvider) {
       this.meterProvider = Objects.requireNonNull(meterProvider, "meterProvider");

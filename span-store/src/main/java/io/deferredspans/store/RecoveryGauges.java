@@ -46,7 +46,8 @@ final class RecoveryGauges {
   }
 
   void register(Meter meter, Clock clock, BooleanSupplier leading) {
-    gauges.add(meter.gaugeBuilder("deferred_span.open").ofLongs().setUnit("{span}")
+    // Open and waiting spans add up (across span names, across a handover of leadership): UpDownCounters.
+    gauges.add(meter.upDownCounterBuilder("deferred_span.open").setUnit("{span}")
         .setDescription("Open deferred spans by name, as of the leader's last pass over them")
         .buildWithCallback(m -> {
           OpenTally tally = lastOpenTally;
@@ -62,7 +63,7 @@ final class RecoveryGauges {
             m.record((clock.now() - tally.oldestStartNanos) / 1e9);
           }
         }));
-    gauges.add(meter.gaugeBuilder("deferred_span.export.waiting").ofLongs().setUnit("{span}")
+    gauges.add(meter.upDownCounterBuilder("deferred_span.export.waiting").setUnit("{span}")
         .setDescription("Finished spans stored in ZooKeeper, waiting for an exporter, as of the last full scan")
         .buildWithCallback(m -> {
           long waiting = lastWaitingForExport;

@@ -6,21 +6,29 @@ import io.opentelemetry.api.metrics.DoubleHistogram;
 import io.opentelemetry.api.metrics.LongCounter;
 import io.opentelemetry.api.metrics.Meter;
 import io.opentelemetry.api.metrics.MeterProvider;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Properties;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.IntSupplier;
 
 /**
- * The store's instruments on the host's own {@link MeterProvider}, named the OpenTelemetry way (dotted, no
- * {@code _total}, units set). Counts are recorded where they happen; {@link StoreStats} stays the in-process
- * snapshot of the same events.
+ * The store's instruments on the host's own {@link MeterProvider}, named by the semantic conventions' naming
+ * rules: one singular namespace ({@code deferred_span}), dotted, no {@code _total}, UpDownCounters not pluralised,
+ * units in UCUM ({@code s}, annotations such as {@code {span}} in the singular); a count that adds up across its
+ * attributes is an UpDownCounter, not a gauge. Counts are recorded where they happen; {@link StoreStats} stays
+ * the in-process snapshot of the same events. The meter's scope is versioned after this artifact.
  */
 final class StoreMetrics {
   static final String SCOPE = "io.deferredspans.store";
+  /** This artifact's version, which Maven writes into the resource when it builds the jar (tests included). */
+  static final String VERSION = readVersion();
   static final AttributeKey<String> OUTCOME = AttributeKey.stringKey("deferred_span.end.outcome");
-  static final AttributeKey<String> OPERATION = AttributeKey.stringKey("deferred_span.operation");
+  static final AttributeKey<String> OPERATION = AttributeKey.stringKey("deferred_span.operation.name");
   static final AttributeKey<String> REASON = AttributeKey.stringKey("deferred_span.abandon_reason");
   static final AttributeKey<String> SPAN_NAME = AttributeKey.stringKey("deferred_span.name");
   private static final Attributes BEGIN = Attributes.of(OPERATION, "begin");
@@ -40,7 +48,7 @@ final class StoreMetrics {
   private final Map<EndResult.Outcome, Attributes> outcomes = new ConcurrentHashMap<>();
 
   StoreMetrics(MeterProvider meterProvider, IntSupplier unsettled) {
-    this.meter = meterProvider.meterBuilder(SCOPE).build();
+    this.meter = meterProvider.meterBuilder(SCOPE).setInstrumentationVersion(VERSION).build();
     this.begins = meter.counterBuilder("deferred_span.begins").setUnit("{span}")
         .setDescription("Deferred spans begun through this store").build();
     this.ends = meter.counterBuilder("deferred_span.ends").setUnit("{span}")
@@ -56,7 +64,7 @@ final class StoreMetrics {
         .setDescription("Unreadable records moved to quarantine").build();
     this.dropped = meter.counterBuilder("deferred_span.dropped").setUnit("{span}")
         .setDescription("Finished spans dropped because more than maxRetainedSpans waited for export").build();
-    meter.upDownCounterBuilder("deferred_span.removals.pending").setUnit("{span}")
+    meter.upDownCounterBuilder("deferred_span.removal.pending").setUnit("{span}")
         .setDescription("Spans this host handed to its pipeline whose stored copy is not removed or released yet")
         .buildWithCallback(m -> m.record(unsettled.getAsInt()));
   }
@@ -90,6 +98,18 @@ final class StoreMetrics {
 
   void dropped(int count) {
     dropped.add(count);
+  }
+
+  private static String readVersion() {
+    Properties properties = new Properties();
+    try (InputStream in = StoreMetrics.class.getResourceAsStream("deferred-spans-version.properties")) {
+      if (in != null) {
+        properties.load(in);
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read span-store's version", e);
+    }
+    return properties.getProperty("version", StoreMetrics.class.getPackage().getImplementationVersion());
   }
 
   private static double seconds(long startNanos) {

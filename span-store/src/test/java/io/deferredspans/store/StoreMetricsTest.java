@@ -52,6 +52,12 @@ class StoreMetricsTest {
     return points.stream().collect(Collectors.toMap(LongPointData::getAttributes, LongPointData::getValue));
   }
 
+  private static void assertUpDownCounter(MetricData metric, String unit) {
+    assertEquals(io.opentelemetry.sdk.metrics.data.MetricDataType.LONG_SUM, metric.getType(), metric.getName());
+    assertThat(metric.getLongSumData().isMonotonic()).as("%s is monotonic", metric.getName()).isFalse();
+    assertEquals(unit, metric.getUnit(), metric.getName());
+  }
+
   @Test
   void theRealOtlpExporterCarriesThemOnTheWire() throws Exception {
     try (TestingServer zookeeper = new TestingServer(true);
@@ -69,14 +75,25 @@ class StoreMetricsTest {
       meters.forceFlush().join(10, TimeUnit.SECONDS);
 
       Metric ends = receiver.awaitMetric("deferred_span.ends", WAIT);
+      assertThat(receiver.metricRequests()).flatMap(r -> r.getResourceMetricsList().stream()
+              .flatMap(rm -> rm.getScopeMetricsList().stream()).toList())
+          .filteredOn(scope -> scope.getMetricsList().contains(ends)).first()
+          .satisfies(scope -> {
+            assertEquals(StoreMetrics.SCOPE, scope.getScope().getName());
+            assertEquals(System.getProperty("deferredspans.test.project.version"), scope.getScope().getVersion(),
+                "the meter scope carries the artifact's version on the wire");
+          });
       assertEquals("{span}", ends.getUnit());
       assertThat(ends.getSum().getIsMonotonic()).isTrue();
       NumberDataPoint point = ends.getSum().getDataPoints(0);
       assertEquals(1, point.getAsInt());
       assertEquals("deferred_span.end.outcome", point.getAttributes(0).getKey());
       assertEquals("ended", point.getAttributes(0).getValue().getStringValue());
-      assertEquals(2, receiver.awaitMetric("deferred_span.operation.duration", WAIT).getHistogram()
-          .getDataPointsList().stream().mapToLong(HistogramDataPoint::getCount).sum());
+      Metric duration = receiver.awaitMetric("deferred_span.operation.duration", WAIT);
+      assertEquals(2, duration.getHistogram().getDataPointsList().stream().mapToLong(HistogramDataPoint::getCount).sum());
+      // The operation's property is named, as in db.operation.name and messaging.operation.name.
+      assertThat(duration.getHistogram().getDataPointsList()).allSatisfy(p ->
+          assertEquals("deferred_span.operation.name", p.getAttributes(0).getKey()));
     }
   }
 
@@ -111,6 +128,11 @@ class StoreMetricsTest {
         assertEquals(1, recovery.scanNow().abandoned());
 
         Collection<MetricData> metrics = reader.collectAllMetrics();
+        assertThat(metrics).allSatisfy(m -> {
+          assertEquals(StoreMetrics.SCOPE, m.getInstrumentationScopeInfo().getName());
+          assertThat(m.getInstrumentationScopeInfo().getVersion()).as("scope version of %s", m.getName())
+              .isNotNull().isEqualTo(System.getProperty("deferredspans.test.project.version"));
+        });
         MetricData begins = metric(metrics, "deferred_span.begins");
         assertEquals("{span}", begins.getUnit());
         assertEquals(Map.of(Attributes.empty(), 5L), longPoints(begins));
@@ -124,8 +146,15 @@ class StoreMetricsTest {
             Attributes.of(StoreMetrics.OPERATION, "end"), 2L), counts);
         assertEquals(Map.of(Attributes.of(StoreMetrics.REASON, "owner_deleted"), 1L),
             longPoints(metric(metrics, "deferred_span.abandoned")));
+        // Counts of things that add up across attributes and hosts are UpDownCounters, not gauges; their names are
+        // not pluralised (semantic conventions, naming: "Do not pluralize UpDownCounter names").
+        MetricData open = metric(metrics, "deferred_span.open");
+        assertUpDownCounter(open, "{span}");
         assertEquals(Map.of(Attributes.of(StoreMetrics.SPAN_NAME, "QueueItem"), 2L,
-            Attributes.of(StoreMetrics.SPAN_NAME, "Build"), 1L), longPoints(metric(metrics, "deferred_span.open")));
+            Attributes.of(StoreMetrics.SPAN_NAME, "Build"), 1L), longPoints(open));
+        assertUpDownCounter(metric(metrics, "deferred_span.export.waiting"), "{span}");
+        assertUpDownCounter(metric(metrics, "deferred_span.removal.pending"), "{span}");
+        assertThat(metrics.stream().map(MetricData::getName)).doesNotContain("deferred_span.removals.pending");
         double oldest = metric(metrics, "deferred_span.open.oldest_age").getDoubleGaugeData().getPoints()
             .iterator().next().getValue();
         assertThat(oldest).as("the span begun an hour ago").isBetween(3_500.0, 3_700.0);

@@ -12,7 +12,11 @@ import java.util.List;
  * not name (Zuul's tenants, trigger events, build sets, node requests, playbooks) gets a {@code zuul.*} key, after
  * the CI system the demo imitates. docs/demo.md lists both kinds.
  *
- * <p>The conventions are in development: the names are those of the attribute registry at the time of writing.
+ * <p>Which span is which run, its kind, and which attribute must be there and when: the conventions' requirement
+ * levels (semantic-conventions 1.44.0, release candidate), which {@code CicdConventionsTest} reads from its copy
+ * of their tables and checks the demo's spans against. An attribute the conventions mark as one a sampler may need
+ * is set when the span starts (for a deferred span: at begin, so it is in the stored record); a result is set
+ * when it ends.
  */
 public final class DemoAttributes {
   // OpenTelemetry semantic conventions: CICD.
@@ -20,19 +24,39 @@ public final class DemoAttributes {
   public static final AttributeKey<String> PIPELINE_NAME = AttributeKey.stringKey("cicd.pipeline.name");
   /** One run of the pipeline: the queue item's id. */
   public static final AttributeKey<String> PIPELINE_RUN_ID = AttributeKey.stringKey("cicd.pipeline.run.id");
+  /** Where a person looks at the run: Zuul's status page of the change ({@link #pipelineRunUrl}). */
+  public static final AttributeKey<String> PIPELINE_RUN_URL = AttributeKey.stringKey("cicd.pipeline.run.url.full");
   /** The queue item's result, one of the {@code RESULT_*} values. */
   public static final AttributeKey<String> PIPELINE_RESULT = AttributeKey.stringKey("cicd.pipeline.result");
   /** The job a build runs (e.g. {@code tox-py311}). */
   public static final AttributeKey<String> TASK_NAME = AttributeKey.stringKey("cicd.pipeline.task.name");
   /** One run of a job: the build's uuid. */
   public static final AttributeKey<String> TASK_RUN_ID = AttributeKey.stringKey("cicd.pipeline.task.run.id");
+  /** Where a person looks at one build: Zuul's build page ({@link #taskRunUrl}). */
+  public static final AttributeKey<String> TASK_RUN_URL = AttributeKey.stringKey("cicd.pipeline.task.run.url.full");
   /** A build's result, one of the {@code RESULT_*} values. */
   public static final AttributeKey<String> TASK_RUN_RESULT = AttributeKey.stringKey("cicd.pipeline.task.run.result");
+  /** The executor or merger that did the work; the conventions' worker is identified by it ({@link #worker}). */
+  public static final AttributeKey<String> WORKER_ID = AttributeKey.stringKey("cicd.worker.id");
   /**
    * The executor or merger that did the work. All demo processes share one machine, so this is the process's
    * {@code service.instance.id} rather than a host name.
    */
   public static final AttributeKey<String> WORKER_NAME = AttributeKey.stringKey("cicd.worker.name");
+
+  // OpenTelemetry semantic conventions: general.
+  /**
+   * Why a run or task run did not succeed, set exactly when its status is ERROR (the CICD conventions require it
+   * for the results {@code failure} and {@code error}). The values are Zuul's own result names, a low-cardinality
+   * set of the domain's error identifiers: {@link #ERROR_FAILURE}, {@link #ERROR_CANCELED}, {@link #ERROR_ABORTED}.
+   */
+  public static final AttributeKey<String> ERROR_TYPE = AttributeKey.stringKey("error.type");
+  /** A job (or, for a run, one of its jobs) failed: Zuul's {@code FAILURE}. */
+  public static final String ERROR_FAILURE = "FAILURE";
+  /** The executor stopped a job because the scheduler cancelled it (a gate reset): Zuul's {@code CANCELED}. */
+  public static final String ERROR_CANCELED = "CANCELED";
+  /** The executor shut down under a running job, which another executor runs again: Zuul's {@code ABORTED}. */
+  public static final String ERROR_ABORTED = "ABORTED";
 
   // OpenTelemetry semantic conventions: VCS.
   /** The change under test (Gerrit's change number). */
@@ -74,7 +98,33 @@ public final class DemoAttributes {
   public static final List<AttributeKey<String>> RESULT_KEYS =
       List.of(TASK_RUN_RESULT, PIPELINE_RESULT, BUILDSET_RESULT, MERGE_RESULT);
 
+  /**
+   * The web address of the demo's Zuul, for the runs' URLs. There is no web UI: {@code .example} is reserved for
+   * examples (RFC 2606), so no reader can mistake it for a real server. The paths are those of Zuul's web UI.
+   */
+  public static final String WEB_URL = "https://zuul.example";
+
   private DemoAttributes() {}
+
+  /** The status page of the change under test in its pipeline: where Zuul shows a queue item. */
+  public static String pipelineRunUrl(String tenant, Change change) {
+    return WEB_URL + "/t/" + tenant + "/status/change/" + change.number() + "," + change.patchset();
+  }
+
+  /** The page of one build. */
+  public static String taskRunUrl(String tenant, String buildUuid) {
+    return WEB_URL + "/t/" + tenant + "/build/" + buildUuid;
+  }
+
+  /** What a task run (a {@code Build} or its {@code JobExecution}) carries from its start: task, run id, URL. */
+  public static Attributes taskRun(String tenant, String job, String buildUuid) {
+    return Attributes.of(TASK_NAME, job, TASK_RUN_ID, buildUuid, TASK_RUN_URL, taskRunUrl(tenant, buildUuid));
+  }
+
+  /** The conventions' worker ({@code cicd.worker.id}, required, and {@code cicd.worker.name}): one process. */
+  public static Attributes worker(String instanceId) {
+    return Attributes.of(WORKER_ID, instanceId, WORKER_NAME, instanceId);
+  }
 
   /** The VCS attributes of a change: which repository, which change, which patchset. */
   public static Attributes vcs(Change change) {

@@ -18,7 +18,8 @@ public final class ExecutorMain {
     DemoProcess process = DemoProcess.start("executor", cli);
     ExecutorWorker worker =
         process.register(
-            new ExecutorWorker(new Znodes(process.client()), process.telemetry(), (int) cli.getLong("slots", 2)));
+            new ExecutorWorker(new Znodes(process.client()), process.telemetry(), (int) cli.getLong("slots", 2),
+                StepProcess.withThisProcessSettings()));
     worker.start();
     process.runUntilStopped();
   }

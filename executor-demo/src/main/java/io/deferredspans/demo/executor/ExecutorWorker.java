@@ -46,11 +46,11 @@ final class ExecutorWorker implements AutoCloseable {
    */
   private final Set<String> startedBuilds = ConcurrentHashMap.newKeySet();
 
-  ExecutorWorker(Znodes znodes, DemoTelemetry telemetry, int slots) {
+  ExecutorWorker(Znodes znodes, DemoTelemetry telemetry, int slots, StepProcess stepProcess) {
     String id = telemetry.instanceId();
     this.merges = new RequestQueue<>(znodes, DemoPaths.MERGE_REQUESTS, MergeRequest.class, id);
     this.builds = new RequestQueue<>(znodes, DemoPaths.BUILD_REQUESTS, BuildRequest.class, id);
-    this.runner = new JobRunner(telemetry);
+    this.runner = new JobRunner(telemetry, stepProcess);
     this.slots = new Semaphore(slots);
     this.workers = Executors.newFixedThreadPool(slots);
   }

@@ -34,11 +34,13 @@ final class JobRunner {
 
   private final Tracer tracer;
   private final SimulatedSteps steps;
+  private final StepProcess stepProcess;
   private final String instanceId;
 
-  JobRunner(DemoTelemetry telemetry) {
+  JobRunner(DemoTelemetry telemetry, StepProcess stepProcess) {
     this.tracer = telemetry.tracer();
     this.steps = new SimulatedSteps(tracer);
+    this.stepProcess = stepProcess;
     this.instanceId = telemetry.instanceId();
   }
 
@@ -48,7 +50,7 @@ final class JobRunner {
         tracer.spanBuilder("MergeJob")
             .setParent(DemoTelemetry.remoteParent(request.traceparent()))
             .setSpanKind(SpanKind.CONSUMER)
-            .setAttribute(DemoAttributes.WORKER_NAME, instanceId)
+            .setAllAttributes(DemoAttributes.worker(instanceId))
             .setAttribute(DemoAttributes.PIPELINE_RUN_ID, request.itemId())
             .setAllAttributes(DemoAttributes.vcs(request.change()))
             .startSpan();
@@ -60,7 +62,7 @@ final class JobRunner {
       span.setAttribute(DemoAttributes.MERGE_RESULT, MERGED);
       merged = true;
     } catch (InterruptedException e) {
-      span.setStatus(StatusCode.ERROR, "executor shut down; the merge is handed to another executor");
+      failed(span, DemoAttributes.ERROR_ABORTED, "executor shut down; the merge is handed to another executor");
     } finally {
       span.end();
     }
@@ -77,14 +79,15 @@ final class JobRunner {
 
   void build(RequestQueue<BuildRequest> queue, RequestQueue.Claimed<BuildRequest> claimed) throws Exception {
     BuildRequest request = claimed.request();
+    // The task run as the executor runs it (CICD conventions: kind INTERNAL), under the scheduler's Build span;
+    // what a sampler may need is set at start.
     Span span =
         tracer.spanBuilder("JobExecution")
             .setParent(DemoTelemetry.remoteParent(request.traceparent()))
-            .setSpanKind(SpanKind.CONSUMER)
-            .setAttribute(DemoAttributes.WORKER_NAME, instanceId)
+            .setSpanKind(SpanKind.INTERNAL)
+            .setAllAttributes(DemoAttributes.taskRun(DemoPaths.TENANT, request.job(), request.uuid()))
+            .setAllAttributes(DemoAttributes.worker(instanceId))
             .setAttribute(DemoAttributes.PIPELINE_RUN_ID, request.itemId())
-            .setAttribute(DemoAttributes.TASK_RUN_ID, request.uuid())
-            .setAttribute(DemoAttributes.TASK_NAME, request.job())
             .startSpan();
     Optional<String> result;
     try {
@@ -115,19 +118,24 @@ final class JobRunner {
       runSteps(request);
       result = request.failsOnPurpose() ? FAILURE : SUCCESS;
       if (request.failsOnPurpose()) {
-        span.setStatus(StatusCode.ERROR, "failed on purpose, to show a gate reset");
+        failed(span, DemoAttributes.ERROR_FAILURE, "failed on purpose, to show a gate reset");
       }
     } catch (InterruptedException e) {
       if (!cancelRequested.getAsBoolean()) {
-        span.setStatus(StatusCode.ERROR, "executor shut down; the build is handed to another executor");
+        failed(span, DemoAttributes.ERROR_ABORTED, "executor shut down; the build is handed to another executor");
         return Optional.empty();
       }
       // Interrupted by ExecutorWorker because the scheduler asked for the build to be cancelled.
       result = CANCELLATION;
-      span.setStatus(StatusCode.ERROR, "cancelled by the scheduler");
+      failed(span, DemoAttributes.ERROR_CANCELED, "cancelled by the scheduler");
     }
     span.setAttribute(DemoAttributes.TASK_RUN_RESULT, result);
     return Optional.of(result);
+  }
+
+  /** An ERROR status always says why, in {@code error.type} (recording errors, semantic conventions). */
+  private static void failed(Span span, String errorType, String description) {
+    span.setStatus(StatusCode.ERROR, description).setAttribute(DemoAttributes.ERROR_TYPE, errorType);
   }
 
   /** Zuul's job phases: prepare the repositories, set up the nodes, run each playbook, clean up. */
@@ -140,7 +148,11 @@ final class JobRunner {
     });
     steps.step("Setup", d * 7 / 100, Attributes.empty());
     playbook("pre-run", "playbooks/base/pre.yaml", d * 15 / 100);
-    playbook("run", "playbooks/" + request.job() + ".yaml", d * 50 / 100);
+    // The job's own playbook runs as a process, as ansible-playbook does in Zuul: its span, in that process, is a
+    // child of this step's, through TRACEPARENT in the process's environment.
+    String run = "playbooks/" + request.job() + ".yaml";
+    steps.step("Playbook run", Attributes.of(DemoAttributes.PLAYBOOK, run),
+        () -> stepProcess.run(run, d * 50 / 100, request.uuid()));
     playbook("post-run", "playbooks/base/post.yaml", d * 15 / 100);
     steps.step("Cleanup", d * 5 / 100, Attributes.empty());
   }

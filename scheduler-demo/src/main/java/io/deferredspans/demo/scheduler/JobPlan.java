@@ -26,10 +26,20 @@ final class JobPlan {
   private final Duration itemLifetime;
 
   private final boolean gateReset;
+  private final boolean failEveryBuildSet;
 
   JobPlan(Duration itemLifetime, boolean gateReset) {
+    this(itemLifetime, gateReset, false);
+  }
+
+  /**
+   * @param failEveryBuildSet the first job fails in the build set after the reset too, so that the run fails (the
+   *     demo never asks for it; tests of a failed pipeline run do)
+   */
+  JobPlan(Duration itemLifetime, boolean gateReset, boolean failEveryBuildSet) {
     this.itemLifetime = itemLifetime;
     this.gateReset = gateReset;
+    this.failEveryBuildSet = failEveryBuildSet;
   }
 
   long mergeMillis() {
@@ -41,7 +51,7 @@ final class JobPlan {
   }
 
   List<BuildEntry> newBuilds(int buildSetNumber) {
-    boolean failFirstJob = gateReset && buildSetNumber == 1;
+    boolean failFirstJob = gateReset && (buildSetNumber == 1 || failEveryBuildSet);
     return JOBS.stream()
         .map(job -> failFirstJob && job == JOBS.get(0)
             ? new BuildEntry(newId(), job.name(), share(FAILING_BUILD_SHARE), true, null)

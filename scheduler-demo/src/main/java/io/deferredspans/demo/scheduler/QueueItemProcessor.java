@@ -20,6 +20,7 @@ import io.deferredspans.sdk.DeferredSpanRecord;
 import io.deferredspans.sdk.DeferredTracing;
 import io.deferredspans.store.DeferredSpanStore;
 import io.opentelemetry.api.common.Attributes;
+import io.opentelemetry.api.trace.SpanKind;
 import io.opentelemetry.api.trace.StatusCode;
 import java.util.ArrayList;
 import java.util.List;
@@ -140,7 +141,7 @@ final class QueueItemProcessor {
     ops.add(updateOp(item, value.withNodeRequest(ItemState.NODES_REQUESTED, nodeRequest)));
     DeferredSpanEnding ending =
         DeferredSpanEnding.builder()
-            .setAttribute(DemoAttributes.WORKER_NAME, result.get().value().merger())
+            .setAllAttributes(DemoAttributes.worker(result.get().value().merger()))
             .setAttribute(DemoAttributes.MERGE_RESULT, result.get().value().result())
             .build();
     Transitions.attemptEnd("request nodes for " + value.id(),
@@ -157,9 +158,12 @@ final class QueueItemProcessor {
     List<BuildEntry> builds = plan.newBuilds(value.buildSetNumber());
     List<CuratorOp> ops = new ArrayList<>();
     for (BuildEntry build : builds) {
-      // The Build span starts now, at launch, and is ended by whichever scheduler sees the build's result.
+      // The Build span starts now, at launch, and is ended by whichever scheduler sees the build's result. It is
+      // a task run (CICD conventions: kind INTERNAL), whose name, id and URL a sampler may need: set at begin.
       DeferredSpanRecord span =
           deferred.spanBuilder("Build").setParent(buildSet.get().asParentContext())
+              .setSpanKind(SpanKind.INTERNAL)
+              .setAllAttributes(DemoAttributes.taskRun(DemoPaths.TENANT, build.job(), build.uuid()))
               .setOwner(DemoPaths.item(value.id())).begin();
       BuildRequest request =
           new BuildRequest(build.uuid(), value.id(), build.job(), value.change(), build.durationMillis(),
@@ -207,10 +211,7 @@ final class QueueItemProcessor {
     QueueItem value = item.value();
     String outcome = result.value().result();
     DeferredSpanEnding ending =
-        buildEnding(build, outcome)
-            .setAttribute(DemoAttributes.WORKER_NAME, result.value().executor())
-            .setStatus(FAILURE.equals(outcome) ? StatusCode.ERROR : StatusCode.UNSET)
-            .build();
+        buildEnding(outcome).setAllAttributes(DemoAttributes.worker(result.value().executor())).build();
     List<CuratorOp> ops =
         List.of(
             client.transactionOp().delete().withVersion(result.version()).forPath(DemoPaths.buildResult(build.uuid())),
@@ -258,16 +259,18 @@ final class QueueItemProcessor {
             client.transactionOp().delete().forPath(DemoPaths.cancel(request)),
             client.transactionOp().delete().forPath(request),
             updateOp(item, value.withBuilds(ItemState.BUILDING, withResult(value, build, CANCELLATION))));
-    DeferredSpanEnding ending = buildEnding(build, CANCELLATION).build();
+    DeferredSpanEnding ending = buildEnding(CANCELLATION).build();
     Transitions.attemptEnd("withdraw unclaimed build " + build.job() + " of " + value.id(),
         () -> store.endDeferredSpan(SpanKeys.build(build.uuid()), ending, ops));
   }
 
-  private static DeferredSpanEnding.Builder buildEnding(BuildEntry build, String outcome) {
-    return DeferredSpanEnding.builder()
-        .setAttribute(DemoAttributes.TASK_RUN_ID, build.uuid())
-        .setAttribute(DemoAttributes.TASK_NAME, build.job())
-        .setAttribute(DemoAttributes.TASK_RUN_RESULT, outcome);
+  /** A Build's end: its result (its name, id and URL are in the record since launch), and why it failed. */
+  private static DeferredSpanEnding.Builder buildEnding(String outcome) {
+    DeferredSpanEnding.Builder ending =
+        DeferredSpanEnding.builder().setAttribute(DemoAttributes.TASK_RUN_RESULT, outcome);
+    return FAILURE.equals(outcome)
+        ? ending.setStatus(StatusCode.ERROR).setAttribute(DemoAttributes.ERROR_TYPE, DemoAttributes.ERROR_FAILURE)
+        : ending;
   }
 
   private static List<BuildEntry> withResult(QueueItem value, BuildEntry build, String outcome) {
@@ -315,18 +318,18 @@ final class QueueItemProcessor {
   private void dequeue(Versioned<QueueItem> item) throws Exception {
     QueueItem value = item.value();
     boolean success = value.builds().stream().allMatch(b -> SUCCESS.equals(b.result()));
-    DeferredSpanEnding ending =
+    // The pipeline's name, the run's id and URL are in the record since the item was enqueued.
+    DeferredSpanEnding.Builder ending =
         DeferredSpanEnding.builder()
-            .setAttribute(DemoAttributes.PIPELINE_NAME, DemoPaths.PIPELINE)
-            .setAttribute(DemoAttributes.PIPELINE_RUN_ID, value.id())
             .setAttribute(DemoAttributes.PIPELINE_RESULT, success ? SUCCESS : FAILURE)
             .setAllAttributes(DemoAttributes.vcs(value.change()))
             .setAttribute(DemoAttributes.TENANT, DemoPaths.TENANT)
-            .setAttribute(DemoAttributes.EVENT_ID, value.eventId())
-            .setStatus(success ? StatusCode.UNSET : StatusCode.ERROR)
-            .build();
+            .setAttribute(DemoAttributes.EVENT_ID, value.eventId());
+    if (!success) {
+      ending.setStatus(StatusCode.ERROR).setAttribute(DemoAttributes.ERROR_TYPE, DemoAttributes.ERROR_FAILURE);
+    }
     Transitions.attemptEnd("dequeue " + value.id(),
-        () -> store.endDeferredSpan(SpanKeys.item(value.id()), ending,
+        () -> store.endDeferredSpan(SpanKeys.item(value.id()), ending.build(),
             client.transactionOp().delete().withVersion(item.version()).forPath(DemoPaths.item(value.id()))));
   }
 

@@ -57,9 +57,16 @@ final class TriggerEventConsumer {
             .setAllAttributes(DemoAttributes.vcs(event.change()))
             .startSpan();
     try (Scope ignored = processing.makeCurrent()) {
+      // The pipeline run (CICD conventions: kind SERVER). What identifies the run is known now and goes into the
+      // stored record, where the sampler sees it too; the result is added by whoever ends the span.
       DeferredSpanRecord itemSpan =
           telemetry.deferred().spanBuilder("QueueItem")
               .setNoParent()
+              .setSpanKind(SpanKind.SERVER)
+              .setAttribute(DemoAttributes.PIPELINE_NAME, DemoPaths.PIPELINE)
+              .setAttribute(DemoAttributes.PIPELINE_RUN_ID, itemId)
+              .setAttribute(DemoAttributes.PIPELINE_RUN_URL,
+                  DemoAttributes.pipelineRunUrl(DemoPaths.TENANT, event.change()))
               .addLink(processing.getSpanContext())
               .setOwner(DemoPaths.item(itemId))
               .begin();

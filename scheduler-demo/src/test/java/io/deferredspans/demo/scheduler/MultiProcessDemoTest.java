@@ -145,6 +145,10 @@ class MultiProcessDemoTest {
       ReceivedSpan job = children(trace, build, "JobExecution").get(0);
       assertThat(children(trace, job, null)).extracting(ReceivedSpan::name)
           .contains("RepoPrep", "Setup", "Playbook run", "Cleanup");
+      // The job's playbook ran as a process of its own, parented through TRACEPARENT in its environment.
+      ReceivedSpan playbook = single(children(trace, job, "Playbook run"), "Playbook run");
+      assertThat(children(trace, playbook, "ansible-playbook")).singleElement()
+          .satisfies(p -> assertThat(p.statusCode()).isNotEqualTo("STATUS_CODE_ERROR"));
     }
 
     // The item's own trace is linked, not parented, to the event that caused it.

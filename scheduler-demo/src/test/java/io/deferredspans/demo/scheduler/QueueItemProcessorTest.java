@@ -2,6 +2,7 @@ package io.deferredspans.demo.scheduler;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.deferredspans.demo.common.DemoAttributes;
 import io.deferredspans.demo.common.DemoPaths;
 import io.deferredspans.demo.common.DemoTelemetry;
 import io.deferredspans.demo.common.Messages.BuildEntry;
@@ -129,7 +130,8 @@ class QueueItemProcessorTest {
   /** What the scheduler does when it launches a build: its Build span and its request, in one transaction. */
   private BuildEntry launch(BuildEntry build) throws Exception {
     DeferredSpanRecord span =
-        telemetry.deferred().spanBuilder("Build").setOwner(DemoPaths.item(ITEM)).begin();
+        telemetry.deferred().spanBuilder("Build").setOwner(DemoPaths.item(ITEM))
+            .setAllAttributes(DemoAttributes.taskRun(DemoPaths.TENANT, build.job(), build.uuid())).begin();
     store.beginDeferredSpan(SpanKeys.build(build.uuid()), span,
         client.transactionOp().create().forPath(DemoPaths.buildRequest(build.uuid()), new byte[0]));
     return build;
