@@ -67,9 +67,19 @@ public final class DemoTelemetry implements Closeable {
    *     sends
    */
   public static DemoTelemetry start(String serviceName, String instanceId, String traceFilesEndpoint) {
+    return start(serviceName, instanceId, traceFilesEndpoint, Map.of());
+  }
+
+  /**
+   * As {@link #start(String, String, String)}, with {@code defaults} beneath the user's settings, as if set in
+   * the environment: how a test in one JVM gives each process its own sampler or batch delay.
+   */
+  public static DemoTelemetry start(String serviceName, String instanceId, String traceFilesEndpoint,
+      Map<String, String> defaults) {
     List<String> exporters = new ArrayList<>();
     AutoConfiguredOpenTelemetrySdkBuilder builder =
         AutoConfiguredOpenTelemetrySdk.builder()
+            .addPropertiesSupplier(() -> defaults)
             .addPropertiesCustomizer(config -> {
               Map<String, String> settings = demoSettings(config, serviceName, instanceId, traceFilesEndpoint);
               exporters.clear();

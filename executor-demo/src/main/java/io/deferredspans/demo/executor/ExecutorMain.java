@@ -19,7 +19,7 @@ public final class ExecutorMain {
     ExecutorWorker worker =
         process.register(
             new ExecutorWorker(new Znodes(process.client()), process.telemetry(), (int) cli.getLong("slots", 2),
-                StepProcess.withThisProcessSettings()));
+                StepProcess.withThisProcessSettings(process.telemetry(), cli.require(DemoProcess.TRACES_ENDPOINT))));
     worker.start();
     process.runUntilStopped();
   }

@@ -2,7 +2,6 @@ package io.deferredspans.demo.executor;
 
 import io.deferredspans.demo.common.DemoAttributes;
 import io.deferredspans.demo.common.DemoTelemetry;
-import io.deferredspans.demo.common.OtlpJsonLinesFileSpanExporterProvider;
 import io.deferredspans.sdk.MalformedTraceparentException;
 import io.deferredspans.sdk.TraceParent;
 import io.opentelemetry.api.trace.Span;
@@ -37,28 +36,33 @@ final class StepProcess {
   private static final Logger log = LoggerFactory.getLogger(StepProcess.class);
   private static final long STOP_WAIT_SECONDS = 10;
 
+  private final String tracesEndpoint;
+  private final String instanceId;
   private final Map<String, String> telemetrySettings;
   private final Consumer<String> output;
 
-  /** @param telemetrySettings the {@code otel.*} settings a step process starts its SDK with (as {@code -D}) */
-  StepProcess(Map<String, String> telemetrySettings) {
-    this(telemetrySettings, line -> log.info("step: {}", line));
-  }
-
-  /** @param output takes each line the step prints, as a job log would (Zuul streams a playbook's output) */
-  StepProcess(Map<String, String> telemetrySettings, Consumer<String> output) {
+  /**
+   * @param tracesEndpoint where a step process sends its spans for the demo's trace files (the launcher's sink)
+   * @param instanceId the executor's {@code service.instance.id}; a step process is {@code <instanceId>.step-<id>}
+   * @param telemetrySettings further {@code otel.*} settings a step process starts its SDK with (as {@code -D})
+   * @param output takes each line the step prints, as a job log would (Zuul streams a playbook's output)
+   */
+  StepProcess(String tracesEndpoint, String instanceId, Map<String, String> telemetrySettings,
+      Consumer<String> output) {
+    this.tracesEndpoint = tracesEndpoint;
+    this.instanceId = instanceId;
     this.telemetrySettings = Map.copyOf(telemetrySettings);
     this.output = output;
   }
 
-  /** Step processes with the OpenTelemetry settings this JVM was started with: its {@code otel.*} properties. */
-  static StepProcess withThisProcessSettings() {
+  /** Step processes of {@code executor}, with the {@code otel.*} properties this JVM was started with. */
+  static StepProcess withThisProcessSettings(DemoTelemetry executor, String tracesEndpoint) {
     Map<String, String> settings = new LinkedHashMap<>();
     System.getProperties().stringPropertyNames().stream()
-        .filter(name -> name.startsWith("otel.") || name.equals(OtlpJsonLinesFileSpanExporterProvider.FILE_PROPERTY))
+        .filter(name -> name.startsWith("otel."))
         .sorted()
         .forEach(name -> settings.put(name, System.getProperty(name)));
-    return new StepProcess(settings);
+    return new StepProcess(tracesEndpoint, executor.instanceId(), settings, line -> log.info("step: {}", line));
   }
 
   /**
@@ -110,19 +114,14 @@ final class StepProcess {
     command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     // A short-lived JVM: small heap, quick start.
     command.addAll(List.of("-Xmx64m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"));
-    telemetrySettings.forEach((name, value) -> {
-      // Every process writes a JSON lines file of its own (two writers of one file would interleave).
-      String ownValue = name.equals(OtlpJsonLinesFileSpanExporterProvider.FILE_PROPERTY)
-          ? value.replaceFirst("\\.jsonl$", "") + ".step-" + stepId + ".jsonl"
-          : value;
-      command.add("-D" + name + "=" + ownValue);
-    });
+    telemetrySettings.forEach((name, value) -> command.add("-D" + name + "=" + value));
+    // Its own service.instance.id, so the launcher writes its spans to a file of its own.
     command.addAll(List.of("-cp", System.getProperty("java.class.path"), StepProcess.class.getName(),
-        playbook, Long.toString(millis)));
+        playbook, Long.toString(millis), instanceId + ".step-" + stepId, tracesEndpoint));
     return command;
   }
 
-  /** The step process: {@code PLAYBOOK MILLIS}; its parent comes from its environment. */
+  /** The step process: {@code PLAYBOOK MILLIS INSTANCE_ID TRACES_ENDPOINT}; its parent comes from its environment. */
   public static void main(String[] args) throws InterruptedException {
     String playbook = args[0];
     long millis = Long.parseLong(args[1]);
@@ -133,7 +132,7 @@ final class StepProcess {
     } catch (MalformedTraceparentException e) {
       System.err.println("starting a trace of its own: " + e.getMessage());
     }
-    DemoTelemetry telemetry = DemoTelemetry.start(Map.of());
+    DemoTelemetry telemetry = DemoTelemetry.start("executor", args[2], args[3]);
     Span span = telemetry.tracer().spanBuilder(SPAN_NAME).setParent(parent)
         .setAttribute(DemoAttributes.PLAYBOOK, playbook).startSpan();
     AtomicBoolean finished = new AtomicBoolean();

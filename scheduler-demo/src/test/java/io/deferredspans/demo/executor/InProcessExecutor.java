@@ -15,10 +15,14 @@ public final class InProcessExecutor implements AutoCloseable {
     this.worker = worker;
   }
 
-  /** @param telemetrySettings what the job's step processes start their OpenTelemetry SDK with */
-  public static InProcessExecutor start(Znodes znodes, DemoTelemetry telemetry, int slots,
+  /**
+   * @param tracesEndpoint where the job's step processes send their spans
+   * @param telemetrySettings what else the job's step processes start their OpenTelemetry SDK with
+   */
+  public static InProcessExecutor start(Znodes znodes, DemoTelemetry telemetry, int slots, String tracesEndpoint,
       Map<String, String> telemetrySettings) {
-    ExecutorWorker worker = new ExecutorWorker(znodes, telemetry, slots, new StepProcess(telemetrySettings));
+    StepProcess steps = new StepProcess(tracesEndpoint, telemetry.instanceId(), telemetrySettings, line -> { });
+    ExecutorWorker worker = new ExecutorWorker(znodes, telemetry, slots, steps);
     worker.start();
     return new InProcessExecutor(worker);
   }

@@ -3,7 +3,6 @@ package io.deferredspans.demo.executor;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.deferredspans.demo.common.DemoTelemetry;
-import io.deferredspans.demo.scheduler.OtlpTestSettings;
 import io.deferredspans.otlp.json.ReceivedSpan;
 import io.deferredspans.testing.otlp.OtlpTestReceiver;
 import io.opentelemetry.api.trace.Span;
@@ -26,6 +25,7 @@ class StepProcessTest {
   private static final Duration WAIT = Duration.ofSeconds(60);
 
   private OtlpTestReceiver receiver;
+  private OtlpTestReceiver executorSpans;
   private DemoTelemetry executor;
   private StepProcess steps;
   private final CountDownLatch started = new CountDownLatch(1);
@@ -33,10 +33,10 @@ class StepProcessTest {
   @BeforeEach
   void start() {
     receiver = OtlpTestReceiver.start();
-    // The executor's own spans are not what these tests look at: only the step process exports, to the receiver.
-    executor = DemoTelemetry.start(
-        Map.of("otel.traces.exporter", "none", "otel.metrics.exporter", "none", "otel.logs.exporter", "none"));
-    steps = new StepProcess(OtlpTestSettings.to(receiver, "executor-1"), line -> {
+    // The executor's own spans are not what these tests look at: they go elsewhere, the step's to receiver.
+    executorSpans = OtlpTestReceiver.start();
+    executor = DemoTelemetry.start("executor", "executor-1", executorSpans.httpEndpoint());
+    steps = new StepProcess(receiver.httpEndpoint(), "executor-1", Map.of("otel.bsp.schedule.delay", "100"), line -> {
       if (line.equals(StepProcess.STARTED)) {
         started.countDown();
       }
@@ -46,6 +46,7 @@ class StepProcessTest {
   @AfterEach
   void stop() {
     executor.close();
+    executorSpans.close();
     receiver.close();
   }
 

@@ -18,7 +18,6 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -164,8 +163,10 @@ class CicdConventionsTest {
         CuratorFramework client = ZooKeeperConnection.connect(zookeeper.getConnectString(), Duration.ofSeconds(10))) {
       Znodes znodes = new Znodes(client);
       znodes.ensureFolders();
-      try (DemoTelemetry scheduling = DemoTelemetry.start(settings("scheduler-1", receiver));
-          DemoTelemetry executing = DemoTelemetry.start(settings("executor-1", receiver))) {
+      try (DemoTelemetry scheduling =
+              DemoTelemetry.start("scheduler", "scheduler-1", receiver.httpEndpoint(), RECORDING_SAMPLER);
+          DemoTelemetry executing =
+              DemoTelemetry.start("executor", "executor-1", receiver.httpEndpoint(), RECORDING_SAMPLER)) {
         DeferredSpanStore store =
             DeferredSpanStore.builder(client, scheduling.deferred()).basePath(DemoPaths.SPAN_STORE).build();
         store.start();
@@ -173,7 +174,7 @@ class CicdConventionsTest {
         try (PipelineScheduler scheduler = new PipelineScheduler(new TriggerEventConsumer(znodes, store, scheduling),
                 new QueueItemProcessor(znodes, store, scheduling, plan));
             InProcessExecutor executor =
-                InProcessExecutor.start(znodes, executing, 3, settings("executor-1", receiver))) {
+                InProcessExecutor.start(znodes, executing, 3, receiver.httpEndpoint(), RECORDING_SAMPLER)) {
           scheduler.start();
           new EventSource(client, scheduling).patchsetUploaded(1001);
           await().atMost(WAIT).until(() -> !named(receiver.spans(), "QueueItem").isEmpty());
@@ -186,10 +187,7 @@ class CicdConventionsTest {
     }
   }
 
-  /** The demo's settings, and the sampler that records what each span had at its creation. */
-  private static Map<String, String> settings(String instance, OtlpTestReceiver receiver) {
-    Map<String, String> settings = new HashMap<>(OtlpTestSettings.to(receiver, instance));
-    settings.put("otel.traces.sampler", CreationRecordingSampler.NAME);
-    return settings;
-  }
+  /** The sampler that records what each span had at its creation, and short batches. */
+  private static final Map<String, String> RECORDING_SAMPLER =
+      Map.of("otel.traces.sampler", CreationRecordingSampler.NAME, "otel.bsp.schedule.delay", "100");
 }
