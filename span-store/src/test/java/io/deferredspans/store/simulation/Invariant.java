@@ -9,7 +9,8 @@ enum Invariant {
   CALLER_OP_OUTCOME_WRONG(
       "a call reported its caller operation applied and it was not, or reported 'nothing written' and it was"),
   APPLIED_AFTER_RETURN(
-      "something of a call was applied after it returned: an item re-created after its end removed it [15 §1]"),
+      "something of a call was applied after it returned: its item created after the call returned, or again "
+          + "after its end removed it [15 §1]"),
   ENDED_TWICE("one begin of a span was reported ENDED to more than one end call [15 §1]"),
   COMMITTED_SPAN_NOT_EXPORTED(
       "a span whose begin committed (or an orphan recovery must abandon) never reached the collector [2.4]"),
@@ -22,7 +23,7 @@ enum Invariant {
       "an orphan (owner gone) was not ended by recovery after healing: a tick stopped before it [2.1, 2.2]"),
   RECOVERY_SCAN_FAILED("recovery's scanNow() threw after healing: one record stops the scan [2.1, 2.2]"),
   SWEEP_PROGRESS_LOST(
-      "an orphan in a late shard was not ended within two sweep periods while leadership moved [2.9]"),
+      "an orphan in a late shard was not ended within three sweep periods while leadership moved [2.9]"),
   NEWER_VERSION_NOT_LEFT("a record of a newer format version was not left where it is (record-format §5) [2.3]"),
   RETENTION_BOUND_EXCEEDED(
       "more finished spans waited than maxRetainedSpans after recovery had ticks to enforce it [2.8]");

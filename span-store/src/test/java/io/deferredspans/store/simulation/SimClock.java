@@ -13,6 +13,7 @@ final class SimClock {
   static boolean awaitQuietly(Callable<Boolean> condition, long millis) {
     try {
       Awaitility.await()
+          .pollInSameThread() // thousands of waits: no thread of their own each
           .pollDelay(Duration.ZERO)
           .pollInterval(Duration.ofMillis(25))
           .atMost(Duration.ofMillis(millis))

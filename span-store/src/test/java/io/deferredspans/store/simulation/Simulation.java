@@ -69,6 +69,8 @@ final class Simulation {
     final DeferredSpanRecord record;
     BeginOutcome outcome;
     String detail = "";
+    /** For a begin not reported committed: whether its item was absent when the call returned. */
+    boolean absentAtReturn;
 
     BeginCall(String key, String item, DeferredSpanRecord record) {
       this.key = key;
@@ -323,10 +325,23 @@ final class Simulation {
     } finally {
       disarm(host);
     }
+    if (call.outcome != BeginOutcome.COMMITTED) {
+      call.absentAtReturn = absentNow(item);
+    }
     if (logged) {
       report.step("begin " + key + "@" + host.name + (fault == null ? "" : "[" + fault + "]") + "=" + call.outcome);
     }
     return call;
+  }
+
+  /** Whether {@code path} is absent right now, as the leader sees it; false if that cannot be told. */
+  private boolean absentNow(String path) {
+    try {
+      shared.observer.getZookeeperClient().getZooKeeper().sync(path);
+      return shared.observer.checkExists().forPath(path) == null;
+    } catch (Exception cannotTell) {
+      return false;
+    }
   }
 
   private java.util.Optional<String> existingKey() throws Exception {
@@ -507,8 +522,10 @@ final class Simulation {
       }
     }, period, period, TimeUnit.MILLISECONDS);
     boolean ended;
+    long limit;
     try {
-      long limit = 2 * SimHost.SWEEP_PERIOD.toMillis() + SimHost.GRACE_PERIOD.toMillis() + 300;
+      // A pass takes one sweep period; the owner is checked again a grace period later. Three periods are ample.
+      limit = 3 * SimHost.SWEEP_PERIOD.toMillis() + SimHost.GRACE_PERIOD.toMillis() + 500;
       ended = SimClock.awaitQuietly(() -> shared.observer.checkExists().forPath(orphan.path) == null, limit);
     } finally {
       mover.cancel(false);
@@ -516,7 +533,8 @@ final class Simulation {
     if (!ended) {
       report.violation(Invariant.SWEEP_PROGRESS_LOST, orphan.path + " (shard "
           + ZKPaths.getNodeFromPath(ZKPaths.getPathAndNode(orphan.path).getPath()) + ") still open after "
-          + (2 * SimHost.SWEEP_PERIOD.toMillis()) + " ms of leadership moving every " + period + " ms");
+          + limit + " ms (sweep period " + SimHost.SWEEP_PERIOD.toMillis() + " ms) of leadership moving every "
+          + period + " ms");
     }
     hosts.forEach(host -> host.setExporterMode(RecordingExporter.Mode.OK));
     report.step("leadership churn, orphan " + orphan.path + (ended ? " ended" : " NOT ended")
@@ -655,6 +673,9 @@ final class Simulation {
       if (!deleted.isEmpty() && created.stream().anyMatch(at -> at > deleted.get(0))) {
         report.violation(Invariant.APPLIED_AFTER_RETURN, call.item + " created again after its end removed it"
             + " (begin returned " + call.outcome + (call.detail.isEmpty() ? "" : ": " + call.detail) + ")");
+      } else if (call.absentAtReturn && !created.isEmpty()) {
+        report.violation(Invariant.APPLIED_AFTER_RETURN, call.item + " created after its begin had returned "
+            + call.outcome + (call.detail.isEmpty() ? "" : ": " + call.detail));
       }
       if (call.outcome == BeginOutcome.COMMITTED && created.isEmpty()) {
         report.violation(Invariant.CALLER_OP_OUTCOME_WRONG, call.item + ": begin committed, item never created");
