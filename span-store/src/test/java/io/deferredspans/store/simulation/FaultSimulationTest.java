@@ -29,8 +29,8 @@ import org.junit.jupiter.api.Test;
  * Invariant} after healing. Fails with the count per invariant and the seeds that break it.
  *
  * <p>{@code -Dsim.schedules=K} (default 2000; the pom sets what CI runs) schedules from seed {@code
- * -Dsim.from=S} (default 1); {@code -Dsim.seed=N} replays the one schedule of seed N and prints its steps; {@code -Dsim.parallel=P}
- * schedules at once (default 16).
+ * -Dsim.from=S} (default 1); {@code -Dsim.seed=N} replays the one schedule of seed N and prints its steps;
+ * {@code -Dsim.parallel=P} schedules at once (default 16); {@code -Dsim.log=info} keeps the store's logs.
  */
 class FaultSimulationTest {
   static {

@@ -145,7 +145,6 @@ final class SimHost {
     }
     boolean settled = store.shutdown().join(3, TimeUnit.SECONDS).isSuccess();
     tracing.getTracerProvider().ifPresent(provider -> provider.shutdown().join(3, TimeUnit.SECONDS));
-    plan.recordSessionLoss(); // its claims go with its session
     client.close();
     return settled;
   }

@@ -499,8 +499,8 @@ final class Simulation {
   }
 
   /**
-   * Leadership moves every third of a sweep period for two periods, while an orphan waits in a late shard and a
-   * span the collector keeps is answered with failure: each leader must carry on where the last one stopped
+   * Leadership moves every two thirds of a sweep period for three periods, while an orphan waits in a late shard
+   * and a span the collector keeps is answered with failure: each leader must carry on where the last one stopped
    * (2.9), and back off as the last one did (2.10).
    */
   private void leadershipChurn() throws Exception {
@@ -513,7 +513,8 @@ final class Simulation {
     if (call.outcome == BeginOutcome.COMMITTED) {
       endCall(hosts.get(0), call.key, null);
     }
-    long period = SimHost.SWEEP_PERIOD.toMillis() / 3;
+    // Shorter than a pass, long enough that a leader on a loaded machine gets a few ticks (and an export) in.
+    long period = SimHost.SWEEP_PERIOD.toMillis() * 2 / 3;
     ScheduledFuture<?> mover = shared.timer.scheduleWithFixedDelay(() -> {
       try {
         moveLeadership();
