@@ -575,10 +575,14 @@ final class Simulation {
       }
     }
     long limit = 10 * SimHost.SCAN_INTERVAL.toMillis() + SimHost.GRACE_PERIOD.toMillis();
-    boolean bounded = SimClock.awaitQuietly(() -> finishedSpans().size() <= maxRetainedSpans, limit);
+    java.util.concurrent.atomic.AtomicInteger waiting = new java.util.concurrent.atomic.AtomicInteger();
+    boolean bounded = SimClock.awaitQuietly(() -> {
+      waiting.set(finishedSpans().size());
+      return waiting.get() <= maxRetainedSpans;
+    }, limit);
     if (!bounded) {
-      report.violation(Invariant.RETENTION_BOUND_EXCEEDED, finishedSpans().size() + " finished spans waiting, "
-          + "maxRetainedSpans=" + maxRetainedSpans + ", after " + limit + " ms of recovery ticks");
+      report.violation(Invariant.RETENTION_BOUND_EXCEEDED, waiting.get() + " finished spans still waiting after "
+          + limit + " ms of recovery ticks, maxRetainedSpans=" + maxRetainedSpans);
     }
     hosts.forEach(host -> host.setExporterMode(RecordingExporter.Mode.OK));
     report.step("backlog of " + (maxRetainedSpans + 3) + " refused spans" + (bounded ? "" : " NOT bounded"));
@@ -713,22 +717,25 @@ final class Simulation {
       if (!committed || !call.record.isSampled()) {
         continue;
       }
-      checkExported(call.record, copies, call.key + " (begin " + call.outcome + ")");
+      checkExported(call.record, layout.openPath(call.key), copies, call.key + " (begin " + call.outcome + ")");
     }
     for (Planted plant : writer.planted()) {
       if (plant.mustBeAbandoned) {
-        checkExported(plant.record, copies, plant.toString());
+        checkExported(plant.record, plant.path, copies, plant.toString());
       }
     }
   }
 
-  private void checkExported(DeferredSpanRecord record, Map<String, List<Collector.Delivery>> copies,
-      String what) {
+  private void checkExported(DeferredSpanRecord record, String openPath,
+      Map<String, List<Collector.Delivery>> copies, String what) {
     String spanId = record.getSpanContext().getSpanId();
     List<Collector.Delivery> received = copies.getOrDefault(spanId, List.of());
     if (received.isEmpty()) {
       if (!droppableSpans.contains(spanId)) {
-        report.violation(Invariant.COMMITTED_SPAN_NOT_EXPORTED, what + " span " + spanId + " never exported"
+        // Still open: recovery never ended it (see LEFT_BEHIND); gone: it was ended and removed undelivered.
+        boolean open = !absentNow(openPath);
+        report.violation(Invariant.COMMITTED_SPAN_NOT_EXPORTED, what + " span " + spanId + " never exported: "
+            + (open ? "still open" : "ended, never delivered")
             + (withoutExporter != null ? " (a host without exporter ran recovery)" : ""));
       }
       return;
