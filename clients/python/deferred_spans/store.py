@@ -20,7 +20,7 @@ from kazoo.exceptions import (ConnectionClosedError, ConnectionLoss, NodeExistsE
 from kazoo.handlers.threading import KazooTimeoutError
 
 from .keys import DEFAULT_BASE_PATH, SHARDS, Layout
-from .record import (AttributeValue, CorruptRecordError, DeferredSpanRecord, Event, FinishedSpan, Link,
+from .record import (MAX_EPOCH_NANOS, MIN_EPOCH_NANOS, AttributeValue, CorruptRecordError, DeferredSpanRecord, Event, FinishedSpan, Link,
                      RecordError, UnsupportedVersionError, _attributes_json, _links_json, decode_record,
                      encode_finished, encode_record)
 from .tracecontext import SpanContext, parse_traceparent
@@ -296,6 +296,9 @@ class DeferredSpanStore:
     def _finish(self, record: DeferredSpanRecord, attributes: dict, events: tuple, status: Tuple[str, str],
                 end_links: tuple, end_ns: Optional[int]) -> FinishedSpan:
         end = self._clock() if end_ns is None else end_ns
+        if isinstance(end, bool) or not isinstance(end, int) or not MIN_EPOCH_NANOS <= end < MAX_EPOCH_NANOS:
+            raise ValueError("end time %r is outside the years 2000 to 2099 a record can hold; times are nanoseconds "
+                             "since the epoch (time.time_ns())" % (end,))
         if record.began_by:
             attributes["deferred_span.began_by"] = record.began_by
         if self.host_name:

@@ -53,7 +53,7 @@ import org.slf4j.LoggerFactory;
  *
  * <ul>
  *   <li><b>Unclaimed finished spans</b> (their claim vanished with the ending host's session, or was released
- *       after an export failure) are claimed and exported through this host's pipeline, once they have been seen
+ *       after an export failure, or another implementation ended the span without one) are claimed and exported through this host's pipeline, once they have been seen
  *       unclaimed for the claim grace period (which gives a host that is merely slow time to finish).
  *   <li><b>Orphans</b>: an open record whose owner znode is gone (seen twice, a grace period apart), or whose
  *       span is older than the maximum age, is ended with an error status and {@code deferred_span.abandoned}.
@@ -81,6 +81,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class DeferredSpanRecovery implements Closeable {
   private static final Logger log = LoggerFactory.getLogger(DeferredSpanRecovery.class);
+  // Long enough for the claim event of an end that wrote one to arrive, short against the 1 s end-to-export goal.
+  private static final long CLAIMLESS_DELAY_MILLIS = 50;
 
   private final DeferredSpanStore store;
   private final CuratorFramework client;
@@ -209,6 +211,10 @@ public final class DeferredSpanRecovery implements Closeable {
 
   private void onEndedEvent(WatchedEvent event) {
     String path = event.getPath();
+    if (event.getType() == Watcher.Event.EventType.NodeCreated && path != null) {
+      onEndedCreated(path);
+      return;
+    }
     if (event.getType() != Watcher.Event.EventType.NodeDeleted || path == null) {
       return;
     }
@@ -221,6 +227,32 @@ public final class DeferredSpanRecovery implements Closeable {
     unclaimedEvents.add(ZKPaths.getPathAndNode(path).getPath());
     try {
       scheduler.execute(this::tickIfLeader);
+    } catch (java.util.concurrent.RejectedExecutionException closing) {
+      // closed meanwhile
+    }
+  }
+
+  /**
+   * A finished span written without a claim (another implementation's end, docs/record-format.md section 4) has
+   * nobody exporting it: it is taken as soon as it appears. A Java end creates its claim in the same transaction,
+   * whose event follows at once and withdraws the span before the short delay is over, so it costs no read.
+   */
+  private void onEndedCreated(String path) {
+    ZKPaths.PathAndNode parent = ZKPaths.getPathAndNode(path);
+    if (parent.getNode().equals(ZNodeLayout.CLAIM)) {
+      unclaimedEvents.remove(parent.getPath());
+      return;
+    }
+    if (!ZKPaths.getPathAndNode(parent.getPath()).getPath().equals(layout.endedRoot())) {
+      return; // a shard, not a span
+    }
+    unclaimedEvents.add(path);
+    try {
+      scheduler.schedule(() -> {
+        if (unclaimedEvents.contains(path)) {
+          tickIfLeader();
+        }
+      }, CLAIMLESS_DELAY_MILLIS, TimeUnit.MILLISECONDS);
     } catch (java.util.concurrent.RejectedExecutionException closing) {
       // closed meanwhile
     }
