@@ -19,7 +19,7 @@ from kazoo.exceptions import (ConnectionClosedError, ConnectionLoss, NodeExistsE
                               OperationTimeoutError, RolledBackError, RuntimeInconsistency, SessionExpiredError)
 from kazoo.handlers.threading import KazooTimeoutError
 
-from .keys import DEFAULT_BASE_PATH, SHARDS, Layout
+from .keys import DEFAULT_BASE_PATH, Layout
 from .record import (MAX_EPOCH_NANOS, MIN_EPOCH_NANOS, AttributeValue, CorruptRecordError, DeferredSpanRecord, Event, FinishedSpan, Link,
                      RecordError, UnsupportedVersionError, _attributes_json, _links_json, decode_record,
                      encode_finished, encode_record)
@@ -458,4 +458,3 @@ def _first_failure(results: List[Any]) -> Optional[int]:
     return None
 
 
-SHARD_COUNT = SHARDS
