@@ -1,7 +1,5 @@
 package io.deferredspans.benchmarks.zk;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.deferredspans.benchmarks.report.Spread;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
@@ -15,6 +13,8 @@ import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * End to export through {@code deferred-spans serve}: a Python process (clients/python) begins and ends spans,
@@ -25,7 +25,10 @@ import java.util.concurrent.locks.LockSupport;
  * once without a claim. Run with {@code benchmarks/serve-export-latency} (docs/benchmarks.md).
  */
 public final class ServeExportLatency {
-  private static final ObjectMapper JSON = new ObjectMapper();
+  // The driver's answers are flat JSON objects of strings and integers (clients/python/tests/driver.py).
+  private static final Pattern FIELD = Pattern.compile("\"(\\w+)\": (?:\"([^\"]*)\"|(-?\\d+))");
+
+  private static final int WARM_UP = 30;
 
   private ServeExportLatency() {}
 
@@ -58,23 +61,10 @@ public final class ServeExportLatency {
           answers.readLine(); // ready
           System.out.printf("end -> export through serve: %d ends per mode, serve's OTEL_BSP_SCHEDULE_DELAY=%s ms, "
               + "load average %s%n", ends, batchDelayMillis, Files.readString(Path.of("/proc/loadavg")).strip());
+          // Warm-up, not measured: serve's first exports load and compile its exporter.
+          runEnds(commands, answers, receiver, "warm-up", WARM_UP, true);
           for (boolean claim : new boolean[] {true, false}) {
-            receiver.reset();
-            Map<String, Long> endedAt = new HashMap<>();
-            for (int i = 0; i < ends; i++) {
-              String key = "bench/" + claim + "/" + i;
-              JsonNode begun = call(commands, answers, Map.of("op", "begin", "key", key));
-              // Random gaps, so that the ends do not lock into the batch processor's timer.
-              LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(ThreadLocalRandom.current().nextLong(20, 200)));
-              JsonNode end = call(commands, answers, Map.of("op", "end", "key", key, "claim", claim));
-              if (!end.path("outcome").asText().equals("ENDED")) {
-                throw new IllegalStateException("end " + key + ": " + end);
-              }
-              endedAt.put(begun.get("spanId").asText(), end.get("endedNanos").asLong());
-            }
-            Map<String, Long> arrived = receiver.await(endedAt.keySet(), Duration.ofMinutes(2));
-            double[] millis = endedAt.entrySet().stream()
-                .mapToDouble(e -> (arrived.get(e.getKey()) - e.getValue()) / 1e6).sorted().toArray();
+            double[] millis = runEnds(commands, answers, receiver, "bench/" + claim, ends, claim);
             System.out.printf("  %-22s n=%d  p50 %6.0f ms  p90 %6.0f ms  p99 %6.0f ms  max %6.0f ms%n",
                 claim ? "claim, released" : "no claim", millis.length, Spread.quantile(millis, 0.5),
                 Spread.quantile(millis, 0.9), Spread.quantile(millis, 0.99), millis[millis.length - 1]);
@@ -93,15 +83,45 @@ public final class ServeExportLatency {
     }
   }
 
-  private static JsonNode call(OutputStream commands, BufferedReader answers, Map<String, ?> command)
+  /** Begins and ends {@code count} spans one at a time; the end-to-arrival latencies in ms, sorted. */
+  private static double[] runEnds(OutputStream commands, BufferedReader answers, OtlpArrivals receiver,
+      String prefix, int count, boolean claim) throws Exception {
+    receiver.reset();
+    Map<String, Long> endedAt = new HashMap<>();
+    for (int i = 0; i < count; i++) {
+      String key = prefix + "/" + i;
+      Map<String, String> begun = call(commands, answers, "{\"op\":\"begin\",\"key\":\"" + key + "\"}");
+      // Random gaps, so that the ends do not lock into the batch processor's timer.
+      LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(ThreadLocalRandom.current().nextLong(20, 200)));
+      Map<String, String> end = call(commands, answers,
+          "{\"op\":\"end\",\"key\":\"" + key + "\",\"claim\":" + claim + "}");
+      if (!"ENDED".equals(end.get("outcome"))) {
+        throw new IllegalStateException("end " + key + ": " + end);
+      }
+      endedAt.put(begun.get("spanId"), Long.parseLong(end.get("endedNanos")));
+    }
+    Map<String, Long> arrived = receiver.await(endedAt.keySet(), Duration.ofMinutes(2));
+    return endedAt.entrySet().stream()
+        .mapToDouble(e -> (arrived.get(e.getKey()) - e.getValue()) / 1e6).sorted().toArray();
+  }
+
+  private static Map<String, String> call(OutputStream commands, BufferedReader answers, String command)
       throws Exception {
-    commands.write((JSON.writeValueAsString(command) + "\n").getBytes(StandardCharsets.UTF_8));
+    commands.write((command + "\n").getBytes(StandardCharsets.UTF_8));
     commands.flush();
     String line = answers.readLine();
     if (line == null) {
       throw new IllegalStateException("the Python driver exited");
     }
-    return JSON.readTree(line);
+    Map<String, String> fields = new HashMap<>();
+    Matcher field = FIELD.matcher(line);
+    while (field.find()) {
+      fields.put(field.group(1), field.group(2) != null ? field.group(2) : field.group(3));
+    }
+    if (fields.containsKey("error")) {
+      throw new IllegalStateException(command + " -> " + line);
+    }
+    return fields;
   }
 
   private static void awaitLine(Path log, String line, Process process, Duration patience) throws Exception {
