@@ -172,4 +172,29 @@ class RecoveryCostTest {
           .as("reads for one claim-less finished span").isLessThanOrEqualTo(3);
     }
   }
+  @Test
+  void aJavaEndThatWritesItsClaimCostsTheWatchNoRead() throws Exception {
+    try (TestHost recoverer = TestHost.start("recoverer", zookeeper.getConnectString(), "/ds",
+            TestHost.httpExporter(receiver.httpEndpoint()));
+        // Its batch processor holds the span for an hour: it stays in ended/, claimed by the ender.
+        TestHost ender = TestHost.start("ender", zookeeper.getConnectString(), "/ds",
+            TestHost.httpExporter(receiver.httpEndpoint()), UnaryOperator.identity(), Duration.ofHours(1));
+        DeferredSpanRecovery recovery = DeferredSpanRecovery.builder(recoverer.store)
+            .scanInterval(Duration.ofHours(1)).fullScanInterval(Duration.ofHours(1)).build()) {
+      recovery.start();
+      await().atMost(WAIT).until(recovery::hasLeadership);
+      recoverer.client.createContainers(HostProcessMain.ITEMS);
+      enqueue(recoverer, "item");
+      recovery.tick(); // the full scan a new leader starts with, out of the way
+      long readsBefore = recoverer.store.stats().recoveryReads();
+
+      assertEquals(EndResult.Outcome.ENDED, ender.store.endDeferredSpan("item", DeferredSpanEnding.now(),
+          ender.client.transactionOp().delete().forPath(HostProcessMain.ITEMS + "/item")).getOutcome());
+
+      // The span's creation is reported, then its claim's, which withdraws it before the 50 ms are over.
+      await().during(Duration.ofSeconds(1)).atMost(Duration.ofSeconds(5))
+          .until(() -> recoverer.store.stats().recoveryReads() == readsBefore);
+      assertEquals(1, recoverer.storedFinishedSpans());
+    }
+  }
 }
