@@ -156,6 +156,20 @@ class StoreTest(unittest.TestCase):
         self.assertIn("it has children other than its span marker", str(result.record_error))
         self.assertIsNone(self.zk.exists(begun.open_path))
 
+    def test_an_ephemeral_record_is_quarantined_for_that_reason(self):
+        path = self.store.layout.open_path("ephemeral")
+        begun = self.store.begin_ops("ephemeral", "QueueItem")
+        self.zk.create(path, begun.ops[0].data, ephemeral=True)  # no marker: ephemeral znodes have no children
+        result = self.store.end("ephemeral")
+        self.assertIs(Outcome.REJECTED_RECORD, result.outcome)
+        self.assertIn("it is ephemeral (records must be persistent)", str(result.record_error))
+        self.assertIsNone(self.zk.exists(path))
+
+    def test_a_record_modified_before_the_end_read_it_is_ended_as_read(self):
+        begun, _ = self.enqueue("modified")
+        self.zk.set(begun.open_path, self.zk.get(begun.open_path)[0])  # a writer that broke the rule: version 1
+        self.assertIs(Outcome.ENDED, self.store.end("modified").outcome)
+
     def test_a_failing_caller_operation_applies_nothing(self):
         begun, _ = self.enqueue("item-1")
         result = self.store.end("item-1", ops=lambda tx: (tx.create("/items/x-" + uuid.uuid4().hex),
