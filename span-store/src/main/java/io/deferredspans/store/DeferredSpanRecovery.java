@@ -53,8 +53,10 @@ import org.slf4j.LoggerFactory;
  *
  * <ul>
  *   <li><b>Unclaimed finished spans</b> (their claim vanished with the ending host's session, or was released
- *       after an export failure, or another implementation ended the span without one) are claimed and exported through this host's pipeline, once they have been seen
- *       unclaimed for the claim grace period (which gives a host that is merely slow time to finish).
+ *       after an export failure, or another implementation ended the span without one) are claimed and exported
+ *       through this host's pipeline, once they have been seen unclaimed for the claim grace period (which gives
+ *       a host that is merely slow time to finish), or at once when ZooKeeper reports the claim's deletion or a
+ *       claim-less span's creation.
  *   <li><b>Orphans</b>: an open record whose owner znode is gone (seen twice, a grace period apart), or whose
  *       span is older than the maximum age, is ended with an error status and {@code deferred_span.abandoned}.
  *   <li><b>A bounded backlog</b>: if an exporter outage leaves more than {@code maxRetainedSpans} finished spans
