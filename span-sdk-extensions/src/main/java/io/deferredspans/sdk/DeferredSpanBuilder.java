@@ -135,8 +135,21 @@ public final class DeferredSpanBuilder {
     return setStartTimestamp(DeferredSpanRecord.epochNanos(timestamp), TimeUnit.NANOSECONDS);
   }
 
-  /** What the span measures the lifetime of (e.g. the queue item's znode path), for orphan detection. */
+  /**
+   * What the span measures the lifetime of: the absolute znode path of the queue item, as the recovery worker's
+   * client sees it (inside its namespace). Recovery ends the span as abandoned once that znode is gone.
+   *
+   * @throws IllegalArgumentException if {@code owner} is not an absolute znode path ({@code ""}, {@code
+   *     "queue/item-1"}, {@code "/queue/"}, {@code "/a//b"}, {@code "/a/../b"} and characters ZooKeeper refuses in
+   *     paths are refused): recovery would never find it and end the span as abandoned while its item is queued
+   */
   public DeferredSpanBuilder setOwner(String owner) {
+    if (owner != null) {
+      String why = DeferredSpanRecordCodec.ownerProblem(owner);
+      if (why != null) {
+        throw new IllegalArgumentException("deferred span owner " + why);
+      }
+    }
     this.owner = owner;
     return this;
   }

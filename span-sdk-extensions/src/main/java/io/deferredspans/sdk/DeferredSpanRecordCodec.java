@@ -46,9 +46,11 @@ import java.util.Map;
  * later minor change can add optional fields without a version bump.
  *
  * <p>Decoding never returns a span with invalid IDs: any input yields a valid value or a {@link
- * DeferredSpanRecordException} that names the record. Keys given twice and start or end times outside the years
- * 2000 to 2099 make a record corrupt. The format is specified for other implementations in
- * docs/record-format.md.
+ * DeferredSpanRecordException} that names the record. Keys given twice, start or end times outside the years
+ * 2000 to 2099, an owner that is not an absolute znode path, unpaired surrogates, doubles beyond the range of a
+ * double, a span that is its own parent and finished-span fields in a begin record make a record corrupt; a
+ * byte order mark too. A record whose leading {@code "v"} is another version is unsupported whatever follows it.
+ * The format is specified for other implementations in docs/record-format.md.
  */
 public final class DeferredSpanRecordCodec {
   /** The format version this library writes and reads. */
@@ -90,6 +92,10 @@ public final class DeferredSpanRecordCodec {
           .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
           .build();
 
+  /** The fields only a finished span holds. */
+  private static final java.util.Set<String> FINISHED_FIELDS =
+      java.util.Set.of("e", "eb", "ea", "ev", "s", "sd", "el", "da", "de");
+
   private DeferredSpanRecordCodec() {}
 
   /** Encodes a begin record. */
@@ -103,13 +109,13 @@ public final class DeferredSpanRecordCodec {
         generator -> {
           writeRecordFields(generator, span.getRecord());
           generator.writeNumberField("e", requireTimeInRange(span.getEndEpochNanos(), "end time"));
-          generator.writeStringField("eb", span.getEndedBy());
+          writeText(generator, "eb", span.getEndedBy());
           writeAttributes(generator, "ea", span.getEndAttributes());
           if (!span.getEvents().isEmpty()) {
             generator.writeArrayFieldStart("ev");
             for (EventData event : span.getEvents()) {
               generator.writeStartObject();
-              generator.writeStringField("n", event.getName());
+              writeText(generator, "n", event.getName());
               generator.writeNumberField("t", event.getEpochNanos());
               writeAttributes(generator, "a", event.getAttributes());
               int dropped = event.getTotalAttributeCount() - event.getAttributes().size();
@@ -123,7 +129,7 @@ public final class DeferredSpanRecordCodec {
           if (span.getStatus().getStatusCode() != StatusCode.UNSET) {
             generator.writeStringField("s", span.getStatus().getStatusCode().name());
             if (!span.getStatus().getDescription().isEmpty()) {
-              generator.writeStringField("sd", span.getStatus().getDescription());
+              writeText(generator, "sd", span.getStatus().getDescription());
             }
           }
           writeLinks(generator, "el", span.getEndLinks());
@@ -147,8 +153,9 @@ public final class DeferredSpanRecordCodec {
       throw corrupt(recordName, bytes.length + " bytes is larger than any valid record (" + MAX_RECORD_BYTES + ")");
     }
     Fields fields = read(bytes, recordName);
-    if (fields.endEpochNanos != null) {
-      throw corrupt(recordName, "holds a finished span, not a begin record");
+    if (fields.finishedField != null) {
+      throw corrupt(recordName, "holds the finished-span field '" + fields.finishedField + "': a finished span, "
+          + "not a begin record");
     }
     return fields.toRecord(recordName);
   }
@@ -244,18 +251,25 @@ public final class DeferredSpanRecordCodec {
     SpanContext context = record.getSpanContext();
     generator.writeStringField("c", compactContext(context));
     if (SpanId.isValid(record.getParentSpanId())) {
+      if (record.getParentSpanId().equals(context.getSpanId())) {
+        throw new IllegalArgumentException("a span cannot be its own parent: " + context.getSpanId());
+      }
       generator.writeStringField("p", record.getParentSpanId());
     }
     writeTraceState(generator, context.getTraceState());
-    generator.writeStringField("n", record.getName());
+    writeText(generator, "n", record.getName());
     if (record.getKind() != SpanKind.INTERNAL) {
       generator.writeStringField("k", record.getKind().name());
     }
     generator.writeNumberField("t", requireTimeInRange(record.getStartEpochNanos(), "start time"));
     if (!record.getBeganBy().isEmpty()) {
-      generator.writeStringField("b", record.getBeganBy());
+      writeText(generator, "b", record.getBeganBy());
     }
     if (record.getOwner().isPresent()) {
+      String why = ownerProblem(record.getOwner().get());
+      if (why != null) {
+        throw new IllegalArgumentException("owner " + why);
+      }
       generator.writeStringField("o", record.getOwner().get());
     }
     writeLinks(generator, "l", record.getLinks());
@@ -294,7 +308,7 @@ public final class DeferredSpanRecordCodec {
     }
     generator.writeObjectFieldStart(field);
     for (Map.Entry<AttributeKey<?>, Object> entry : attributes.asMap().entrySet()) {
-      generator.writeFieldName(entry.getKey().getKey());
+      generator.writeFieldName(requireWellFormed(entry.getKey().getKey(), "attribute key"));
       writeAttributeValue(generator, entry.getKey().getType(), entry.getValue());
     }
     generator.writeEndObject();
@@ -330,8 +344,23 @@ public final class DeferredSpanRecordCodec {
         generator.writeEndArray();
         break;
       default:
-        generator.writeString(String.valueOf(value));
+        generator.writeString(requireWellFormed(String.valueOf(value), "attribute value"));
     }
+  }
+
+  private static void writeText(JsonGenerator generator, String field, String value) throws IOException {
+    generator.writeStringField(field, requireWellFormed(value, field));
+  }
+
+  /** Refuses, where the value is stored, a string no other implementation could read back (docs: section 3). */
+  private static String requireWellFormed(String text, String what) {
+    int unpaired = unpairedSurrogate(text);
+    if (unpaired >= 0) {
+      throw new IllegalArgumentException(String.format("%s holds an unpaired surrogate U+%04X at index %d: it is "
+          + "not valid Unicode and no deferred span record can hold it", what, (int) text.charAt(unpaired),
+          unpaired));
+    }
+    return text;
   }
 
   private static void writeDouble(JsonGenerator generator, double value) throws IOException {
@@ -380,6 +409,8 @@ public final class DeferredSpanRecordCodec {
     List<EventData> events = List.of();
     StatusData status = StatusData.unset();
     List<LinkData> endLinks = List.of();
+    // The first field only a finished span may hold, if any: a begin record holding one is corrupt.
+    String finishedField;
 
     DeferredSpanRecord toRecord(String recordName) {
       if (context == null) {
@@ -401,8 +432,18 @@ public final class DeferredSpanRecordCodec {
         }
         parent = parentSpanId;
       }
+      SpanContext spanContext = parseContext(context, traceState, recordName);
+      if (parent.equals(spanContext.getSpanId())) {
+        throw corrupt(recordName, "the span is its own parent " + parent);
+      }
+      if (owner != null) {
+        String why = ownerProblem(owner);
+        if (why != null) {
+          throw corrupt(recordName, "owner 'o' " + why);
+        }
+      }
       return new DeferredSpanRecord(
-          parseContext(context, traceState, recordName),
+          spanContext,
           parent,
           name,
           kind,
@@ -421,6 +462,10 @@ public final class DeferredSpanRecordCodec {
     if (bytes.length > MAX_ENCODED_BYTES) {
       throw corrupt(recordName, bytes.length + " bytes is larger than any valid finished span ("
           + MAX_ENCODED_BYTES + ")");
+    }
+    if (bytes.length >= 3 && bytes[0] == (byte) 0xEF && bytes[1] == (byte) 0xBB && bytes[2] == (byte) 0xBF) {
+      // RFC 8259 lets a parser skip it and Jackson does; the format forbids it, so that every reader agrees.
+      throw corrupt(recordName, "starts with a byte order mark, which a record must not");
     }
     try (JsonParser parser = JSON.createParser(bytes)) {
       expect(parser.nextToken(), JsonToken.START_OBJECT, "a JSON object", recordName);
@@ -455,6 +500,9 @@ public final class DeferredSpanRecordCodec {
   private static void readField(JsonParser parser, String field, Fields fields, String recordName)
       throws IOException {
     parser.nextToken();
+    if (fields.finishedField == null && FINISHED_FIELDS.contains(field)) {
+      fields.finishedField = field;
+    }
     switch (field) {
       case "c":
         fields.context = readString(parser, field, recordName);
@@ -525,7 +573,6 @@ public final class DeferredSpanRecordCodec {
       String context = null;
       String traceState = null;
       Attributes attributes = Attributes.empty();
-      int droppedAttributes = 0;
       while (parser.nextToken() == JsonToken.FIELD_NAME) {
         String field = parser.currentName();
         parser.nextToken();
@@ -535,8 +582,6 @@ public final class DeferredSpanRecordCodec {
           traceState = readString(parser, "link ts", recordName);
         } else if (field.equals("a")) {
           attributes = readAttributes(parser, recordName);
-        } else if (field.equals("d")) {
-          droppedAttributes = readCount(parser, "event d", recordName);
         } else {
           parser.skipChildren();
         }
@@ -576,6 +621,9 @@ public final class DeferredSpanRecordCodec {
       if (name == null || time == null) {
         throw corrupt(recordName, "event without a name or time");
       }
+      if (droppedAttributes > Integer.MAX_VALUE - attributes.size()) {
+        throw corrupt(recordName, "event '" + name + "': its attributes plus dropped 'd' exceed " + Integer.MAX_VALUE);
+      }
       events.add(EventData.create(time, name, attributes, attributes.size() + droppedAttributes));
     }
     expect(parser.currentToken(), JsonToken.END_ARRAY, "the end of the events", recordName);
@@ -590,10 +638,11 @@ public final class DeferredSpanRecordCodec {
       if (key.isEmpty()) {
         throw corrupt(recordName, "attribute with an empty key");
       }
+      requireWellFormed(key, "attribute key", recordName);
       JsonToken token = parser.nextToken();
       switch (token) {
         case VALUE_STRING:
-          builder.put(key, parser.getText());
+          builder.put(key, readString(parser, "attribute '" + key + "'", recordName));
           break;
         case VALUE_TRUE:
         case VALUE_FALSE:
@@ -603,7 +652,7 @@ public final class DeferredSpanRecordCodec {
           builder.put(key, parser.getLongValue());
           break;
         case VALUE_NUMBER_FLOAT:
-          builder.put(key, parser.getDoubleValue());
+          builder.put(key, readDouble(parser, key, recordName));
           break;
         case START_ARRAY:
           readArrayAttribute(parser, builder, key, recordName);
@@ -633,7 +682,7 @@ public final class DeferredSpanRecordCodec {
       }
       switch (kind) {
         case VALUE_STRING:
-          strings.add(parser.getText());
+          strings.add(readString(parser, "attribute '" + key + "'", recordName));
           break;
         case VALUE_TRUE:
           booleans.add(parser.getBooleanValue());
@@ -642,7 +691,7 @@ public final class DeferredSpanRecordCodec {
           longs.add(parser.getLongValue());
           break;
         case VALUE_NUMBER_FLOAT:
-          doubles.add(parser.getDoubleValue());
+          doubles.add(readDouble(parser, key, recordName));
           break;
         default:
           throw corrupt(recordName, "array attribute '" + key + "' has an unsupported element " + token);
@@ -715,7 +764,77 @@ public final class DeferredSpanRecordCodec {
     if (parser.currentToken() != JsonToken.VALUE_STRING) {
       throw corrupt(recordName, "field '" + field + "' is not a string");
     }
-    return parser.getText();
+    return requireWellFormed(parser.getText(), field, recordName);
+  }
+
+  /** A JSON number with a fraction or exponent, as a double; one beyond the range of a double is corrupt. */
+  private static double readDouble(JsonParser parser, String key, String recordName) throws IOException {
+    double value = parser.getDoubleValue();
+    if (Double.isInfinite(value)) {
+      throw corrupt(recordName, "attribute '" + key + "': " + parser.getText() + " is beyond the range of a double");
+    }
+    return value;
+  }
+
+  /**
+   * A string escaped with an unpaired surrogate ({@code "\ud800"}) is valid JSON but not Unicode: another
+   * implementation cannot hold it, and an exporter would write it as '?'.
+   */
+  private static String requireWellFormed(String text, String field, String recordName) {
+    int unpaired = unpairedSurrogate(text);
+    if (unpaired >= 0) {
+      throw corrupt(recordName, String.format("field '%s' holds an unpaired surrogate U+%04X", field,
+          (int) text.charAt(unpaired)));
+    }
+    return text;
+  }
+
+  /** The index of the first surrogate that is not half of a pair, or -1. */
+  static int unpairedSurrogate(String text) {
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      if (Character.isHighSurrogate(c) && i + 1 < text.length() && Character.isLowSurrogate(text.charAt(i + 1))) {
+        i++;
+      } else if (Character.isSurrogate(c)) {
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  /**
+   * Why {@code owner} is not an absolute znode path as ZooKeeper's {@code PathUtils.validatePath} accepts it, or
+   * null. Recovery checks the owner's existence; a relative or empty one would never be found, and the span would
+   * be ended as abandoned while its item is still queued.
+   */
+  static String ownerProblem(String owner) {
+    if (owner.isEmpty()) {
+      return "must not be empty: an owner is an absolute znode path such as /zuul/gate/8f1c";
+    }
+    if (owner.charAt(0) != '/') {
+      return "must be an absolute znode path (start with '/'): '" + owner + "'";
+    }
+    if (owner.length() == 1) {
+      return null;
+    }
+    if (owner.endsWith("/")) {
+      return "must not end with '/': '" + owner + "'";
+    }
+    for (String segment : owner.substring(1).split("/", -1)) {
+      if (segment.isEmpty()) {
+        return "has an empty node name ('//'): '" + owner + "'";
+      }
+      if (segment.equals(".") || segment.equals("..")) {
+        return "has a relative segment '" + segment + "': '" + owner + "'";
+      }
+    }
+    for (int i = 0; i < owner.length(); i++) {
+      char c = owner.charAt(i);
+      if (c == 0 || c <= 0x1f || (c >= 0x7f && c <= 0x9f) || (c >= 0xd800 && c <= 0xf8ff) || c >= 0xfff0) {
+        return String.format("holds U+%04X, which ZooKeeper refuses in a path: '%s'", (int) c, owner);
+      }
+    }
+    return null;
   }
 
   private static long readLong(JsonParser parser, String field, String recordName) throws IOException {

@@ -178,17 +178,18 @@ public final class TraceParent {
   }
 
   /**
-   * Parses a {@code tracestate} value strictly: at most 32 members, valid keys and values, no duplicate keys.
-   * {@code null} or blank yields the empty state.
+   * Parses a {@code tracestate} value strictly (W3C Trace Context): at most 32 members, valid keys and values,
+   * no duplicate keys; spaces and tabs around members and empty members are allowed. {@code null}, empty or only
+   * spaces, tabs and commas yields the empty state.
    */
   public static TraceState parseTraceState(String tracestate) {
-    if (tracestate == null || tracestate.isBlank()) {
+    if (tracestate == null) {
       return TraceState.getDefault();
     }
     List<String[]> members = new ArrayList<>();
     Set<String> seen = new HashSet<>();
     for (String rawMember : tracestate.split(",", -1)) {
-      String member = rawMember.strip();
+      String member = stripOptionalWhitespace(rawMember);
       if (member.isEmpty()) {
         continue; // empty list members are allowed by the grammar
       }
@@ -218,6 +219,19 @@ public final class TraceParent {
       builder.put(members.get(i)[0], members.get(i)[1]);
     }
     return builder.build();
+  }
+
+  /** W3C's OWS around list members is spaces and tabs only: a newline or other whitespace is malformed. */
+  private static String stripOptionalWhitespace(String member) {
+    int start = 0;
+    int end = member.length();
+    while (start < end && (member.charAt(start) == ' ' || member.charAt(start) == '\t')) {
+      start++;
+    }
+    while (end > start && (member.charAt(end - 1) == ' ' || member.charAt(end - 1) == '\t')) {
+      end--;
+    }
+    return member.substring(start, end);
   }
 
   private static boolean isValidTraceStateValue(String value) {

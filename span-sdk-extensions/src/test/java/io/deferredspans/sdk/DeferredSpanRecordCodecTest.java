@@ -46,6 +46,26 @@ class DeferredSpanRecordCodecTest {
   private static final String START = "\"t\":" + START_NANOS;
   private static final String END = "\"e\":" + (START_NANOS + 1);
 
+  // ---- what no record may hold is refused where it is written, not when another host reads it
+
+  @Test
+  void unpairedSurrogatesAreRefusedWhenWritten() {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> DeferredSpanRecordCodec.encode(record().name("Queue\uD800Item").build()));
+    assertTrue(e.getMessage().startsWith("n holds an unpaired surrogate U+D800 at index 5"), e.getMessage());
+    assertThrows(IllegalArgumentException.class, () -> DeferredSpanRecordCodec.encode(
+        record().attributes(Attributes.of(AttributeKey.stringKey("k"), "\uDC00")).build()));
+    assertThrows(IllegalArgumentException.class, () -> DeferredSpanRecordCodec.encode(
+        record().attributes(Attributes.of(AttributeKey.stringArrayKey("\uD83D"), List.of("x"))).build()));
+  }
+
+  @Test
+  void aSpanThatIsItsOwnParentIsRefusedWhenWritten() {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> DeferredSpanRecordCodec.encode(record().parent(SPAN_ID).build()));
+    assertEquals("a span cannot be its own parent: " + SPAN_ID, e.getMessage());
+  }
+
   // ---- round trips
 
   @Test

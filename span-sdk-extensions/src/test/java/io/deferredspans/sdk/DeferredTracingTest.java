@@ -40,12 +40,15 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import java.util.function.Function;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Hosts A, B and C are separate {@link DeferredTracing} instances with their own resource, clock and exporter;
@@ -62,6 +65,18 @@ class DeferredTracingTest {
   @AfterEach
   void shutDownHosts() {
     providers.forEach(SdkTracerProvider::shutdown);
+  }
+
+  // ---- the owner is an absolute znode path (docs/record-format.md section 3)
+
+  @ParameterizedTest
+  @ValueSource(strings = {"", "queue/item-1", "/queue/", "/queue//item-1", "/queue/./item-1", "/queue/../item-1",
+      "/queue/\u0001", "/queue/\uD83D\uDE80"})
+  void anOwnerThatIsNotAnAbsoluteZnodePathIsRefusedWhereItIsSet(String owner) {
+    DeferredSpanBuilder builder = host("host-a").tracing.spanBuilder("QueueItem");
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> builder.setOwner(owner));
+    assertTrue(e.getMessage().startsWith("deferred span owner "), e.getMessage());
+    assertEquals(Optional.of("/queue/item-1"), builder.setOwner("/queue/item-1").begin().getOwner());
   }
 
   // ---- begin on one host, end on another

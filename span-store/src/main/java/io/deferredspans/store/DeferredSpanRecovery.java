@@ -55,8 +55,10 @@ import org.slf4j.LoggerFactory;
  *
  * <ul>
  *   <li><b>Unclaimed finished spans</b> (their claim vanished with the ending host's session, or was released
- *       after an export failure) are claimed and exported through this host's pipeline, once they have been seen
- *       unclaimed for the claim grace period (which gives a host that is merely slow time to finish).
+ *       after an export failure, or another implementation ended the span without one) are claimed and exported
+ *       through this host's pipeline, once they have been seen unclaimed for the claim grace period (which gives
+ *       a host that is merely slow time to finish), or at once when ZooKeeper reports the claim's deletion or a
+ *       claim-less span's creation.
  *   <li><b>Orphans</b>: an open record whose owner znode is gone (seen twice, a grace period apart), or whose
  *       span is older than the maximum age, is ended with an error status and {@code deferred_span.abandoned}.
  *   <li><b>A bounded backlog</b>: if an exporter outage leaves more than {@code maxRetainedSpans} finished spans
@@ -101,6 +103,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class DeferredSpanRecovery implements Closeable {
   private static final Logger log = LoggerFactory.getLogger(DeferredSpanRecovery.class);
+  // Long enough for the claim event of an end that wrote one to arrive, short against the 1 s end-to-export goal.
+  private static final long CLAIMLESS_DELAY_MILLIS = 50;
 
   /** Each step once, in this order, as Curator's recipes keep their lifecycle. */
   private enum State {
@@ -255,11 +259,17 @@ public final class DeferredSpanRecovery implements Closeable {
         if (retained.overBound()) {
           scheduleTick(); // the bound holds as spans arrive, not only at the next full scan
         }
+        takeIfStillUnclaimed(path);
       } else if (event.getType() == Watcher.Event.EventType.NodeDeleted) {
         // Exported and removed with its claim, in one transaction, as almost every end is: nothing to look at.
         retained.removed(path);
         unclaimedEvents.remove(path);
       }
+      return;
+    }
+    if (depth == 3 && event.getType() == Watcher.Event.EventType.NodeCreated
+        && ZKPaths.getNodeFromPath(path).equals(ZNodeLayout.CLAIM)) {
+      unclaimedEvents.remove(ZKPaths.getPathAndNode(path).getPath()); // its ender claimed it: not ours to take
       return;
     }
     if (depth == 3 && event.getType() == Watcher.Event.EventType.NodeDeleted
@@ -280,6 +290,24 @@ public final class DeferredSpanRecovery implements Closeable {
   /** Watch notifications this worker received (for tests: only the leader holds the watch). */
   long watchEvents() {
     return watchEvents.sum();
+  }
+
+  /**
+   * A finished span written without a claim (another implementation's end, docs/record-format.md section 4) has
+   * nobody exporting it: it is taken as soon as it appears. A Java end creates its claim in the same transaction,
+   * whose event follows at once and withdraws the span before the short delay is over, so it costs no read.
+   */
+  private void takeIfStillUnclaimed(String path) {
+    unclaimedEvents.add(path);
+    try {
+      scheduler.schedule(() -> {
+        if (unclaimedEvents.contains(path)) {
+          tickIfLeader();
+        }
+      }, CLAIMLESS_DELAY_MILLIS, TimeUnit.MILLISECONDS);
+    } catch (java.util.concurrent.RejectedExecutionException closing) {
+      // closed meanwhile
+    }
   }
 
   /** Stops scanning and leaves the election. Idempotent; a closed worker cannot be started again. */

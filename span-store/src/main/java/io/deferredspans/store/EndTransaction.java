@@ -192,9 +192,14 @@ final class EndTransaction {
         throw new DeferredSpanStoreUnavailableException(
             what(openPath) + ": connection lost; nothing was applied, retry", false, e);
       }
-      // The record we read is still there, yet our delete of it failed: it has no marker of its own span, was
-      // modified, or names a span already ended under another key. No end can ever succeed on it.
-      String why = !markerThere ? "it has no span marker 'span-" + spanId + "'"
+      // The record we read is still there, yet our delete of it failed: it is ephemeral, has no marker of its own
+      // span or other children too, was modified, or names a span already ended under another key. No end can
+      // ever succeed on it.
+      int failed = unanswered ? -1 : firstFailedIndex(e);
+      String why = read.getEphemeralOwner() != 0 ? "it is ephemeral (records must be persistent)"
+          : !markerThere ? "it has no span marker 'span-" + spanId + "'"
+          : failed == 1 && codeAt(e, failed) == KeeperException.Code.NOTEMPTY
+              ? "it has children other than its span marker"
           : now.getVersion() != read.getVersion() ? "it was modified after it was written"
           : "its span " + spanId + " was already ended under another key";
       return quarantineWith(fence, openPath, now, recordBytes, callerOps,

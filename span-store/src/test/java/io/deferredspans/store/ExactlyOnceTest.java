@@ -12,6 +12,7 @@ import io.deferredspans.otlp.json.ReceivedSpan;
 import io.deferredspans.sdk.DeferredSpanEnding;
 import io.deferredspans.sdk.DeferredSpanLimitException;
 import io.deferredspans.sdk.DeferredSpanRecord;
+import io.deferredspans.sdk.DeferredSpanRecordCodec;
 import io.deferredspans.sdk.DeferredTracing;
 import io.deferredspans.sdk.FinishedDeferredSpan;
 import io.deferredspans.testing.otlp.OtlpTestReceiver;
@@ -41,6 +42,7 @@ import org.apache.curator.framework.state.ConnectionState;
 import org.apache.curator.retry.ExponentialBackoffRetry;
 import org.apache.curator.test.KillSession;
 import org.apache.curator.test.TestingServer;
+import org.apache.zookeeper.CreateMode;
 import org.apache.curator.utils.ZKPaths;
 import org.apache.zookeeper.KeeperException;
 import org.apache.zookeeper.data.Stat;
@@ -381,6 +383,40 @@ class ExactlyOnceTest {
     assertNull(host.client.checkExists().forPath(item("no-marker")), "the item was dequeued");
     assertNull(host.client.checkExists().forPath(path), "the record is gone from open/");
     assertEquals(1, host.client.getChildren().forPath(ZKPaths.makePath(base, "quarantine")).size());
+  }
+
+  @Test
+  void recordWithAnExtraChildIsQuarantinedForThatReasonAndTheDequeueApplied() throws Exception {
+    TestHost host = host("host");
+    enqueue(host, "extra-child");
+    String path = host.store.layout().openPath("extra-child");
+    host.client.create().forPath(ZKPaths.makePath(path, "not-a-marker"));
+
+    EndResult result = dequeue(host, "extra-child", DeferredSpanEnding.now());
+
+    assertEquals(EndResult.Outcome.REJECTED_RECORD, result.getOutcome());
+    assertThat(result.getRecordError().orElseThrow().getMessage())
+        .contains("it has children other than its span marker");
+    assertNull(host.client.checkExists().forPath(item("extra-child")), "the item was dequeued");
+    assertNull(host.client.checkExists().forPath(path), "the record and its children are gone from open/");
+    assertEquals(1, host.client.getChildren().forPath(ZKPaths.makePath(base, "quarantine")).size());
+  }
+
+  @Test
+  void ephemeralRecordIsQuarantinedForThatReason() throws Exception {
+    TestHost host = host("host");
+    DeferredSpanRecord record = host.tracing.spanBuilder("QueueItem").setNoParent().begin();
+    String path = host.store.layout().openPath("ephemeral");
+    // A writer that ignored the specification: ZooKeeper gives an ephemeral znode no children, so no marker.
+    host.client.create().creatingParentsIfNeeded().withMode(CreateMode.EPHEMERAL)
+        .forPath(path, DeferredSpanRecordCodec.encode(record));
+
+    EndResult result = host.store.endDeferredSpan("ephemeral", DeferredSpanEnding.now());
+
+    assertEquals(EndResult.Outcome.REJECTED_RECORD, result.getOutcome());
+    assertThat(result.getRecordError().orElseThrow().getMessage())
+        .contains("it is ephemeral (records must be persistent)");
+    assertNull(host.client.checkExists().forPath(path));
   }
 
   // ---------------------------------------------------------------- 10. the loser of a race

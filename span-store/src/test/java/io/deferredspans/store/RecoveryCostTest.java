@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.deferredspans.sdk.DeferredSpanEnding;
 import io.deferredspans.sdk.DeferredSpanRecord;
+import io.deferredspans.sdk.DeferredSpanRecordCodec;
+import io.deferredspans.sdk.FinishedDeferredSpan;
 import io.deferredspans.testing.otlp.OtlpTestReceiver;
 import java.time.Duration;
 import java.util.function.UnaryOperator;
@@ -136,6 +138,62 @@ class RecoveryCostTest {
       assertEquals(1, receiver.spans().size());
       assertThat(recoverer.store.stats().recoveryReads() - readsBefore)
           .as("reads for one lost claim, with open spans listed nowhere").isLessThanOrEqualTo(3);
+    }
+  }
+  @Test
+  void finishedSpanAnotherImplementationWroteWithoutAClaimIsExportedWhenItAppears() throws Exception {
+    try (TestHost recoverer = TestHost.start("recoverer", zookeeper.getConnectString(), "/ds",
+            TestHost.httpExporter(receiver.httpEndpoint()));
+        DeferredSpanRecovery recovery = DeferredSpanRecovery.builder(recoverer.store)
+            .scanInterval(Duration.ofHours(1)).fullScanInterval(Duration.ofHours(1)).build()) {
+      recovery.start();
+      await().atMost(WAIT).until(recovery::hasLeadership);
+      recoverer.client.createContainers(HostProcessMain.ITEMS);
+      DeferredSpanRecord record = enqueue(recoverer, "item");
+      recovery.tick(); // the full scan a new leader starts with, out of the way
+      long readsBefore = recoverer.store.stats().recoveryReads();
+
+      // What a Python ender writes with claim=False (docs/record-format.md section 4): no claim, nobody exporting.
+      String open = recoverer.store.layout().openPath("item");
+      String spanId = record.getSpanContext().getSpanId();
+      FinishedDeferredSpan finished = recoverer.tracing.finish(record, DeferredSpanEnding.now());
+      recoverer.client.transaction().forOperations(
+          recoverer.client.transactionOp().delete().forPath(ZNodeLayout.markerPath(open, spanId)),
+          recoverer.client.transactionOp().delete().withVersion(0).forPath(open),
+          recoverer.client.transactionOp().create().forPath(recoverer.store.layout().endedPath(spanId),
+              DeferredSpanRecordCodec.encode(finished)),
+          recoverer.client.transactionOp().delete().forPath(HostProcessMain.ITEMS + "/item"));
+
+      assertEquals(spanId, receiver.awaitSpans(1, WAIT).get(0).spanId());
+      await().atMost(WAIT).until(() -> recoverer.storedFinishedSpans() == 0);
+      assertEquals(1, receiver.spans().size());
+      assertThat(recoverer.store.stats().recoveryReads() - readsBefore)
+          .as("reads for one claim-less finished span").isLessThanOrEqualTo(3);
+    }
+  }
+  @Test
+  void aJavaEndThatWritesItsClaimCostsTheWatchNoRead() throws Exception {
+    try (TestHost recoverer = TestHost.start("recoverer", zookeeper.getConnectString(), "/ds",
+            TestHost.httpExporter(receiver.httpEndpoint()));
+        // Its batch processor holds the span for an hour: it stays in ended/, claimed by the ender.
+        TestHost ender = TestHost.start("ender", zookeeper.getConnectString(), "/ds",
+            TestHost.httpExporter(receiver.httpEndpoint()), UnaryOperator.identity(), Duration.ofHours(1));
+        DeferredSpanRecovery recovery = DeferredSpanRecovery.builder(recoverer.store)
+            .scanInterval(Duration.ofHours(1)).fullScanInterval(Duration.ofHours(1)).build()) {
+      recovery.start();
+      await().atMost(WAIT).until(recovery::hasLeadership);
+      recoverer.client.createContainers(HostProcessMain.ITEMS);
+      enqueue(recoverer, "item");
+      recovery.tick(); // the full scan a new leader starts with, out of the way
+      long readsBefore = recoverer.store.stats().recoveryReads();
+
+      assertEquals(EndResult.Outcome.ENDED, ender.store.endDeferredSpan("item", DeferredSpanEnding.now(),
+          ender.client.transactionOp().delete().forPath(HostProcessMain.ITEMS + "/item")).getOutcome());
+
+      // The span's creation is reported, then its claim's, which withdraws it before the 50 ms are over.
+      await().during(Duration.ofSeconds(1)).atMost(Duration.ofSeconds(5))
+          .until(() -> recoverer.store.stats().recoveryReads() == readsBefore);
+      assertEquals(1, recoverer.storedFinishedSpans());
     }
   }
 }
