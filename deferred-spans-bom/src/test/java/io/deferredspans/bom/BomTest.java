@@ -31,6 +31,7 @@ import org.w3c.dom.Node;
 class BomTest {
 
   private static final String GROUP_ID = "io.deferredspans";
+  private static final String ARTIFACT_PREFIX = "deferred-spans-";
   // Surefire runs with the module directory as the working directory.
   private static final Path BOM_DIR = Path.of("").toAbsolutePath();
   private static final Path ROOT = BOM_DIR.getParent();
@@ -49,6 +50,16 @@ class BomTest {
     for (Element dependency : managedDependencies(bom)) {
       assertEquals(GROUP_ID, text(dependency, "groupId"));
       assertEquals("${project.version}", text(dependency, "version"), () -> text(dependency, "artifactId"));
+    }
+  }
+
+  @Test
+  void everyModuleCarriesTheProductPrefix() throws Exception {
+    // One prefix for all, as opentelemetry-* and curator-* do: a bare "span-store" in someone's build says nothing.
+    for (Pom module : modules()) {
+      assertTrue(
+          module.artifactId().startsWith(ARTIFACT_PREFIX),
+          () -> module.artifactId() + " lacks the " + ARTIFACT_PREFIX + " prefix");
     }
   }
 
