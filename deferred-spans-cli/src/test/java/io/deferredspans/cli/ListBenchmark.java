@@ -21,7 +21,8 @@ import org.apache.zookeeper.KeeperException;
  * The figure of docs/benchmarks.md for {@code deferred-spans list}: a real ZooKeeper (in this JVM) holding N open
  * spans, and the shaded jar run as an operator runs it, in a fresh JVM, printing every row (to /dev/null). Prints
  * one table row per N: wall time of the whole command (JVM start included; median of 3), the time the listing
- * itself took and the ZooKeeper reads it made, both as the command reports them with {@code --timing}.
+ * itself took, the ZooKeeper reads it made and the requests they went in, as the command reports them with
+ * {@code --timing}.
  *
  * <p>Usage: {@code ListBenchmark JAR N...} (see benchmarks/list-open-spans).
  */
@@ -42,8 +43,8 @@ public final class ListBenchmark {
       DeferredTracing tracing = DeferredTracing.builder().setHostName("scheduler-1").build();
       DeferredSpanStore store = DeferredSpanStore.builder(client, tracing).build();
       store.start();
-      System.out.printf(Locale.ROOT, "%-12s %-22s %-22s %s%n", "open spans", "list, wall (JVM incl.)",
-          "listing (--timing)", "ZooKeeper reads");
+      System.out.printf(Locale.ROOT, "%-12s %-22s %-22s %-16s %s%n", "open spans", "list, wall (JVM incl.)",
+          "listing (--timing)", "ZooKeeper reads", "requests");
       int open = 0;
       for (int i = 1; i < args.length; i++) {
         int target = Integer.parseInt(args[i]);
@@ -55,8 +56,8 @@ public final class ListBenchmark {
         }
         runs.sort((a, b) -> Long.compare(a[0], b[0]));
         long[] median = runs.get(RUNS / 2);
-        System.out.printf(Locale.ROOT, "%,-12d %-22s %-22s %,d%n", target, String.format(Locale.ROOT, "%,d ms",
-            median[0]), String.format(Locale.ROOT, "%,d ms", median[1]), median[2]);
+        System.out.printf(Locale.ROOT, "%,-12d %-22s %-22s %,-16d %,d%n", target, String.format(Locale.ROOT,
+            "%,d ms", median[0]), String.format(Locale.ROOT, "%,d ms", median[1]), median[2], median[3]);
       }
       store.close();
     }
@@ -84,7 +85,7 @@ public final class ListBenchmark {
     }
   }
 
-  /** {wall ms, listing ms, reads} of one {@code list --timing} in a fresh JVM. */
+  /** {wall ms, listing ms, reads, requests} of one {@code list --timing} in a fresh JVM. */
   private static long[] list(String jar, String zookeeper, int expected) throws Exception {
     File timing = File.createTempFile("list-timing", ".txt");
     long start = System.nanoTime();
@@ -97,11 +98,11 @@ public final class ListBenchmark {
     long wall = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
     String line = Files.readString(timing.toPath()).strip();
     timing.delete();
-    // "listed 10,000 open spans in 412 ms with 10,258 ZooKeeper reads"
+    // "listed 10,000 open spans in 412 ms with 10,257 ZooKeeper reads in 358 requests"
     String[] words = line.replace(",", "").split(" ");
     if (Integer.parseInt(words[1]) != expected) {
       throw new IllegalStateException("expected " + expected + " open spans: " + line);
     }
-    return new long[] {wall, Long.parseLong(words[5]), Long.parseLong(words[8])};
+    return new long[] {wall, Long.parseLong(words[5]), Long.parseLong(words[8]), Long.parseLong(words[11])};
   }
 }
