@@ -76,6 +76,8 @@ public final class LifecycleFigures {
           "store runs the txn on its call thread (timeout guard)"));
       rows.add(FigureRow.ratio(BEGIN, "bare 2-op txn / 1-op txn create (ZooKeeper floor)",
           Spread.ratios(begin.get(bare), begin.get(transaction)), Target.none(), "no library code"));
+      // The reading consumers enqueue exactly as the variants they wrap: no begin figure of their own.
+      begin.keySet().removeIf(variant -> variant instanceof ReadingConsumer);
       addAbsolute(rows, BEGIN, begin, batchNote);
 
       rows.add(FigureRow.ratio(END, "endDeferredSpan+cleanup / plain client.delete()",
