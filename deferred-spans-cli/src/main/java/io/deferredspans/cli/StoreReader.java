@@ -169,8 +169,9 @@ final class StoreReader {
           nodes.add(new Node(path, read.getData(), read.getStat()));
           continue;
         }
+        // NONODE: ended or removed since the listing; skipped, as a single getData would be.
         KeeperException.Code code = KeeperException.Code.get(((OpResult.ErrorResult) results.get(i)).getErr());
-        if (code != KeeperException.Code.NONODE) { // gone: ended or removed meanwhile
+        if (code != KeeperException.Code.NONODE) {
           throw connection.translate(KeeperException.create(code, path), path);
         }
       }
@@ -204,7 +205,10 @@ final class StoreReader {
     return answer;
   }
 
-  /** The results of one multi-read, sent again (synchronously) as the retry policy allows if the connection failed. */
+  /**
+   * The results of one multi-read, sent again (synchronously) as the retry policy allows if the connection failed.
+   * A multi of reads answers every read, failed or not: ZooKeeper's synchronous {@code multi} throws only for writes.
+   */
   private List<OpResult> multiAnswer(CompletableFuture<List<OpResult>> future, List<String> paths) {
     try {
       return future.join();
