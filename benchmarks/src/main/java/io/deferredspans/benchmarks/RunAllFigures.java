@@ -27,7 +27,7 @@ import java.util.Set;
  * {@code .csv} to the results directory.
  *
  * <pre>
- * RunAllFigures [--short | --smoke] [--only=1,2,4] [--results=DIR]
+ * RunAllFigures [--short | --smoke] [--only=1,2,4] [--clients=1,8] [--results=DIR]
  * </pre>
  */
 public final class RunAllFigures {
@@ -52,6 +52,7 @@ public final class RunAllFigures {
     RunOptions options = RunOptions.full();
     Set<String> figures = new LinkedHashSet<>();
     Path results = Path.of("benchmarks", "results");
+    List<Integer> clients = null;
     for (String arg : args) {
       if (arg.equals("--short")) {
         options = RunOptions.quick();
@@ -59,13 +60,17 @@ public final class RunAllFigures {
         options = RunOptions.smoke();
       } else if (arg.startsWith("--only=")) {
         figures.addAll(List.of(arg.substring("--only=".length()).split(",")));
+      } else if (arg.startsWith("--clients=")) {
+        clients = java.util.Arrays.stream(arg.substring("--clients=".length()).split(","))
+            .map(Integer::valueOf).toList();
       } else if (arg.startsWith("--results=")) {
         results = Path.of(arg.substring("--results=".length()));
       } else {
-        throw new IllegalArgumentException("unknown argument " + arg + "; use [--short|--smoke] [--only=1,2] [--results=DIR]");
+        throw new IllegalArgumentException("unknown argument " + arg
+            + "; use [--short|--smoke] [--only=1,2] [--clients=1,8] [--results=DIR]");
       }
     }
-    return new Plan(options, figures, results);
+    return new Plan(clients == null ? options : options.withClientCounts(clients), figures, results);
   }
 
   public static FigureReport run(Plan plan) throws Exception {
@@ -97,7 +102,7 @@ public final class RunAllFigures {
           record(report, LifecycleFigures.BEGIN, rows);
           report.printFigure(LifecycleFigures.END, System.out);
         }
-        if (plan.includes("6")) {
+        if (plan.includes("6") || plan.includes("6a")) {
           record(report, ConcurrencyFigures.FIGURE, ConcurrencyFigures.run(connect, options));
         }
         if (plan.includes("7")) {
@@ -138,7 +143,7 @@ public final class RunAllFigures {
   }
 
   private static boolean needsZooKeeper(Plan plan) {
-    return new ArrayList<>(List.of("1", "2", "5", "6", "7", "8", "9")).stream().anyMatch(plan::includes);
+    return new ArrayList<>(List.of("1", "2", "5", "6", "6a", "7", "8", "9")).stream().anyMatch(plan::includes);
   }
 
   /** Adds rows as soon as a figure is done and prints its table, so a long run shows progress. */

@@ -39,6 +39,13 @@ public record RunOptions(
         Duration.ofSeconds(8));
   }
 
+  /** The same run with other client counts for figure 6 (e.g. only 8, to profile that run). */
+  public RunOptions withClientCounts(List<Integer> counts) {
+    return new RunOptions(name, warmupReps, reps, batch, List.copyOf(counts), cyclesPerConcurrencyRun,
+        openRecordLevels, heapReadings, scheduleDelays, latencyReps, latencySpansPerType, jmhRounds, jmhForks,
+        jmhWarmupIterations, jmhMeasurementIterations, jmhIterationTime, recoveryWindow);
+  }
+
   public static RunOptions smoke() {
     return new RunOptions("smoke", 0, 2, 10, List.of(1, 2), 20, List.of(100, 300), 2,
         List.of(Duration.ofMillis(50)), 1, 10, 1, 0, 0, 1, Duration.ofMillis(100), Duration.ofSeconds(2));

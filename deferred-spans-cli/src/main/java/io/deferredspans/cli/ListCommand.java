@@ -54,7 +54,7 @@ final class ListCommand extends StoreCommand {
       description = "A link per span, e.g. 'http://jaeger:16686/trace/{traceId}' ({spanId} works too).")
   String traceUrl;
 
-  @Option(names = "--timing", description = "Print to stderr how long the listing took and how many ZooKeeper reads it made.")
+  @Option(names = "--timing", description = "Print to stderr how long the listing took and how many ZooKeeper reads (and requests) it made.")
   boolean timing;
 
   @Override
@@ -72,8 +72,8 @@ final class ListCommand extends StoreCommand {
       printTable(shown, all.size(), now, store.layout().basePath());
     }
     if (timing) {
-      err().printf(Locale.ROOT, "listed %,d open spans in %,d ms with %,d ZooKeeper reads%n",
-          all.size(), elapsedMillis, reader.reads());
+      err().printf(Locale.ROOT, "listed %,d open spans in %,d ms with %,d ZooKeeper reads in %,d requests%n",
+          all.size(), elapsedMillis, reader.reads(), reader.requests());
       err().flush();
     }
     return ExitCodes.OK;

@@ -8,6 +8,8 @@ import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.CuratorFrameworkFactory;
 import org.apache.curator.retry.ExponentialBackoffRetry;
 import org.apache.zookeeper.KeeperException;
+import org.apache.zookeeper.client.ZKClientConfig;
+import org.apache.zookeeper.common.ZKConfig;
 
 /**
  * One Curator client connected to the ensemble a command names, and the layout of the store under its base path.
@@ -48,7 +50,8 @@ final class StoreConnection implements AutoCloseable {
         .connectString(options.zookeeper)
         .connectionTimeoutMs(timeoutMs)
         .sessionTimeoutMs(Math.max(timeoutMs, 10_000))
-        .retryPolicy(retryPolicy);
+        .retryPolicy(retryPolicy)
+        .zkClientConfig(clientConfig());
     if (options.auth != null && !options.auth.isEmpty()) {
       if (options.auth.indexOf(':') <= 0) {
         throw new CliException(ExitCodes.USAGE, "--auth must be USER:PASSWORD (ZooKeeper digest credentials)");
@@ -74,6 +77,19 @@ final class StoreConnection implements AutoCloseable {
       throw new CliException(ExitCodes.UNREACHABLE, "interrupted while connecting to " + options.zookeeper);
     }
     return new StoreConnection(options, client, layout);
+  }
+
+  /**
+   * ZooKeeper's client refuses (and drops the connection on) an answer longer than its {@code jute.maxbuffer}, which
+   * by default is the longest znode the server accepts. {@link StoreReader} asks for
+   * {@value StoreReader#READS_PER_REQUEST} znodes in one multi, so the answer may be that many times longer.
+   */
+  private static ZKClientConfig clientConfig() {
+    ZKClientConfig config = new ZKClientConfig();
+    long longestZnode = config.getInt(ZKConfig.JUTE_MAXBUFFER, ZKClientConfig.CLIENT_MAX_PACKET_LENGTH_DEFAULT);
+    long longestAnswer = longestZnode * StoreReader.READS_PER_REQUEST + 64 * 1024; // and the multi's framing
+    config.setProperty(ZKConfig.JUTE_MAXBUFFER, Long.toString(Math.min(Integer.MAX_VALUE, longestAnswer)));
+    return config;
   }
 
   CuratorFramework client() {

@@ -6,6 +6,7 @@ import io.deferredspans.store.DeferredSpanStore;
 import java.io.File;
 import java.nio.file.Files;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Semaphore;
@@ -21,9 +22,12 @@ import org.apache.zookeeper.KeeperException;
  * The figure of docs/benchmarks.md for {@code deferred-spans list}: a real ZooKeeper (in this JVM) holding N open
  * spans, and the shaded jar run as an operator runs it, in a fresh JVM, printing every row (to /dev/null). Prints
  * one table row per N: wall time of the whole command (JVM start included; median of 3), the time the listing
- * itself took and the ZooKeeper reads it made, both as the command reports them with {@code --timing}.
+ * itself took, the ZooKeeper reads it made and the requests they went in, as the command reports them with
+ * {@code --timing}; and the wall time of {@code stats} (median of 3), which reads every open record too.
  *
- * <p>Usage: {@code ListBenchmark JAR N...} (see benchmarks/list-open-spans).
+ * <p>Usage: {@code ListBenchmark JAR [--baseline=JAR] N...} (see benchmarks/list-open-spans): with a baseline jar
+ * (e.g. the last release's), every run lists with both in turn and a ratio row follows (this / baseline, median of
+ * the runs' ratios).
  */
 public final class ListBenchmark {
   private static final int RUNS = 3;
@@ -42,24 +46,63 @@ public final class ListBenchmark {
       DeferredTracing tracing = DeferredTracing.builder().setHostName("scheduler-1").build();
       DeferredSpanStore store = DeferredSpanStore.builder(client, tracing).build();
       store.start();
-      System.out.printf(Locale.ROOT, "%-12s %-22s %-22s %s%n", "open spans", "list, wall (JVM incl.)",
-          "listing (--timing)", "ZooKeeper reads");
+      List<String> jars = new ArrayList<>(List.of(jar));
+      int firstCount = 1;
+      if (args.length > 1 && args[1].startsWith("--baseline=")) {
+        jars.add(args[1].substring("--baseline=".length()));
+        firstCount = 2;
+      }
+      System.out.printf(Locale.ROOT, "%-12s %-9s %-22s %-22s %-16s %-10s %s%n", "open spans", "jar",
+          "list, wall (JVM incl.)", "listing (--timing)", "ZooKeeper reads", "requests", "stats, wall (JVM incl.)");
       int open = 0;
-      for (int i = 1; i < args.length; i++) {
+      for (int i = firstCount; i < args.length; i++) {
         int target = Integer.parseInt(args[i]);
         fill(client, tracing, store, open, target);
         open = target;
-        List<long[]> runs = new ArrayList<>();
+        // Every run lists with each jar in turn (alternating which goes first), so that a baseline jar's figures
+        // and this jar's are taken within the same seconds of a machine whose load moves.
+        long[][][] listed = new long[jars.size()][RUNS][];
+        long[][] stats = new long[jars.size()][RUNS];
         for (int run = 0; run < RUNS; run++) {
-          runs.add(list(jar, zookeeper.getConnectString(), target));
+          for (int k = 0; k < jars.size(); k++) {
+            int j = run % 2 == 0 ? k : jars.size() - 1 - k;
+            listed[j][run] = list(jars.get(j), zookeeper.getConnectString(), target);
+            stats[j][run] = stats(jars.get(j), zookeeper.getConnectString());
+          }
         }
-        runs.sort((a, b) -> Long.compare(a[0], b[0]));
-        long[] median = runs.get(RUNS / 2);
-        System.out.printf(Locale.ROOT, "%,-12d %-22s %-22s %,d%n", target, String.format(Locale.ROOT, "%,d ms",
-            median[0]), String.format(Locale.ROOT, "%,d ms", median[1]), median[2]);
+        for (int j = 0; j < jars.size(); j++) {
+          long[] median = Arrays.stream(listed[j]).sorted((a, b) -> Long.compare(a[0], b[0])).toList().get(RUNS / 2);
+          System.out.printf(Locale.ROOT, "%,-12d %-9s %-22s %-22s %,-16d %-10s %,d ms%n", target,
+              j == 0 ? "this" : "baseline", String.format(Locale.ROOT, "%,d ms", median[0]),
+              String.format(Locale.ROOT, "%,d ms", median[1]), median[2],
+              median[3] < 0 ? "-" : String.format(Locale.ROOT, "%,d", median[3]), median(stats[j]));
+        }
+        if (jars.size() == 2) {
+          double[] wall = new double[RUNS];
+          double[] listing = new double[RUNS];
+          double[] stat = new double[RUNS];
+          for (int run = 0; run < RUNS; run++) {
+            wall[run] = (double) listed[0][run][0] / listed[1][run][0];
+            listing[run] = (double) listed[0][run][1] / Math.max(1, listed[1][run][1]);
+            stat[run] = (double) stats[0][run] / stats[1][run];
+          }
+          System.out.printf(Locale.ROOT, "%,-12d %-9s %-22s %-22s %-16s %-10s %.2fx%n", target, "ratio",
+              String.format(Locale.ROOT, "%.2fx", median(wall)), String.format(Locale.ROOT, "%.2fx",
+                  median(listing)), "", "", median(stat));
+        }
+        System.out.printf(Locale.ROOT, "  (load average %s)%n",
+            Files.readString(java.nio.file.Path.of("/proc/loadavg")).split(" ", 4)[0]);
       }
       store.close();
     }
+  }
+
+  private static long median(long[] values) {
+    return Arrays.stream(values).sorted().toArray()[values.length / 2];
+  }
+
+  private static double median(double[] values) {
+    return Arrays.stream(values).sorted().toArray()[values.length / 2];
   }
 
   /** Begins spans {@code from} to {@code to} with every begin transaction in flight at once, 1,000 at a time. */
@@ -84,7 +127,7 @@ public final class ListBenchmark {
     }
   }
 
-  /** {wall ms, listing ms, reads} of one {@code list --timing} in a fresh JVM. */
+  /** {wall ms, listing ms, reads, requests} of one {@code list --timing} in a fresh JVM. */
   private static long[] list(String jar, String zookeeper, int expected) throws Exception {
     File timing = File.createTempFile("list-timing", ".txt");
     long start = System.nanoTime();
@@ -97,11 +140,25 @@ public final class ListBenchmark {
     long wall = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
     String line = Files.readString(timing.toPath()).strip();
     timing.delete();
-    // "listed 10,000 open spans in 412 ms with 10,258 ZooKeeper reads"
+    // "listed 10,000 open spans in 412 ms with 10,257 ZooKeeper reads in 358 requests"
     String[] words = line.replace(",", "").split(" ");
     if (Integer.parseInt(words[1]) != expected) {
       throw new IllegalStateException("expected " + expected + " open spans: " + line);
     }
-    return new long[] {wall, Long.parseLong(words[5]), Long.parseLong(words[8])};
+    // An older release printed no requests.
+    long requests = words.length > 12 ? Long.parseLong(words[12]) : -1;
+    return new long[] {wall, Long.parseLong(words[5]), Long.parseLong(words[8]), requests};
+  }
+
+  /** Wall ms of one {@code stats} in a fresh JVM (it reads every open record too, and the rest of the store). */
+  private static long stats(String jar, String zookeeper) throws Exception {
+    long start = System.nanoTime();
+    Process process = new ProcessBuilder(ProcessHandle.current().info().command().orElse("java"), "-jar", jar,
+        "stats", "--zookeeper", zookeeper)
+        .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+    if (process.waitFor() != 0) {
+      throw new IllegalStateException("stats failed");
+    }
+    return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
   }
 }

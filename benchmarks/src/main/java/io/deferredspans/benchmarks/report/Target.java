@@ -1,12 +1,17 @@
 package io.deferredspans.benchmarks.report;
 
-/** What a figure should be, checked against its median. */
-public record Target(String text, double atMost) {
-  private static final Target NONE = new Target("-", Double.NaN);
+/** What a figure should be, checked against its median: at most a limit (a cost) or at least one (a throughput). */
+public record Target(String text, double limit, boolean atLeast) {
+  private static final Target NONE = new Target("-", Double.NaN, false);
 
   /** The median must not exceed {@code limit}. */
   public static Target atMost(double limit, String text) {
-    return new Target(text, limit);
+    return new Target(text, limit, false);
+  }
+
+  /** The median must reach {@code limit}. */
+  public static Target atLeast(double limit, String text) {
+    return new Target(text, limit, true);
   }
 
   /** Context only: a baseline or an absolute cost that has no target of its own. */
@@ -15,11 +20,14 @@ public record Target(String text, double atMost) {
   }
 
   public boolean isSet() {
-    return !Double.isNaN(atMost);
+    return !Double.isNaN(limit);
   }
 
   /** Null when there is no target. */
   public Boolean metBy(Spread value) {
-    return isSet() ? value.median() <= atMost : null;
+    if (!isSet()) {
+      return null;
+    }
+    return atLeast ? value.median() >= limit : value.median() <= limit;
   }
 }

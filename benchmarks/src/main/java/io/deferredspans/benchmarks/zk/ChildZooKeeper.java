@@ -77,6 +77,11 @@ public final class ChildZooKeeper implements AutoCloseable {
     command.add("-Xms512m");
     command.add("-Xmx1g"); // 100,000 open records plus their queue items fit easily
     command.add("-Dorg.slf4j.simpleLogger.defaultLogLevel=warn");
+    // e.g. a flight recording of the server: -Dbenchmarks.zookeeper.jvmArgs=-XX:StartFlightRecording=filename=zk.jfr
+    String extra = System.getProperty("benchmarks.zookeeper.jvmArgs", "").strip();
+    if (!extra.isEmpty()) {
+      command.addAll(List.of(extra.split("\\s+")));
+    }
     command.add("-cp");
     command.add(System.getProperty("java.class.path"));
     command.add(ZooKeeperProcess.class.getName());

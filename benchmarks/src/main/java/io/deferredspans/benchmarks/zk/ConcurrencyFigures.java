@@ -44,27 +44,38 @@ public final class ConcurrencyFigures {
       Function<BenchClient, QueueVariant> plain = c -> new PlainQueue(c.client, items);
       Function<BenchClient, QueueVariant> deferred =
           c -> new DeferredSpanQueue(c, items, DeferredSpanQueue.Begin.CALLER_TRANSACTION_WITH_BEGIN_OPS);
+      // The realistic baseline: a consumer reads the item before it dequeues it; and ours with the same read.
+      Function<BenchClient, QueueVariant> readingPlain = c -> new ReadingConsumer(plain.apply(c), c.client, items);
+      Function<BenchClient, QueueVariant> readingDeferred =
+          c -> new ReadingConsumer(deferred.apply(c), c.client, items);
+      List<Function<BenchClient, QueueVariant>> variants = List.of(plain, deferred, readingPlain, readingDeferred);
 
-      double[][] plainRate = new double[counts.size()][options.reps()];
-      double[][] deferredRate = new double[counts.size()][options.reps()];
+      double[][][] rate = new double[variants.size()][counts.size()][options.reps()];
       for (int rep = -options.warmupReps(); rep < options.reps(); rep++) {
         for (int level = 0; level < counts.size(); level++) {
           int n = counts.get(level);
-          boolean plainFirst = (rep + level) % 2 == 0;
-          double first = cyclesPerSecond(threads, clients.subList(0, n), plainFirst ? plain : deferred, options);
-          double second = cyclesPerSecond(threads, clients.subList(0, n), plainFirst ? deferred : plain, options);
-          if (rep >= 0) {
-            plainRate[level][rep] = plainFirst ? first : second;
-            deferredRate[level][rep] = plainFirst ? second : first;
+          // Rotated, so that no variant always runs first (after a quiet spell) or last.
+          for (int v : InterleavedRun.rotated(List.of(0, 1, 2, 3), rep + level + options.warmupReps())) {
+            double cycles = cyclesPerSecond(threads, clients.subList(0, n), variants.get(v), options);
+            if (rep >= 0) {
+              rate[v][level][rep] = cycles;
+            }
           }
         }
       }
+      double[][] plainRate = rate[0];
+      double[][] deferredRate = rate[1];
+      double[][] readingPlainRate = rate[2];
+      double[][] readingDeferredRate = rate[3];
 
       List<FigureRow> rows = new ArrayList<>();
       for (int level = 0; level < counts.size(); level++) {
         int n = counts.get(level);
         rows.add(FigureRow.ratio(figure, n + " clients: begin+end / plain create+delete throughput",
             Spread.ratios(deferredRate[level], plainRate[level]), Target.none(), "higher is better"));
+        rows.add(FigureRow.ratio(figure, n + " clients: read+begin+end / read+create+delete throughput",
+            Spread.ratios(readingDeferredRate[level], readingPlainRate[level]), Target.atLeast(0.9, ">= 0.9x"),
+            "realistic queue: the consumer reads the item first"));
         rows.add(FigureRow.ratio(figure, n + " clients: begin+end throughput / 1 client's",
             Spread.ratios(deferredRate[level], deferredRate[0]), Target.none(), "scaling; plain below"));
         rows.add(FigureRow.ratio(figure, n + " clients: plain throughput / 1 client's",
@@ -73,6 +84,10 @@ public final class ConcurrencyFigures {
             options.cyclesPerConcurrencyRun() + " cycles per run, cleanup included"));
         rows.add(FigureRow.context(figure, "  abs: " + n + " clients plain create+delete", plainRate[level],
             "cycles/s", ""));
+        rows.add(FigureRow.context(figure, "  abs: " + n + " clients read+begin+end", readingDeferredRate[level],
+            "cycles/s", ""));
+        rows.add(FigureRow.context(figure, "  abs: " + n + " clients read+create+delete", readingPlainRate[level],
+            "cycles/s", "realistic baseline"));
       }
       return rows;
     } finally {
