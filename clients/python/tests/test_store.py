@@ -1,6 +1,7 @@
 """begin_ops and end against a real ZooKeeper: DEFERRED_SPANS_TEST_ZOOKEEPER=host:port (the cross-language JUnit
 test that runs these starts one; without it these tests are reported as skipped, with that reason)."""
 
+import logging
 import os
 import re
 import socket
@@ -77,6 +78,7 @@ class CuttableProxy:
                     s.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
+            source.close()
 
     def cut(self) -> None:
         self.open.clear()
@@ -228,7 +230,12 @@ class StoreTest(unittest.TestCase):
         begun, item = self.enqueue("disconnected")
         proxy = CuttableProxy(ZOOKEEPER)
         self.addCleanup(proxy.close)
-        zk = KazooClient(hosts=proxy.address, timeout=10, connection_retry={"max_tries": -1, "max_delay": 0.2})
+        # Its own logger, quiet: the drop is intended, and kazoo's warnings would interleave with unittest's lines.
+        quiet = logging.getLogger("deferred_spans.tests.cut-client")
+        quiet.propagate = False
+        quiet.addHandler(logging.NullHandler())
+        zk = KazooClient(hosts=proxy.address, timeout=10, connection_retry={"max_tries": -1, "max_delay": 0.2},
+                         logger=quiet)
         zk.start(timeout=30)
         self.addCleanup(zk.close)
         self.addCleanup(zk.stop)
