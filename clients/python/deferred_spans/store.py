@@ -20,7 +20,7 @@ from kazoo.exceptions import (ConnectionClosedError, ConnectionLoss, NodeExistsE
 from kazoo.handlers.threading import KazooTimeoutError
 
 from .keys import DEFAULT_BASE_PATH, Layout
-from .record import (MAX_EPOCH_NANOS, MIN_EPOCH_NANOS, AttributeValue, CorruptRecordError, DeferredSpanRecord, Event, FinishedSpan, Link,
+from .record import (MAX_EPOCH_NANOS, MAX_FINISHED_BYTES, MIN_EPOCH_NANOS, AttributeValue, CorruptRecordError, DeferredSpanRecord, Event, FinishedSpan, Link,
                      RecordError, UnsupportedVersionError, _attributes_json, _links_json, decode_record,
                      encode_finished, encode_record)
 from .tracecontext import SpanContext, parse_traceparent
@@ -33,6 +33,8 @@ _MAX_TRANSACTION_BYTES = 0xFFFFF - 64 * 1024
 _UNANSWERED = (ConnectionLoss, ConnectionClosedError, SessionExpiredError, OperationTimeoutError, KazooTimeoutError)
 _RESTARTS = 3
 
+Session = Optional[Tuple[int, bytes]]
+"""A kazoo ``client_id``: the session every write of one call goes out on."""
 Ops = Callable[[TransactionRequest], None]
 """Adds the caller's own operations to the end's transaction: ``lambda tx: tx.delete(item_path)``."""
 ParentLike = Union[str, SpanContext, DeferredSpanRecord, "BegunSpan"]
@@ -234,7 +236,7 @@ class DeferredSpanStore:
             ops(tx)
         self._require_fits(tx.operations, "begin " + begun.open_path)
         try:
-            results = tx.commit()
+            results = self._send(tx, self._client.client_id, "begin " + begun.open_path)
         except _UNANSWERED as e:
             raise StoreUnavailableError("begin %s: no answer from ZooKeeper; it may have been applied"
                                         % begun.open_path, True) from e
@@ -269,29 +271,33 @@ class DeferredSpanStore:
         end_links = tuple(l if isinstance(l, Link) else Link(_context_of(l, "link")) for l in links)
         ending = (dict(attributes or {}), tuple(events), status, end_links, end_ns)
         open_path = self.layout.open_path(key)
+        session = self._client.client_id  # every write of this end goes out on this session, or none does
+        self._require_connected(session, "end " + open_path)
         for _ in range(_RESTARTS):
             try:
-                return self._end_once(open_path, ending, ops, claim)
+                return self._end_once(open_path, ending, ops, claim, session)
             except _RecordChanged:
                 continue
         raise StoreUnavailableError("end %s: the record kept changing while being ended; nothing was applied, "
                                     "retry" % open_path, False)
 
-    def _end_once(self, open_path: str, ending: tuple, ops: Optional[Ops], claim: bool) -> EndResult:
+    def _end_once(self, open_path: str, ending: tuple, ops: Optional[Ops], claim: bool,
+                  session: Session) -> EndResult:
         read = self._fresh_get(open_path)
         if read is None:
             tombstone = self._client.exists(self.layout.abandoned_path(open_path))
             if tombstone is not None:
-                return self._dequeue_abandoned(open_path, tombstone.version, ops)
-            return self._apply_alone(open_path, None, ops, EndResult(Outcome.NO_RECORD))
+                return self._dequeue_abandoned(open_path, tombstone.version, ops, session)
+            return self._apply_alone(open_path, None, ops, EndResult(Outcome.NO_RECORD), session)
         data, stat = read
         try:
             record = decode_record(data, open_path)
         except UnsupportedVersionError as e:
-            return self._apply_alone(open_path, None, ops, EndResult(Outcome.REJECTED_RECORD, record_error=e))
+            return self._apply_alone(open_path, None, ops, EndResult(Outcome.REJECTED_RECORD, record_error=e),
+                                     session)
         except CorruptRecordError as e:
-            return self._quarantine_with(open_path, stat, data, ops, e)
-        return self._commit(open_path, stat, data, self._finish(record, *ending), ops, claim)
+            return self._quarantine_with(open_path, stat, data, ops, e, session)
+        return self._commit(open_path, stat, data, self._finish(record, *ending), ops, claim, session)
 
     def _finish(self, record: DeferredSpanRecord, attributes: dict, events: tuple, status: Tuple[str, str],
                 end_links: tuple, end_ns: Optional[int]) -> FinishedSpan:
@@ -314,7 +320,7 @@ class DeferredSpanStore:
         return finished
 
     def _commit(self, open_path: str, stat: Any, data: bytes, finished: FinishedSpan, ops: Optional[Ops],
-                claim: bool) -> EndResult:
+                claim: bool, session: Session) -> EndResult:
         what = "end " + open_path
         span_id = finished.record.context.span_id
         marker = Layout.marker_path(open_path, span_id)
@@ -333,12 +339,11 @@ class DeferredSpanStore:
         if ops:
             ops(tx)
         self._require_fits(tx.operations, what)
-        session = self._client.client_id
         try:
-            results = tx.commit()
+            results = self._send(tx, session, what)
         except _UNANSWERED as e:
             if claim_data is not None and self._client.client_id == session and self._is_our_claim(ended, claim_data):
-                self._release(ended)
+                self._release(ended, session)
                 return EndResult(Outcome.ENDED, span=finished)
             raise StoreUnavailableError(
                 what + ": ZooKeeper did not say whether the end was applied; if it was, the service exports the "
@@ -346,7 +351,7 @@ class DeferredSpanStore:
         failed = _first_failure(results)
         if failed is None:
             if claim_data is not None:
-                self._release(ended)
+                self._release(ended, session)
             return EndResult(Outcome.ENDED, span=finished)
         if failed >= ours:
             return EndResult(Outcome.CALLER_OPERATIONS_FAILED, failed_operation=failed - ours, failure=results[failed])
@@ -360,16 +365,24 @@ class DeferredSpanStore:
                    else "it was modified after it was written" if now.version != stat.version
                    else "its span %s was already ended under another key" % span_id)
             return self._quarantine_with(open_path, now, data, ops,
-                                         CorruptRecordError(open_path, "not a record this store can end: " + why))
+                                         CorruptRecordError(open_path, "not a record this store can end: " + why),
+                                         session)
         # The record read is gone: another end committed first. Was it recovery, giving up on the span?
         tombstone = self._fresh_get(self.layout.abandoned_path(open_path))
         if tombstone is not None and tombstone[0].decode("utf-8", "replace").startswith(span_id + "\n"):
-            return self._dequeue_abandoned(open_path, tombstone[1].version, ops)
+            return self._dequeue_abandoned(open_path, tombstone[1].version, ops, session)
         return EndResult(Outcome.ALREADY_ENDED)
 
-    def _release(self, ended: str) -> None:
+    def _release(self, ended: str, session: Session) -> None:
         """Gives the span to the service at once: its recovery exports a finished span as soon as its claim is
         deleted. If this fails, the claim goes with this session and the service exports the span then."""
+        if self._client.client_id != session:
+            return  # that session has ended, and its claim with it
+        if not self._client.connected:
+            # Not waited for: kazoo sends it if this session reconnects, and drops it if the session expires (the
+            # claim goes then). A release only hands the committed span to the service sooner.
+            self._client.delete_async(Layout.claim_path(ended))
+            return
         try:
             self._client.delete(Layout.claim_path(ended))
         except (NoNodeError,) + _UNANSWERED:
@@ -384,12 +397,12 @@ class DeferredSpanStore:
             return False
         return held == claim_data
 
-    def _dequeue_abandoned(self, open_path: str, version: int, ops: Optional[Ops]) -> EndResult:
+    def _dequeue_abandoned(self, open_path: str, version: int, ops: Optional[Ops], session: Session) -> EndResult:
         return self._apply_alone(open_path, lambda tx: tx.delete(self.layout.abandoned_path(open_path), version),
-                                 ops, EndResult(Outcome.ABANDONED))
+                                 ops, EndResult(Outcome.ABANDONED), session)
 
     def _quarantine_with(self, open_path: str, stat: Any, data: bytes, ops: Optional[Ops],
-                         error: RecordError) -> EndResult:
+                         error: RecordError, session: Session) -> EndResult:
         """Moves an unendable record (and its children) to quarantine with the caller's operations."""
         try:
             children, parent = self._client.get_children(open_path, include_data=True)
@@ -402,11 +415,15 @@ class DeferredSpanStore:
             for child in children:
                 tx.delete(open_path + "/" + child)
             tx.delete(open_path, version=stat.version)
-            tx.create(self.layout.quarantine_prefix(open_path), data, sequence=True)
+            # Cut, as Java does: the copy, the deletions and the caller's operations fit one transaction whatever
+            # the size of what was found (corrupt in any case past the record limit).
+            tx.create(self.layout.quarantine_prefix(open_path), data[:MAX_FINISHED_BYTES], sequence=True)
 
-        return self._apply_alone(open_path, quarantine, ops, EndResult(Outcome.REJECTED_RECORD, record_error=error))
+        return self._apply_alone(open_path, quarantine, ops, EndResult(Outcome.REJECTED_RECORD, record_error=error),
+                                 session)
 
-    def _apply_alone(self, open_path: str, ours: Optional[Ops], ops: Optional[Ops], result: EndResult) -> EndResult:
+    def _apply_alone(self, open_path: str, ours: Optional[Ops], ops: Optional[Ops], result: EndResult,
+                     session: Session) -> EndResult:
         """Our operations (possibly none) and the caller's, in one transaction, without blind retries."""
         tx = self._client.transaction()
         if ours:
@@ -418,7 +435,7 @@ class DeferredSpanStore:
             return result
         self._require_fits(tx.operations, "end " + open_path)
         try:
-            results = tx.commit()
+            results = self._send(tx, session, "end " + open_path)
         except _UNANSWERED as e:
             raise StoreUnavailableError("end %s: no answer from ZooKeeper; the operations may have been applied. "
                                         "Retrying is safe: it reports CALLER_OPERATIONS_FAILED if they were"
@@ -429,6 +446,21 @@ class DeferredSpanStore:
         if failed < count:
             raise _RecordChanged()
         return EndResult(Outcome.CALLER_OPERATIONS_FAILED, failed_operation=failed - count, failure=results[failed])
+
+    def _require_connected(self, session: Session, what: str) -> None:
+        if session is None or self._client.client_id != session or not self._client.connected:
+            raise StoreUnavailableError(
+                "%s: not connected to ZooKeeper%s; nothing was sent" % (
+                    what, "" if session is None or self._client.client_id == session
+                    else " on the session this call began on"), False)
+
+    def _send(self, tx: TransactionRequest, session: Session, what: str) -> List[Any]:
+        """Commits ``tx`` once, on ``session``, and only while it is connected: kazoo queues a request made while
+        disconnected and sends it on the reconnection, which may come after the caller gave up on the call. kazoo
+        never sends a request twice, and fails the queued ones when the connection drops or the session expires,
+        so a request handed over here goes out at most once, and never after this call returned."""
+        self._require_connected(session, what)
+        return tx.commit()
 
     def _fresh_get(self, path: str) -> Optional[Tuple[bytes, Any]]:
         """Reads ``path``; an absence is confirmed after a sync, since the server we read may lag the leader."""

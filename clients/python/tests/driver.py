@@ -69,7 +69,7 @@ def handle(zk: KazooClient, store: DeferredSpanStore, command: dict) -> dict:
         if command.get("hangBeforeRelease"):
             committed = threading.Event()
 
-            def hang(ended: str) -> None:
+            def hang(ended: str, session) -> None:
                 say({"outcome": "ENDED", "committed": True, "endedNanos": time.monotonic_ns()})
                 committed.set()
                 threading.Event().wait()  # dies here, claim held, when the test kills this process

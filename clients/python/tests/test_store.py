@@ -1,19 +1,22 @@
 """begin_ops and end against a real ZooKeeper: DEFERRED_SPANS_TEST_ZOOKEEPER=host:port (the cross-language JUnit
 test that runs these starts one; without it these tests are reported as skipped, with that reason)."""
 
+import logging
 import os
 import re
+import socket
 import threading
 import time
 import unittest
 import uuid
 
-from kazoo.client import KazooClient
+from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import NoNodeError
 
 from deferred_spans import (CorruptRecordError, DeferredSpanStore, Outcome, UnsupportedVersionError,
                             decode_finished, decode_record, parse_traceparent, trace_id_ratio)
-from deferred_spans.store import DeferredSpanError
+from deferred_spans.record import MAX_FINISHED_BYTES
+from deferred_spans.store import DeferredSpanError, StoreUnavailableError
 
 ZOOKEEPER = os.environ.get("DEFERRED_SPANS_TEST_ZOOKEEPER")
 # OpenTelemetry Python's TraceContextTextMapPropagator.extract accepts exactly this (opentelemetry-api,
@@ -27,6 +30,72 @@ def otel_extracts(traceparent: str) -> bool:
         return False
     version, trace_id, span_id, _, rest = match.groups()
     return version != "ff" and trace_id != "0" * 32 and span_id != "0" * 16 and not (version == "00" and rest)
+
+
+class CuttableProxy:
+    """A loopback TCP proxy to the ZooKeeper under test whose connections can be cut and restored: a real client
+    losing its connection (and keeping its session) without stopping the shared server."""
+
+    def __init__(self, target: str) -> None:
+        host, port = target.rsplit(":", 1)
+        self.target = (host, int(port))
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.address = "127.0.0.1:%d" % self.listener.getsockname()[1]
+        self.open = threading.Event()
+        self.open.set()
+        self.sockets = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if not self.open.is_set():
+                client.close()  # refused while cut: the client keeps trying to reconnect
+                continue
+            server = socket.create_connection(self.target)
+            with self.lock:
+                self.sockets += [client, server]
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while True:
+                data = source.recv(65536)
+                if not data:
+                    break
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (source, sink):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            source.close()
+
+    def cut(self) -> None:
+        self.open.clear()
+        with self.lock:
+            for s in self.sockets:
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            self.sockets = []
+
+    def restore(self) -> None:
+        self.open.set()
+
+    def close(self) -> None:
+        self.cut()
+        self.listener.close()
 
 
 @unittest.skipUnless(ZOOKEEPER, "needs a ZooKeeper: set DEFERRED_SPANS_TEST_ZOOKEEPER=host:port")
@@ -138,6 +207,66 @@ class StoreTest(unittest.TestCase):
         quarantined = self.zk.get_children(self.base + "/quarantine")
         self.assertEqual(1, len(quarantined))
         self.assertTrue(quarantined[0].startswith("open~"), quarantined)
+
+    def test_a_corrupt_record_too_large_to_copy_whole_is_quarantined_cut_to_768_kib(self):
+        # As Java (EndTransaction): a quarantined copy keeps the first 768 KiB, so that the quarantine, the
+        # record's deletion and the caller's operations fit in one transaction whatever the record's size.
+        path = self.store.layout.open_path("huge")
+        data = b'{"v":1,"n":"' + b"x" * 1_000_000 + b'"}'
+        self.zk.create(path, data)
+        result = self.store.end("huge", ops=lambda tx: tx.create("/items/dequeued-huge"))
+        self.assertIs(Outcome.REJECTED_RECORD, result.outcome)
+        self.assertIsNone(self.zk.exists(path))
+        self.assertIsNotNone(self.zk.exists("/items/dequeued-huge"))
+        quarantined = self.zk.get_children(self.base + "/quarantine")
+        self.assertEqual(1, len(quarantined))
+        kept, _ = self.zk.get(self.base + "/quarantine/" + quarantined[0])
+        self.assertEqual(data[:MAX_FINISHED_BYTES], kept)
+
+    def test_an_end_while_disconnected_sends_nothing_then_or_later(self):
+        # As Java: a call while the client is not connected fails at once, outcome known (nothing was sent), and
+        # nothing of it goes out when the same session reconnects (kazoo would otherwise queue the transaction
+        # and send it then, after or without the caller's knowledge).
+        begun, item = self.enqueue("disconnected")
+        proxy = CuttableProxy(ZOOKEEPER)
+        self.addCleanup(proxy.close)
+        # Its own logger, quiet: the drop is intended, and kazoo's warnings would interleave with unittest's lines.
+        quiet = logging.getLogger("deferred_spans.tests.cut-client")
+        quiet.propagate = False
+        quiet.addHandler(logging.NullHandler())
+        zk = KazooClient(hosts=proxy.address, timeout=10, connection_retry={"max_tries": -1, "max_delay": 0.2},
+                         logger=quiet)
+        zk.start(timeout=30)
+        self.addCleanup(zk.close)
+        self.addCleanup(zk.stop)
+        session = zk.client_id
+        states = {KazooState.SUSPENDED: threading.Event(), KazooState.CONNECTED: threading.Event()}
+        zk.add_listener(lambda state: states[state].set() if state in states else None)
+        store = DeferredSpanStore(zk, self.base, host_name="py-dequeuer")
+        proxy.cut()
+        self.assertTrue(states[KazooState.SUSPENDED].wait(30), "the client never saw its connection drop")
+        outcome = []
+
+        def end() -> None:
+            try:
+                outcome.append(store.end("disconnected", ops=lambda tx: tx.delete(item)))
+            except StoreUnavailableError as e:
+                outcome.append(e)
+
+        ender = threading.Thread(target=end, daemon=True)
+        ender.start()
+        ender.join(30)  # a guard against a hang, not a measure: the answer is due at once
+        self.assertFalse(ender.is_alive(), "end() waited for the connection instead of failing at once")
+        self.assertIsInstance(outcome[0], StoreUnavailableError)
+        self.assertFalse(outcome[0].may_have_applied, str(outcome[0]))
+        proxy.restore()
+        self.assertTrue(states[KazooState.CONNECTED].wait(30), "the client never reconnected")
+        self.assertEqual(session, zk.client_id, "the session was to survive the cut")
+        zk.sync(begun.open_path)  # answered in order: anything sent before this read has been applied by now
+        zk.get(item)
+        self.assertIsNotNone(self.zk.exists(item), "the end's transaction went out on the reconnection")
+        self.assertIsNotNone(self.zk.exists(begun.open_path))
+        self.assertIs(Outcome.ENDED, store.end("disconnected", ops=lambda tx: tx.delete(item)).outcome)
 
     def test_a_newer_version_is_left_in_place_with_the_callers_operations_applied(self):
         path = self.store.layout.open_path("newer")
