@@ -374,18 +374,27 @@ public final class DeferredSpanRecovery implements Closeable {
     ScanResult result = new ScanResult();
     long now = clock.now();
     progress.loadIfStale();
-    if (fullScanDue.getAndSet(false) || now - nextFullScanNanos >= 0) {
-      nextFullScanNanos = now + fullScanInterval.toNanos();
-      scanFinished(result, now);
-      clearTombstones(result, now);
-    } else if (retained.overBound()) {
-      dropBeyondBound(result);
+    boolean fullScan = fullScanDue.getAndSet(false) || now - nextFullScanNanos >= 0;
+    if (!fullScan && retained.overBound()) {
+      dropBeyondBound(result); // a full scan below enforces the bound itself
     }
-    // After a full scan too: a claim the watch reported gone is acted on at once, not after the grace period.
     recoverUnclaimed(result, now);
     recheckMissingOwners(result, now);
     sweepOpen(result, now);
+    // Kept before the full scan, which reads every shard of ended/ and can outlast a short leadership: a leader
+    // that loses it during the scan leaves the next one this tick's sweep, owners and backoffs all the same.
     progress.saveIfChanged();
+    if (fullScan) {
+      try {
+        scanFinished(result, now);
+        clearTombstones(result, now);
+      } catch (Exception | Error e) {
+        fullScanDue.set(true); // not done: the next tick (or the next leader's first) scans again
+        throw e;
+      }
+      nextFullScanNanos = now + fullScanInterval.toNanos();
+      progress.saveIfChanged();
+    }
     return result;
   }
 
