@@ -449,6 +449,9 @@ public final class DeferredSpanRecovery implements Closeable {
    */
   private void recoverWithBackoff(String endedPath, long now, ScanResult result) throws Exception {
     progress.attempted(endedPath, now, retryBackoff.toNanos(), maxRetryBackoff.toNanos());
+    // Kept before the export is sent, not at the end of the tick: a leader that loses leadership (or is closed)
+    // right after sending would otherwise leave the next leader no backoff, and it would send again at once.
+    progress.saveIfChanged();
     if (recoverFinished(endedPath, result)) {
       result.recovered++;
     }
