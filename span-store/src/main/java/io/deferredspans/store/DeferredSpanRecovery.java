@@ -577,10 +577,21 @@ public final class DeferredSpanRecovery implements Closeable {
       return false;
     } catch (KeeperException unanswered) {
       Stat owner = new Stat();
-      byte[] held = fence.data(claimPath, owner); // on the same session: it shows whether the create applied
+      byte[] held;
+      try {
+        held = fence.data(claimPath, owner); // on the same session: it shows whether the create applied
+      } catch (Exception e) {
+        store.exportedSpans().giveBack(endedPath, session); // it may be ours: never left held by a live session
+        throw e;
+      }
       if (!Arrays.equals(held, claim) || owner.getEphemeralOwner() != session.id()) {
         return false; // not applied, or another worker's claim
       }
+    } catch (InterruptedException | RuntimeException stoppedWhileSending) {
+      // close() (leadership given up) interrupted the create, which may have applied: a claim of this live
+      // session that nobody exports would keep the span from every other worker for as long as this host runs.
+      store.exportedSpans().giveBack(endedPath, session);
+      throw stoppedWhileSending;
     }
     FinishedDeferredSpan finished;
     try {

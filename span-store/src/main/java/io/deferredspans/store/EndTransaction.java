@@ -152,9 +152,18 @@ final class EndTransaction {
     ops.addAll(callerOps);
     requireFits(ops, what);
     try {
-      fence.multi(ops); // sent once: after a lost reply the claim's nonce, read back, tells whether it applied
-    } catch (KeeperException e) {
-      return settleFailed(fence, e, openPath, read, recordBytes, finished, callerOps, ourOps, claim);
+      try {
+        fence.multi(ops); // sent once: after a lost reply the claim's nonce, read back, tells whether it applied
+      } catch (KeeperException e) {
+        return settleFailed(fence, e, openPath, read, recordBytes, finished, callerOps, ourOps, claim);
+      }
+    } catch (InterruptedException stopped) {
+      // Sent, and this thread stopped (a recovery worker closed) before the answer or its settling read: if the
+      // end applied, the claim of this live session would keep its span from every exporter. Give it back.
+      if (exporting) {
+        exported.giveBack(endedPath, fence.session());
+      }
+      throw stopped;
     }
     counters.ended.increment();
     if (exporting) {
