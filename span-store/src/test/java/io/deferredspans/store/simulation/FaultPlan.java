@@ -268,6 +268,10 @@ final class FaultPlan {
       counts.merge(fault, 1, Integer::sum);
     }
 
+    synchronized boolean contains(Fault fault) {
+      return counts.containsKey(fault);
+    }
+
     synchronized Map<Fault, Integer> snapshot() {
       Map<Fault, Integer> copy = new EnumMap<>(Fault.class);
       copy.putAll(counts);

@@ -23,7 +23,7 @@ enum Invariant {
       "an orphan (owner gone) was not ended by recovery after healing: a tick stopped before it [2.1, 2.2]"),
   RECOVERY_SCAN_FAILED("recovery's scanNow() threw after healing: one record stops the scan [2.1, 2.2]"),
   SWEEP_PROGRESS_LOST(
-      "an orphan in a late shard was not ended within three sweep periods while leadership moved [2.9]"),
+      "while leadership moved, a new leader did not go on from the last one's sweep position, and an orphan in a late shard stayed open [2.9]"),
   NEWER_VERSION_NOT_LEFT("a record of a newer format version was not left where it is (record-format §5) [2.3]"),
   RETENTION_BOUND_EXCEEDED(
       "more finished spans waited than maxRetainedSpans after recovery had ticks to enforce it [2.8]");

@@ -31,6 +31,7 @@ final class SimHost {
   static final Duration SWEEP_PERIOD = Duration.ofMillis(600);
   static final Duration FULL_SCAN_INTERVAL = Duration.ofSeconds(10);
   static final long HANG_MILLIS = 300;
+  static final Duration TIMED_OUT_EXPORT_BACKOFF = Duration.ofMillis(1_200);
 
   final String name;
   final FaultPlan plan;
@@ -83,11 +84,18 @@ final class SimHost {
           .basePath(basePath)
           .operationTimeout(OPERATION_TIMEOUT)
           .acknowledgementTimeout(Duration.ofSeconds(3))
+          // Scaled as every other timing here: the 1 min default would outlast the schedule's healing.
+          .timedOutExportBackoff(TIMED_OUT_EXPORT_BACKOFF)
           .shutdownTimeout(Duration.ofSeconds(2))
           .build();
       store.start();
       SimHost host = new SimHost(name, plan, client, exporter, tracing, store, maxRetainedSpans);
-      host.startRecovery();
+      try {
+        host.startRecovery();
+      } catch (Exception | Error e) {
+        store.close(); // a host whose recovery is refused must not leave its store's threads behind
+        throw e;
+      }
       return host;
     } catch (Exception | Error e) {
       client.close();
