@@ -166,14 +166,25 @@ final class FaultPlan {
 
   <T> T run(ZooKeeper handle, CallKind kind, String path, FaultyZooKeeper.Call<T> call)
       throws KeeperException, InterruptedException {
+    Fault fault = next(kind, path);
+    return fault == null ? call.call() : inject(handle, fault, call);
+  }
+
+  /**
+   * The fault for a call of {@code kind} on {@code path} the calling thread is about to make, or null; blocks
+   * first while the host is frozen. Decided on the caller's thread: the plan matches faults by thread name.
+   */
+  Fault next(CallKind kind, String path) throws InterruptedException {
     CountDownLatch gate = frozen;
     if (gate != null) {
       gate.await(10, TimeUnit.SECONDS);
     }
-    Fault fault = take(kind, path);
-    if (fault == null) {
-      return call.call();
-    }
+    return take(kind, path);
+  }
+
+  /** Makes {@code call} with {@code fault}: what is applied and what answer comes back. */
+  <T> T inject(ZooKeeper handle, Fault fault, FaultyZooKeeper.Call<T> call)
+      throws KeeperException, InterruptedException {
     counts.add(fault);
     switch (fault) {
       case CONNECTION_LOSS_BEFORE_SEND:

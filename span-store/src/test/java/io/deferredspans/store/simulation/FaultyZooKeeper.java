@@ -2,9 +2,11 @@ package io.deferredspans.store.simulation;
 
 import io.deferredspans.store.simulation.FaultPlan.CallKind;
 import java.io.IOException;
+import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import org.apache.curator.utils.ZookeeperFactory;
+import org.apache.zookeeper.AsyncCallback;
 import org.apache.zookeeper.CreateMode;
 import org.apache.zookeeper.KeeperException;
 import org.apache.zookeeper.Op;
@@ -16,8 +18,9 @@ import org.apache.zookeeper.data.ACL;
 import org.apache.zookeeper.data.Stat;
 
 /**
- * A real ZooKeeper client handle whose synchronous calls (every call Curator makes in the foreground, and every
- * call the store makes on a raw handle) go through the host's {@link FaultPlan} first. Curator gets it from
+ * A real ZooKeeper client handle whose calls (every call Curator makes in the foreground, every call the store
+ * makes on a raw handle, and the asynchronous transactions the store sends each write of a call in) go through the
+ * host's {@link FaultPlan} first. Curator gets it from
  * {@link #factory}, so a new handle after a session expiry is faulty too.
  */
 final class FaultyZooKeeper extends ZooKeeper {
@@ -100,6 +103,51 @@ final class FaultyZooKeeper extends ZooKeeper {
   public List<OpResult> multi(Iterable<Op> ops) throws InterruptedException, KeeperException {
     Iterator<Op> first = ops.iterator();
     return faulted(CallKind.MULTI, first.hasNext() ? first.next().getPath() : null, () -> super.multi(ops));
+  }
+
+  /**
+   * The store sends each write of a call once, asynchronously, and waits for its answer (SessionFencedCall): the
+   * fault is decided on the caller's thread, and a call it applies answers from a thread of its own, as the
+   * client's event thread would, so that a held reply holds the caller in its wait and nothing else.
+   */
+  @Override
+  public void multi(Iterable<Op> ops, AsyncCallback.MultiCallback callback, Object context) {
+    List<Op> copy = new ArrayList<>();
+    ops.forEach(copy::add);
+    String path = copy.isEmpty() ? null : copy.get(0).getPath();
+    Fault fault;
+    try {
+      fault = INSIDE.get() ? null : plan.next(CallKind.MULTI, path);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      callback.processResult(KeeperException.Code.CONNECTIONLOSS.intValue(), path, context, null);
+      return;
+    }
+    if (fault == null) {
+      super.multi(copy, callback, context);
+      return;
+    }
+    Thread answer = new Thread(() -> {
+      try {
+        List<OpResult> results = plan.inject(this, fault, () -> syncMulti(copy));
+        callback.processResult(KeeperException.Code.OK.intValue(), path, context, results);
+      } catch (KeeperException e) {
+        callback.processResult(e.code().intValue(), path, context, e.getResults());
+      } catch (InterruptedException e) {
+        callback.processResult(KeeperException.Code.CONNECTIONLOSS.intValue(), path, context, null);
+      }
+    }, "faulty-zookeeper-answer");
+    answer.setDaemon(true);
+    answer.start();
+  }
+
+  private List<OpResult> syncMulti(List<Op> ops) throws KeeperException, InterruptedException {
+    INSIDE.set(true);
+    try {
+      return super.multi(ops);
+    } finally {
+      INSIDE.set(false);
+    }
   }
 
   @Override

@@ -618,7 +618,7 @@ final class Simulation {
     if (leader == null) {
       return;
     }
-    leader.plan.arm(Fault.RECOVERY_CLAIM_REPLY_LOST_SESSION_EXPIRED, CallKind.CREATE, FaultPlan.RECOVERY_THREAD,
+    leader.plan.arm(Fault.RECOVERY_CLAIM_REPLY_LOST_SESSION_EXPIRED, CallKind.MULTI, FaultPlan.RECOVERY_THREAD,
         "/" + DeferredSpanStoreLayout.CLAIM);
     SimHost ender = anyHost();
     ender.setExporterMode(RecordingExporter.Mode.REFUSE); // its claim is released: recovery takes the span
