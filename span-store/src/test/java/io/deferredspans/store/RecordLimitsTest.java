@@ -13,7 +13,9 @@ import io.deferredspans.sdk.DeferredSpanLimitException;
 import io.deferredspans.sdk.DeferredSpanRecordCodec;
 import io.opentelemetry.api.common.Attributes;
 import java.io.File;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -233,23 +235,35 @@ class RecordLimitsTest {
 
     static RaisedServer start() throws Exception {
       InstanceSpec spec = InstanceSpec.newInstanceSpec();
+      // A log of its own: builds running side by side each start one, and a failed start must be explained.
+      File log = File.createTempFile("raised-zookeeper-", ".log");
       Process process = new ProcessBuilder(ProcessHandle.current().info().command().orElse("java"), "-Xmx128m",
           "-Djute.maxbuffer=" + RAISED, "-Dzookeeper.forceSync=no", "-cp", System.getProperty("java.class.path"),
           "org.apache.zookeeper.server.ZooKeeperServerMain", Integer.toString(spec.getPort()),
           spec.getDataDirectory().getAbsolutePath())
           .redirectErrorStream(true)
-          .redirectOutput(new File(System.getProperty("java.io.tmpdir"), "raised-zookeeper.log"))
+          .redirectOutput(log)
           .start();
       RaisedServer server = new RaisedServer(spec.getConnectString(), process);
       try (CuratorFramework probe = CuratorFrameworkFactory.newClient(spec.getConnectString(),
           new RetryNTimes(100, 100))) {
         probe.start();
-        assertTrue(probe.blockUntilConnected((int) WAIT.toSeconds(), TimeUnit.SECONDS), "raised server is up");
+        assertTrue(probe.blockUntilConnected((int) WAIT.toSeconds(), TimeUnit.SECONDS),
+            () -> "raised server on port " + spec.getPort() + " is up (alive: " + process.isAlive() + "); its log:\n"
+                + readQuietly(log));
       } catch (RuntimeException | Error | InterruptedException e) {
         server.close();
         throw e;
       }
       return server;
+    }
+
+    private static String readQuietly(File log) {
+      try {
+        return Files.readString(log.toPath());
+      } catch (IOException e) {
+        return "(unreadable: " + e + ")";
+      }
     }
 
     @Override
