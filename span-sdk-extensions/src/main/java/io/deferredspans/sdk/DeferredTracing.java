@@ -211,10 +211,13 @@ public final class DeferredTracing {
    * caller's to rule out, as it is the caller that keeps the record. A record in a {@code DeferredSpanStore} is
    * ended with {@code DeferredSpanStore.endDeferredSpan}, whose claim makes it end exactly once on any host.
    *
+   * <p>A span processor that drops the span (a {@code BatchSpanProcessor} whose queue is full) tells nobody, and
+   * then no exporter answers: the result never completes. Wait for it with a timeout ({@code
+   * result.join(10, TimeUnit.SECONDS)}), as for {@link #forceFlush()}.
+   *
    * @return completes successfully once every exporter acknowledged the span, or at once when there is nothing
    *     to export (tracing disabled, the span not sampled) or no exporter acknowledges per span ({@link
-   *     #acknowledgesExports()}); fails if the span will not reach the exporters (an exporter gave up on its
-   *     batch, or none took it within the acknowledgement timeout)
+   *     #acknowledgesExports()}); fails if an exporter gave up on the batch holding it (after its own retries)
    * @throws DeferredSpanLimitException if the end's attributes and links exceed the configured size
    * @throws IllegalArgumentException if the record is {@linkplain DeferredSpanRecord#isValid() invalid} (begun
    *     while tracing was disabled), or no end time was given and this host's clock is outside the years 2000 to
