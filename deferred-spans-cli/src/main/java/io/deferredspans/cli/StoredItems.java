@@ -2,7 +2,6 @@ package io.deferredspans.cli;
 
 import io.deferredspans.sdk.CorruptDeferredSpanRecordException;
 import io.deferredspans.sdk.DeferredSpanRecord;
-import io.deferredspans.sdk.DeferredSpanRecordCodec;
 import io.deferredspans.sdk.DeferredSpanRecordException;
 import io.deferredspans.sdk.FinishedDeferredSpan;
 import io.deferredspans.store.DeferredSpanStoreLayout;
@@ -44,7 +43,7 @@ final class StoredItems {
       String name = ZKPaths.getNodeFromPath(path);
       Optional<String> key = keyOf(name);
       try {
-        DeferredSpanRecord record = DeferredSpanRecordCodec.decodeRecord(data, path);
+        DeferredSpanRecord record = DeferredSpanRecord.fromBytes(data, path);
         return key.isPresent()
             ? new OpenSpan(key.get(), path, record, State.OK, null, createdMillis)
             : new OpenSpan(invalidKey(name), path, record, State.INVALID_KEY, invalidKeyProblem(name), createdMillis);
@@ -79,7 +78,7 @@ final class StoredItems {
     static PendingSpan decode(String path, byte[] data, Optional<String> claimHolder, long createdMillis) {
       String spanId = ZKPaths.getNodeFromPath(path);
       try {
-        FinishedDeferredSpan span = DeferredSpanRecordCodec.decodeFinished(data, path);
+        FinishedDeferredSpan span = FinishedDeferredSpan.fromBytes(data, path);
         return new PendingSpan(spanId, path, span, State.OK, null, claimHolder, createdMillis);
       } catch (DeferredSpanRecordException e) {
         return new PendingSpan(spanId, path, null, State.of(e), e.getMessage(), claimHolder, createdMillis);
@@ -119,9 +118,9 @@ final class StoredItems {
     String problem() {
       try {
         if (source.startsWith("ended/")) {
-          DeferredSpanRecordCodec.decodeFinished(data, path);
+          FinishedDeferredSpan.fromBytes(data, path);
         } else {
-          DeferredSpanRecordCodec.decodeRecord(data, path);
+          DeferredSpanRecord.fromBytes(data, path);
         }
         return "readable now (quarantined by an older release, or under a reused key)";
       } catch (DeferredSpanRecordException e) {

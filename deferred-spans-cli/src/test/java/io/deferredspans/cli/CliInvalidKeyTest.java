@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.deferredspans.sdk.DeferredSpanRecord;
-import io.deferredspans.sdk.DeferredSpanRecordCodec;
 import io.deferredspans.store.DeferredSpanStoreLayout;
 import java.time.Duration;
 import org.apache.curator.test.TestingServer;
@@ -30,7 +29,7 @@ class CliInvalidKeyTest {
       DeferredSpanRecord stray = host.tracing.spanBuilder("Stray").setNoParent().begin();
       // "100%" cannot be decoded: '%' must be followed by two hex digits.
       host.client.create().forPath(ZKPaths.makePath(LAYOUT.openShards().get(0), "100%"),
-          DeferredSpanRecordCodec.encode(stray));
+          stray.toBytes());
 
       Cli.Result list = Cli.run(zk, "list");
       assertThat(list.exitCode()).as(list.toString()).isZero();

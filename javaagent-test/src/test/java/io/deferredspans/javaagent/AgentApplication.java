@@ -2,20 +2,17 @@ package io.deferredspans.javaagent;
 
 import io.deferredspans.sdk.DeferredSpanEnding;
 import io.deferredspans.sdk.DeferredSpanRecord;
-import io.deferredspans.sdk.DeferredSpanRecordCodec;
 import io.deferredspans.sdk.DeferredTracing;
 import io.deferredspans.sdk.DeferredTracingAutoConfiguration;
-import io.deferredspans.sdk.ExportFailure;
-import io.deferredspans.sdk.ExportListener;
 import io.deferredspans.sdk.StandaloneDeferredTracing;
 import io.opentelemetry.api.GlobalOpenTelemetry;
 import io.opentelemetry.api.trace.Span;
 import io.opentelemetry.api.trace.Tracer;
 import io.opentelemetry.context.Context;
 import io.opentelemetry.context.Scope;
+import io.opentelemetry.sdk.common.CompletableResultCode;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -55,33 +52,22 @@ public final class AgentApplication {
     } finally {
       enqueue.end();
     }
-    Files.write(file, DeferredSpanRecordCodec.encode(record));
+    Files.write(file, record.toBytes());
     System.out.println("BEGAN " + record.getSpanContext().getTraceId() + " " + record.getSpanContext().getSpanId());
   }
 
   private static void end(Tracer tracer, DeferredTracing tracing, Path file) throws Exception {
-    DeferredSpanRecord record = DeferredSpanRecordCodec.decodeRecord(Files.readAllBytes(file), file.toString());
+    DeferredSpanRecord record = DeferredSpanRecord.fromBytes(Files.readAllBytes(file), file.toString());
     Span job = tracer.spanBuilder("Job")
         .setParent(Context.root().with(Span.wrap(record.getSpanContext())))
         .startSpan();
     job.end();
 
-    CompletableFuture<Boolean> acknowledged = new CompletableFuture<>();
-    tracing.export(
-        tracing.finish(record, DeferredSpanEnding.builder().setAttribute("result", "SUCCESS").build()),
-        new ExportListener() {
-          @Override
-          public void onExported() {
-            acknowledged.complete(true);
-          }
-
-          @Override
-          public void onExportFailed(ExportFailure failure) {
-            acknowledged.complete(false);
-          }
-        });
+    // The record lives in a file, not in a store: ending it is this application's one public call.
+    CompletableResultCode acknowledged =
+        tracing.end(record, DeferredSpanEnding.builder().setAttribute("result", "SUCCESS").build());
     tracing.forceFlush().join(10, TimeUnit.SECONDS);
-    if (!acknowledged.get(10, TimeUnit.SECONDS)) {
+    if (!acknowledged.join(10, TimeUnit.SECONDS).isSuccess()) {
       throw new IllegalStateException("the exporter refused the deferred span");
     }
     System.out.println("ENDED " + record.getSpanContext().getSpanId());

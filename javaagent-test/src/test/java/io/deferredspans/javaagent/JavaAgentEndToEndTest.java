@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.deferredspans.otlp.json.ReceivedSpan;
 import io.deferredspans.sdk.DeferredSpanAttributes;
 import io.deferredspans.sdk.DeferredSpanRecord;
-import io.deferredspans.sdk.DeferredSpanRecordCodec;
 import io.deferredspans.testing.otlp.OtlpTestReceiver;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -35,7 +34,7 @@ class JavaAgentEndToEndTest {
       Path recordFile = dir.resolve("queue-item.record");
 
       List<String> began = runApplication("begin-host", "begin", recordFile, receiver);
-      DeferredSpanRecord record = DeferredSpanRecordCodec.decodeRecord(Files.readAllBytes(recordFile), "file");
+      DeferredSpanRecord record = DeferredSpanRecord.fromBytes(Files.readAllBytes(recordFile), "file");
       String ids = record.getSpanContext().getTraceId() + " " + record.getSpanContext().getSpanId();
       assertTrue(began.contains("BEGAN " + ids), began.toString());
       runApplication("end-host", "end", recordFile, receiver);

@@ -1,5 +1,6 @@
 package io.deferredspans.sdk;
 
+import io.deferredspans.sdk.internal.ExportFence;
 import io.opentelemetry.sdk.common.CompletableResultCode;
 import io.opentelemetry.sdk.trace.data.SpanData;
 import io.opentelemetry.sdk.trace.export.SpanExporter;

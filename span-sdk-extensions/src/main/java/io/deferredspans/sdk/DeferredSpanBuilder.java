@@ -127,7 +127,7 @@ public final class DeferredSpanBuilder {
    *     cannot hold (e.g. seconds passed as nanoseconds)
    */
   public DeferredSpanBuilder setStartTimestamp(long timestamp, TimeUnit unit) {
-    this.startEpochNanos = DeferredSpanRecordCodec.requireTimeInRange(unit.toNanos(timestamp), "start time");
+    this.startEpochNanos = RecordConstraints.requireTimeInRange(unit.toNanos(timestamp), "start time");
     return this;
   }
 
@@ -145,7 +145,7 @@ public final class DeferredSpanBuilder {
    */
   public DeferredSpanBuilder setOwner(String owner) {
     if (owner != null) {
-      String why = DeferredSpanRecordCodec.ownerProblem(owner);
+      String why = RecordConstraints.ownerProblem(owner);
       if (why != null) {
         throw new IllegalArgumentException("deferred span owner " + why);
       }
@@ -195,7 +195,7 @@ public final class DeferredSpanBuilder {
       beginAttributes = beginAttributes.toBuilder().putAll(samplerAttributes).build();
     }
     long start = startEpochNanos != 0 ? startEpochNanos
-        : DeferredSpanRecordCodec.requireTimeInRange(tracing.getClock().now(), "start time from this host's clock");
+        : RecordConstraints.requireTimeInRange(tracing.getClock().now(), "start time from this host's clock");
     return new DeferredSpanRecord(
         context,
         parentSpan.isValid() ? parentSpan.getSpanId() : SpanId.getInvalid(),

@@ -83,7 +83,7 @@ public final class DeferredSpanEnding {
      */
     public Builder setEndTimestamp(long timestamp, TimeUnit unit) {
       this.endEpochNanos =
-          OptionalLong.of(DeferredSpanRecordCodec.requireTimeInRange(unit.toNanos(timestamp), "end time"));
+          OptionalLong.of(RecordConstraints.requireTimeInRange(unit.toNanos(timestamp), "end time"));
       return this;
     }
 

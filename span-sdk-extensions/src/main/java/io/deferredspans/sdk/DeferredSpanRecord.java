@@ -18,8 +18,9 @@ import java.util.concurrent.TimeUnit;
  * sampling decision (already taken, in the trace flags), the name, kind, start time, links, optional begin
  * attributes and who began it.
  *
- * <p>Instances are immutable. Create them with {@link DeferredTracing#spanBuilder(String)} and persist them with
- * {@link DeferredSpanRecordCodec}.
+ * <p>Instances are immutable. Create them with {@link DeferredTracing#spanBuilder(String)}. A store persists them
+ * for you; without one, keep {@link #toBytes()} wherever the span's item lives (a file, a message, a database row)
+ * and, on the host that ends it, read it back with {@link #fromBytes} and end it with {@link DeferredTracing#end}.
  */
 public final class DeferredSpanRecord {
   private static final DeferredSpanRecord DISABLED =
@@ -60,6 +61,29 @@ public final class DeferredSpanRecord {
 
   static long epochNanos(Instant instant) {
     return TimeUnit.SECONDS.toNanos(instant.getEpochSecond()) + instant.getNano();
+  }
+
+  /**
+   * The record as compact JSON (docs/record-format.md, format version 1), a few hundred bytes; the same bytes a
+   * store keeps and other implementations of the format read.
+   *
+   * @throws IllegalArgumentException if the record is {@linkplain #isValid() invalid} (tracing was disabled when it
+   *     was begun): such a record is never stored
+   */
+  public byte[] toBytes() {
+    return RecordJsonWriter.encode(this);
+  }
+
+  /**
+   * Reads a record written by {@link #toBytes()} (or by another implementation of the format). Never returns a
+   * record with invalid IDs.
+   *
+   * @param recordName names the record in error messages, e.g. its file or znode path
+   * @throws DeferredSpanRecordException if the bytes are not a valid record of a format version this library
+   *     reads ({@link UnsupportedRecordVersionException} for a newer one)
+   */
+  public static DeferredSpanRecord fromBytes(byte[] bytes, String recordName) {
+    return RecordJsonReader.decodeRecord(bytes, recordName);
   }
 
   /** The record begun while tracing is disabled: invalid IDs, never stored and never exported. */

@@ -1,5 +1,6 @@
 package io.deferredspans.sdk;
 
+import io.deferredspans.sdk.internal.ExportListener;
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.common.Attributes;
 import io.opentelemetry.api.common.AttributesBuilder;
@@ -193,11 +194,49 @@ public final class DeferredTracing {
   }
 
   /**
-   * Whether an exporter reports back per span ({@link ExportListener#onExported()} after the exporter accepted
+   * Whether an exporter reports back per span (the result of {@link #end} completes once the exporter accepted
    * it). When false, a span counts as exported once it has been handed to the span processors.
    */
   public boolean acknowledgesExports() {
     return acknowledgements != null;
+  }
+
+  /**
+   * Ends a span whose record this application keeps itself (in a file, a message, a database row: anywhere but a
+   * {@code DeferredSpanStore}), and exports it through this host's span processors, as if an ordinary span had just
+   * ended here. The end time is this host's clock's (unless the ending gives one), the end's attributes are merged
+   * over the begin's, and the span says which host began and which ended it.
+   *
+   * <p>Nothing here makes the end happen once: ending the same record twice exports the span twice. That is the
+   * caller's to rule out, as it is the caller that keeps the record. A record in a {@code DeferredSpanStore} is
+   * ended with {@code DeferredSpanStore.endDeferredSpan}, whose claim makes it end exactly once on any host.
+   *
+   * <p>A span processor that drops the span (a {@code BatchSpanProcessor} whose queue is full) tells nobody, and
+   * then no exporter answers: the result never completes. Wait for it with a timeout ({@code
+   * result.join(10, TimeUnit.SECONDS)}), as for {@link #forceFlush()}.
+   *
+   * @return completes successfully once every exporter acknowledged the span, or at once when there is nothing
+   *     to export (tracing disabled, the span not sampled) or no exporter acknowledges per span ({@link
+   *     #acknowledgesExports()}); fails if an exporter gave up on the batch holding it (after its own retries)
+   * @throws DeferredSpanLimitException if the end's attributes and links exceed the configured size
+   * @throws IllegalArgumentException if the record is {@linkplain DeferredSpanRecord#isValid() invalid} (begun
+   *     while tracing was disabled), or no end time was given and this host's clock is outside the years 2000 to
+   *     2099
+   */
+  public CompletableResultCode end(DeferredSpanRecord record, DeferredSpanEnding ending) {
+    CompletableResultCode result = new CompletableResultCode();
+    export(finish(record, ending), new ExportListener() {
+      @Override
+      public void onExported() {
+        result.succeed();
+      }
+
+      @Override
+      public void onExportFailed(ExportFailure failure) {
+        result.fail();
+      }
+    });
+    return result;
   }
 
   /**
@@ -212,7 +251,7 @@ public final class DeferredTracing {
    * @throws IllegalArgumentException if no end time was given and this host's clock is outside the years 2000 to
    *     2099
    */
-  public FinishedDeferredSpan finish(DeferredSpanRecord record, DeferredSpanEnding ending) {
+  FinishedDeferredSpan finish(DeferredSpanRecord record, DeferredSpanEnding ending) {
     requireValid(record);
     AttributeFilter.Redactions redactions = new AttributeFilter.Redactions();
     SpanLimiting limiting = new SpanLimiting(spanLimits);
@@ -222,7 +261,7 @@ public final class DeferredTracing {
     List<EventData> events = limiting.events(attributeFilter.filterEvents(ending.getEvents(), redactions));
     checkSize(endAttributes, endLinks, "end of " + record.getName());
     long end = ending.getEndEpochNanos().orElseGet(
-        () -> DeferredSpanRecordCodec.requireTimeInRange(clock.now(), "end time from this host's clock"));
+        () -> RecordConstraints.requireTimeInRange(clock.now(), "end time from this host's clock"));
     var attributes = endAttributes.toBuilder();
     // A record may not say who began it (the field is optional for other writers): then the span says nothing.
     putIfNotEmpty(attributes, DeferredSpanAttributes.BEGAN_BY, record.getBeganBy());
@@ -243,7 +282,7 @@ public final class DeferredTracing {
    * Ends a span nobody ended (its owner vanished, or it outlived the maximum age): error status and {@link
    * DeferredSpanAttributes#ABANDONED}, so the trace shows the gap instead of a parent that never arrives.
    */
-  public FinishedDeferredSpan abandon(DeferredSpanRecord record, String reason) {
+  FinishedDeferredSpan abandon(DeferredSpanRecord record, String reason) {
     DeferredSpanEnding ending =
         DeferredSpanEnding.builder()
             .setAllAttributes(
@@ -260,7 +299,7 @@ public final class DeferredTracing {
    * acknowledging exporter), or why it will not reach them ({@link ExportListener#onExportFailed}); after a
    * failure, no exporter of this host sends the span any more.
    */
-  public void export(FinishedDeferredSpan span, ExportListener listener) {
+  void export(FinishedDeferredSpan span, ExportListener listener) {
     if (!enabled || !span.getRecord().isSampled()) {
       listener.onExported();
       return;
@@ -298,12 +337,12 @@ public final class DeferredTracing {
   }
 
   /** Exports a span without caring about acknowledgement, for callers that keep no durable copy. */
-  public void export(FinishedDeferredSpan span) {
+  void export(FinishedDeferredSpan span) {
     export(span, ExportListener.ignoring());
   }
 
   /** How many exported deferred spans still wait for an exporter's answer (for metrics and tests). */
-  public int pendingAcknowledgements() {
+  int pendingAcknowledgements() {
     return acknowledgements == null ? 0 : acknowledgements.pendingCount();
   }
 
@@ -314,7 +353,7 @@ public final class DeferredTracing {
    *
    * @return how many were expired
    */
-  public int expireAcknowledgements(Duration maxAge) {
+  int expireAcknowledgements(Duration maxAge) {
     return acknowledgements == null ? 0 : acknowledgements.expire(maxAge.toNanos());
   }
 
@@ -347,7 +386,7 @@ public final class DeferredTracing {
     if (attributes.isEmpty() && links.isEmpty()) {
       return;
     }
-    int size = DeferredSpanRecordCodec.encodedSize(attributes, links);
+    int size = RecordJsonWriter.encodedSize(attributes, links);
     if (size > maxAttributeBytes) {
       throw new DeferredSpanLimitException(
           what + ": attributes and links take " + size + " bytes encoded, more than the limit of "

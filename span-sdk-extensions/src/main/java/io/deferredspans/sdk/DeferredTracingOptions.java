@@ -1,5 +1,6 @@
 package io.deferredspans.sdk;
 
+import io.deferredspans.sdk.internal.DeferredSpanRecordCodec;
 import io.opentelemetry.api.logs.LoggerProvider;
 import java.util.ArrayList;
 import java.util.List;

@@ -1,5 +1,7 @@
 package io.deferredspans.sdk;
 
+import io.deferredspans.sdk.internal.ExportFence;
+import io.deferredspans.sdk.internal.ExportListener;
 import io.opentelemetry.sdk.trace.data.SpanData;
 import java.util.ArrayList;
 import java.util.Collection;

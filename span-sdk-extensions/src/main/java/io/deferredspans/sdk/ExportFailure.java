@@ -13,7 +13,7 @@ import java.util.concurrent.TimeoutException;
  */
 public enum ExportFailure {
   /**
-   * The span never left this process: its {@link ExportFence} refused it, or no exporter took it within the
+   * The span never left this process: a store fenced it off (this host no longer held the span's claim), or no exporter took it within the
    * acknowledgement timeout (a processor dropped it, e.g. from a full queue). Sending it again makes no copy.
    */
   NOT_SENT,

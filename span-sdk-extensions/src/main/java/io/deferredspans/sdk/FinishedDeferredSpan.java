@@ -52,6 +52,23 @@ public final class FinishedDeferredSpan {
     this.links = List.copyOf(all);
   }
 
+  /** The span as compact JSON (docs/record-format.md): its record plus what the end added. */
+  public byte[] toBytes() {
+    return RecordJsonWriter.encode(this);
+  }
+
+  /**
+   * Reads a finished span written by {@link #toBytes()}, e.g. to show what a store holds. Never returns a span with
+   * invalid IDs.
+   *
+   * @param recordName names the span in error messages, e.g. its znode path
+   * @throws DeferredSpanRecordException if the bytes are not a valid finished span of a format version this library
+   *     reads
+   */
+  public static FinishedDeferredSpan fromBytes(byte[] bytes, String recordName) {
+    return RecordJsonReader.decodeFinished(bytes, recordName);
+  }
+
   /** The record as it was begun. */
   public DeferredSpanRecord getRecord() {
     return record;

@@ -1,5 +1,7 @@
 package io.deferredspans.sdk;
 
+import io.deferredspans.sdk.internal.DeferredSpanRecordCodec;
+
 /**
  * The record was written in a format version this library cannot read, typically by a newer release during a
  * rolling upgrade. The record is left untouched so that a host with a newer release can end it.

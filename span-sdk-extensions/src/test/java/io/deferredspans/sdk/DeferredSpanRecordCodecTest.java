@@ -15,6 +15,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import io.deferredspans.sdk.internal.DeferredSpanRecordCodec;
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.common.Attributes;
 import io.opentelemetry.api.trace.SpanContext;
@@ -235,8 +236,8 @@ class DeferredSpanRecordCodecTest {
   void acceptsTimesAtTheEdgesOfTheRange() {
     long first = epochNanos("2000-01-01T00:00:00Z");
     long last = epochNanos("2100-01-01T00:00:00Z") - 1;
-    assertEquals(first, DeferredSpanRecordCodec.MIN_EPOCH_NANOS);
-    assertEquals(last + 1, DeferredSpanRecordCodec.MAX_EPOCH_NANOS);
+    assertEquals(first, RecordConstraints.MIN_EPOCH_NANOS);
+    assertEquals(last + 1, RecordConstraints.MAX_EPOCH_NANOS);
 
     assertEquals(first, assertRoundTrip(record().start(first).build()).getStartEpochNanos());
     assertEquals(last, assertRoundTrip(record().start(last).build()).getStartEpochNanos());
@@ -332,7 +333,7 @@ class DeferredSpanRecordCodecTest {
 
   @Test
   void rejectsInputLargerThanOneMebibyte() {
-    String hugeName = "\"n\":\"" + "x".repeat(DeferredSpanRecordCodec.MAX_ENCODED_BYTES) + "\"";
+    String hugeName = "\"n\":\"" + "x".repeat(RecordConstraints.MAX_ENCODED_BYTES) + "\"";
 
     assertRejectedByBothDecoders(json(CONTEXT, hugeName, START).getBytes(UTF_8));
   }

@@ -2,6 +2,7 @@ package io.deferredspans.sdk;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import io.deferredspans.sdk.internal.ExportListener;
 import io.opentelemetry.sdk.common.CompletableResultCode;
 import io.opentelemetry.sdk.testing.exporter.InMemorySpanExporter;
 import io.opentelemetry.sdk.trace.data.SpanData;

@@ -1,6 +1,6 @@
 package io.deferredspans.store;
 
-import io.deferredspans.sdk.ExportFence;
+import io.deferredspans.sdk.internal.ExportFence;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;

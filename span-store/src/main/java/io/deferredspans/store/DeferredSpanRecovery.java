@@ -1,11 +1,12 @@
 package io.deferredspans.store;
 
 import io.deferredspans.sdk.DeferredSpanRecord;
-import io.deferredspans.sdk.DeferredSpanRecordCodec;
 import io.deferredspans.sdk.DeferredSpanRecordException;
 import io.deferredspans.sdk.DeferredTracing;
 import io.deferredspans.sdk.FinishedDeferredSpan;
 import io.deferredspans.sdk.UnsupportedRecordVersionException;
+import io.deferredspans.sdk.internal.DeferredSpanRecordCodec;
+import io.deferredspans.sdk.internal.DeferredTracingUtil;
 import io.deferredspans.store.RecoveryGauges.OpenTally;
 import io.opentelemetry.sdk.common.Clock;
 import java.io.Closeable;
@@ -708,7 +709,7 @@ public final class DeferredSpanRecovery implements Closeable {
         progress.ownerPresent(path);
         return;
       }
-      FinishedDeferredSpan abandoned = store.tracing().abandon(record.get(), reason);
+      FinishedDeferredSpan abandoned = DeferredTracingUtil.abandon(store.tracing(), record.get(), reason);
       EndResult end = store.endTransaction().commit(path, stat, data, abandoned,
           store.endTransaction().tombstoneOps(path, record.get()));
       if (end.getOutcome() == EndResult.Outcome.ENDED) {

@@ -3,8 +3,9 @@ package io.deferredspans.store;
 import io.deferredspans.sdk.DeferredSpanEnding;
 import io.deferredspans.sdk.DeferredSpanLimitException;
 import io.deferredspans.sdk.DeferredSpanRecord;
-import io.deferredspans.sdk.DeferredSpanRecordCodec;
 import io.deferredspans.sdk.DeferredTracing;
+import io.deferredspans.sdk.internal.DeferredSpanRecordCodec;
+import io.deferredspans.sdk.internal.DeferredTracingUtil;
 import io.opentelemetry.api.metrics.MeterProvider;
 import io.opentelemetry.sdk.common.CompletableResultCode;
 import java.io.Closeable;
@@ -385,7 +386,7 @@ public final class DeferredSpanStore implements Closeable {
   }
 
   private void expireAcknowledgements() {
-    int expired = tracing.expireAcknowledgements(acknowledgementTimeout);
+    int expired = DeferredTracingUtil.expireAcknowledgements(tracing, acknowledgementTimeout);
     if (expired > 0) {
       log.warn("{} deferred spans were never taken by an exporter within {} (a processor dropped them); handing "
           + "them to recovery", expired, acknowledgementTimeout);

@@ -4,11 +4,12 @@ import io.deferredspans.sdk.CorruptDeferredSpanRecordException;
 import io.deferredspans.sdk.DeferredSpanEnding;
 import io.deferredspans.sdk.DeferredSpanLimitException;
 import io.deferredspans.sdk.DeferredSpanRecord;
-import io.deferredspans.sdk.DeferredSpanRecordCodec;
 import io.deferredspans.sdk.DeferredSpanRecordException;
 import io.deferredspans.sdk.DeferredTracing;
 import io.deferredspans.sdk.FinishedDeferredSpan;
 import io.deferredspans.sdk.UnsupportedRecordVersionException;
+import io.deferredspans.sdk.internal.DeferredSpanRecordCodec;
+import io.deferredspans.sdk.internal.DeferredTracingUtil;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -114,7 +115,7 @@ final class EndTransaction {
     } catch (CorruptDeferredSpanRecordException e) {
       return quarantineWith(fence, openPath, stat, data, callerOps, e);
     }
-    return commit(fence, openPath, stat, data, tracing.finish(record, ending), callerOps);
+    return commit(fence, openPath, stat, data, DeferredTracingUtil.finish(tracing, record, ending), callerOps);
   }
 
   /** {@link #commit(SessionFencedCall, String, Stat, byte[], FinishedDeferredSpan, List)} as its own operation. */

@@ -2,9 +2,10 @@ package io.deferredspans.store;
 
 import io.deferredspans.sdk.DeferredTracing;
 import io.deferredspans.sdk.ExportFailure;
-import io.deferredspans.sdk.ExportFence;
-import io.deferredspans.sdk.ExportListener;
 import io.deferredspans.sdk.FinishedDeferredSpan;
+import io.deferredspans.sdk.internal.DeferredTracingUtil;
+import io.deferredspans.sdk.internal.ExportFence;
+import io.deferredspans.sdk.internal.ExportListener;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -90,7 +91,7 @@ final class ExportedSpans {
     Held held = new Held(endedPath, session);
     changeUnsettled(1);
     try {
-      tracing.export(finished, new Listener(held));
+      DeferredTracingUtil.export(tracing, finished, new Listener(held));
     } catch (RuntimeException e) {
       // The listener already heard onExportFailed and releases the claim.
       log.error("span processor failed on {}; recovery will export it", endedPath, e);

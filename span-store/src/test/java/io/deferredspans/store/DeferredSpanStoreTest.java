@@ -18,6 +18,7 @@ import io.deferredspans.sdk.DeferredTracing;
 import io.deferredspans.sdk.FinishedDeferredSpan;
 import io.deferredspans.sdk.TraceParent;
 import io.deferredspans.sdk.UnsupportedRecordVersionException;
+import io.deferredspans.sdk.internal.DeferredTracingUtil;
 import io.deferredspans.testing.otlp.OtlpTestReceiver;
 import io.opentelemetry.api.trace.Span;
 import io.opentelemetry.api.trace.SpanContext;
@@ -242,7 +243,8 @@ class DeferredSpanStoreTest {
     String path = b.store.layout().openPath("slot-1");
     Stat staleStat = new Stat();
     byte[] staleBytes = b.client.getData().storingStatIn(staleStat).forPath(path);
-    FinishedDeferredSpan stale = b.tracing.finish(b.store.read("slot-1").orElseThrow(), DeferredSpanEnding.now());
+    FinishedDeferredSpan stale =
+        DeferredTracingUtil.finish(b.tracing, b.store.read("slot-1").orElseThrow(), DeferredSpanEnding.now());
     // ...while host A ends it, its stored copy is cleaned up, and the key is reused for a new span.
     assertEquals(EndResult.Outcome.ENDED, a.store.endDeferredSpan("slot-1", DeferredSpanEnding.now()).getOutcome());
     await().atMost(WAIT).until(() -> a.storedFinishedSpans() == 0);

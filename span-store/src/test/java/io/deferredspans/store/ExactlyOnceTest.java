@@ -12,9 +12,10 @@ import io.deferredspans.otlp.json.ReceivedSpan;
 import io.deferredspans.sdk.DeferredSpanEnding;
 import io.deferredspans.sdk.DeferredSpanLimitException;
 import io.deferredspans.sdk.DeferredSpanRecord;
-import io.deferredspans.sdk.DeferredSpanRecordCodec;
 import io.deferredspans.sdk.DeferredTracing;
 import io.deferredspans.sdk.FinishedDeferredSpan;
+import io.deferredspans.sdk.internal.DeferredSpanRecordCodec;
+import io.deferredspans.sdk.internal.DeferredTracingUtil;
 import io.deferredspans.testing.otlp.OtlpTestReceiver;
 import io.opentelemetry.api.common.Attributes;
 import io.opentelemetry.context.Context;
@@ -448,7 +449,8 @@ class ExactlyOnceTest {
     Stat stat = new Stat();
     byte[] bytes = dequeuer.client.getData().storingStatIn(stat).forPath(path);
     FinishedDeferredSpan finished =
-        dequeuer.tracing.finish(dequeuer.store.read("old").orElseThrow(), DeferredSpanEnding.now());
+        DeferredTracingUtil.finish(
+            dequeuer.tracing, dequeuer.store.read("old").orElseThrow(), DeferredSpanEnding.now());
     // ...while recovery ends it as abandoned (it outlived the maximum age)...
     DeferredSpanRecovery recovery = recovery(reaper, options -> options.maxAge(Duration.ofNanos(1)));
     assertEquals(1, recovery.scanNow().abandoned());

@@ -10,7 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.deferredspans.otlp.json.ReceivedSpan;
 import io.deferredspans.sdk.DeferredSpanEnding;
 import io.deferredspans.sdk.DeferredSpanLimitException;
-import io.deferredspans.sdk.DeferredSpanRecordCodec;
+import io.deferredspans.sdk.internal.DeferredSpanRecordCodec;
 import io.opentelemetry.api.common.Attributes;
 import java.io.File;
 import java.io.IOException;

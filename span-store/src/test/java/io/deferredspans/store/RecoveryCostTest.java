@@ -6,8 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.deferredspans.sdk.DeferredSpanEnding;
 import io.deferredspans.sdk.DeferredSpanRecord;
-import io.deferredspans.sdk.DeferredSpanRecordCodec;
 import io.deferredspans.sdk.FinishedDeferredSpan;
+import io.deferredspans.sdk.internal.DeferredSpanRecordCodec;
+import io.deferredspans.sdk.internal.DeferredTracingUtil;
 import io.deferredspans.testing.otlp.OtlpTestReceiver;
 import java.time.Duration;
 import java.util.function.UnaryOperator;
@@ -156,7 +157,7 @@ class RecoveryCostTest {
       // What a Python ender writes with claim=False (docs/record-format.md section 4): no claim, nobody exporting.
       String open = recoverer.store.layout().openPath("item");
       String spanId = record.getSpanContext().getSpanId();
-      FinishedDeferredSpan finished = recoverer.tracing.finish(record, DeferredSpanEnding.now());
+      FinishedDeferredSpan finished = DeferredTracingUtil.finish(recoverer.tracing, record, DeferredSpanEnding.now());
       recoverer.client.transaction().forOperations(
           recoverer.client.transactionOp().delete().forPath(ZNodeLayout.markerPath(open, spanId)),
           recoverer.client.transactionOp().delete().withVersion(0).forPath(open),

@@ -9,9 +9,10 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.deferredspans.sdk.DeferredSpanEnding;
 import io.deferredspans.sdk.DeferredSpanRecord;
-import io.deferredspans.sdk.DeferredSpanRecordCodec;
 import io.deferredspans.sdk.DeferredTracing;
 import io.deferredspans.sdk.FinishedDeferredSpan;
+import io.deferredspans.sdk.internal.DeferredSpanRecordCodec;
+import io.deferredspans.sdk.internal.DeferredTracingUtil;
 import io.deferredspans.testing.otlp.OtlpTestReceiver;
 import io.opentelemetry.exporter.otlp.http.trace.OtlpHttpSpanExporter;
 import java.io.ByteArrayOutputStream;
@@ -175,7 +176,7 @@ class RecoveryHolesTest {
   void finishedSpanOfANewerFormatVersionIsLeftWhereItIsNotQuarantined() throws Exception {
     TestHost host = host("host");
     DeferredSpanRecord record = host.tracing.spanBuilder("FromANewerHost").setNoParent().begin();
-    FinishedDeferredSpan finished = host.tracing.finish(record, DeferredSpanEnding.now());
+    FinishedDeferredSpan finished = DeferredTracingUtil.finish(host.tracing, record, DeferredSpanEnding.now());
     byte[] newer = new String(DeferredSpanRecordCodec.encode(finished), StandardCharsets.UTF_8)
         .replaceFirst("\"v\":1", "\"v\":2").getBytes(StandardCharsets.UTF_8);
     String endedPath = host.store.layout().endedPath(record.getSpanContext().getSpanId());

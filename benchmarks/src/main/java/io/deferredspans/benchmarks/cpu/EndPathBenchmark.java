@@ -3,10 +3,11 @@ package io.deferredspans.benchmarks.cpu;
 import io.deferredspans.benchmarks.zk.NoopSpanExporter;
 import io.deferredspans.sdk.DeferredSpanEnding;
 import io.deferredspans.sdk.DeferredSpanRecord;
-import io.deferredspans.sdk.DeferredSpanRecordCodec;
 import io.deferredspans.sdk.DeferredTracing;
-import io.deferredspans.sdk.ExportListener;
 import io.deferredspans.sdk.FinishedDeferredSpan;
+import io.deferredspans.sdk.internal.DeferredSpanRecordCodec;
+import io.deferredspans.sdk.internal.DeferredTracingUtil;
+import io.deferredspans.sdk.internal.ExportListener;
 import io.opentelemetry.api.trace.Span;
 import io.opentelemetry.api.trace.Tracer;
 import io.opentelemetry.sdk.trace.export.SimpleSpanProcessor;
@@ -70,8 +71,8 @@ public class EndPathBenchmark {
   @Benchmark
   public FinishedDeferredSpan deferredDecodeFinishExport() {
     DeferredSpanRecord record = DeferredSpanRecordCodec.decodeRecord(storedRecord, OWNER);
-    FinishedDeferredSpan finished = tracing.finish(record, DeferredSpanEnding.now());
-    tracing.export(finished, ExportListener.ignoring());
+    FinishedDeferredSpan finished = DeferredTracingUtil.finish(tracing, record, DeferredSpanEnding.now());
+    DeferredTracingUtil.export(tracing, finished, ExportListener.ignoring());
     return finished;
   }
 
@@ -79,9 +80,9 @@ public class EndPathBenchmark {
   @Benchmark
   public byte[] deferredDecodeFinishEncodeExport() {
     DeferredSpanRecord record = DeferredSpanRecordCodec.decodeRecord(storedRecord, OWNER);
-    FinishedDeferredSpan finished = tracing.finish(record, DeferredSpanEnding.now());
+    FinishedDeferredSpan finished = DeferredTracingUtil.finish(tracing, record, DeferredSpanEnding.now());
     byte[] stored = DeferredSpanRecordCodec.encode(finished);
-    tracing.export(finished, ExportListener.ignoring());
+    DeferredTracingUtil.export(tracing, finished, ExportListener.ignoring());
     return stored;
   }
 

@@ -2,9 +2,10 @@ package io.deferredspans.benchmarks.cpu;
 
 import io.deferredspans.sdk.DeferredSpanEnding;
 import io.deferredspans.sdk.DeferredSpanRecord;
-import io.deferredspans.sdk.DeferredSpanRecordCodec;
-import io.deferredspans.sdk.ExportListener;
 import io.deferredspans.sdk.FinishedDeferredSpan;
+import io.deferredspans.sdk.internal.DeferredSpanRecordCodec;
+import io.deferredspans.sdk.internal.DeferredTracingUtil;
+import io.deferredspans.sdk.internal.ExportListener;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.Setup;
 
@@ -19,7 +20,7 @@ public class EndPathBreakdownBenchmark extends EndPathBenchmark {
   @Setup
   public void setUpSteps() {
     decoded = DeferredSpanRecordCodec.decodeRecord(storedRecord, OWNER);
-    finished = tracing.finish(decoded, DeferredSpanEnding.now());
+    finished = DeferredTracingUtil.finish(tracing, decoded, DeferredSpanEnding.now());
   }
 
   @Benchmark
@@ -29,12 +30,12 @@ public class EndPathBreakdownBenchmark extends EndPathBenchmark {
 
   @Benchmark
   public FinishedDeferredSpan stepFinish() {
-    return tracing.finish(decoded, DeferredSpanEnding.now());
+    return DeferredTracingUtil.finish(tracing, decoded, DeferredSpanEnding.now());
   }
 
   @Benchmark
   public FinishedDeferredSpan stepExport() {
-    tracing.export(finished, ExportListener.ignoring());
+    DeferredTracingUtil.export(tracing, finished, ExportListener.ignoring());
     return finished;
   }
 }

@@ -5,7 +5,6 @@ import io.deferredspans.benchmarks.report.Spread;
 import io.deferredspans.benchmarks.report.Target;
 import io.deferredspans.sdk.DeferredSpanBuilder;
 import io.deferredspans.sdk.DeferredSpanRecord;
-import io.deferredspans.sdk.DeferredSpanRecordCodec;
 import io.deferredspans.sdk.DeferredTracing;
 import io.opentelemetry.api.trace.SpanContext;
 import io.opentelemetry.api.trace.TraceFlags;
@@ -45,7 +44,7 @@ public final class RecordSizeFigures {
       double[] zuul = new double[SPANS_PER_SHAPE];
       for (int i = 0; i < SPANS_PER_SHAPE; i++) {
         DeferredSpanRecord record = shape.build().apply(tracing.spanBuilder("QueueItem")).begin();
-        ours[i] = DeferredSpanRecordCodec.encode(record).length;
+        ours[i] = record.toBytes().length;
         zuul[i] = ZuulSpanInfoJson.encode(record).length;
       }
       rows.add(new FigureRow(FIGURE, "ours: " + shape.name(), Spread.of(ours), "B", shape.target(), ""));
@@ -61,7 +60,7 @@ public final class RecordSizeFigures {
     DeferredSpanRecord record =
         tracing.spanBuilder("QueueItem").setParent(randomContext()).addLink(randomContext()).begin();
     return List.of(
-        new String(DeferredSpanRecordCodec.encode(record), java.nio.charset.StandardCharsets.UTF_8),
+        new String(record.toBytes(), java.nio.charset.StandardCharsets.UTF_8),
         new String(ZuulSpanInfoJson.encode(record), java.nio.charset.StandardCharsets.UTF_8));
   }
 

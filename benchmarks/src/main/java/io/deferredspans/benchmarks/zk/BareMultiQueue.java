@@ -2,8 +2,9 @@ package io.deferredspans.benchmarks.zk;
 
 import io.deferredspans.sdk.DeferredSpanEnding;
 import io.deferredspans.sdk.DeferredSpanRecord;
-import io.deferredspans.sdk.DeferredSpanRecordCodec;
 import io.deferredspans.sdk.DeferredTracing;
+import io.deferredspans.sdk.internal.DeferredSpanRecordCodec;
+import io.deferredspans.sdk.internal.DeferredTracingUtil;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -72,7 +73,7 @@ public final class BareMultiQueue implements QueueVariant {
           ZKPaths.makePath(base, "open", shard(key.hashCode()), key, "span-" + spanId),
           ZKPaths.makePath(base, "ended", spanId.substring(0, 2), spanId),
           DeferredSpanRecordCodec.encode(record),
-          DeferredSpanRecordCodec.encode(tracing.finish(record, DeferredSpanEnding.now()))));
+          DeferredSpanRecordCodec.encode(DeferredTracingUtil.finish(tracing, record, DeferredSpanEnding.now()))));
     }
   }
 

@@ -2,8 +2,9 @@ package io.deferredspans.store.simulation;
 
 import io.deferredspans.sdk.DeferredSpanEnding;
 import io.deferredspans.sdk.DeferredSpanRecord;
-import io.deferredspans.sdk.DeferredSpanRecordCodec;
 import io.deferredspans.sdk.DeferredTracing;
+import io.deferredspans.sdk.internal.DeferredSpanRecordCodec;
+import io.deferredspans.sdk.internal.DeferredTracingUtil;
 import io.deferredspans.store.DeferredSpanStoreLayout;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -129,7 +130,8 @@ final class HostileWriter {
   /** A finished span of format version 2, unclaimed, as a newer host that died before its export leaves it. */
   Planted newerVersionFinished() throws Exception {
     DeferredSpanRecord record = orphanRecord(missingOwner());
-    byte[] bytes = newerVersion(DeferredSpanRecordCodec.encode(writer.finish(record, DeferredSpanEnding.now())));
+    byte[] bytes = newerVersion(
+        DeferredSpanRecordCodec.encode(DeferredTracingUtil.finish(writer, record, DeferredSpanEnding.now())));
     String path = layout.endedPath(record.getSpanContext().getSpanId());
     client.create().forPath(path, bytes);
     Planted plant = new Planted(Fault.PLANTED_NEWER_VERSION_FINISHED, path, record, bytes, false, true);

@@ -1,4 +1,6 @@
-package io.deferredspans.sdk;
+package io.deferredspans.sdk.internal;
+
+import io.deferredspans.sdk.ExportFailure;
 
 enum IgnoringExportListener implements ExportListener {
   INSTANCE;

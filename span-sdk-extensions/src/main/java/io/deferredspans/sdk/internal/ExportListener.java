@@ -1,9 +1,13 @@
-package io.deferredspans.sdk;
+package io.deferredspans.sdk.internal;
+
+import io.deferredspans.sdk.ExportFailure;
 
 /**
  * Told what became of a finished deferred span handed to the SDK pipeline, so a store can keep the span durably
  * until an exporter has it. Called on an exporter or SDK thread: implementations must return quickly and never
  * block.
+ *
+ * <p>This class is internal and is hence not for public use. Its APIs are unstable and can change at any time.
  */
 public interface ExportListener {
 

@@ -1,4 +1,6 @@
-package io.deferredspans.sdk;
+package io.deferredspans.sdk.internal;
+
+import io.deferredspans.sdk.ExportFailure;
 
 /**
  * Decides, on the exporter's thread just before a batch leaves this process, whether the deferred spans it
@@ -6,6 +8,8 @@ package io.deferredspans.sdk;
  * then another host has taken over its finished spans, and sending them here too would export them twice.
  *
  * <p>Asked once per exporter batch for all the spans that share the fence, so it may cost a round trip.
+ *
+ * <p>This class is internal and is hence not for public use. Its APIs are unstable and can change at any time.
  */
 public interface ExportFence {
   /** Never closes: for spans nobody else can export. */
