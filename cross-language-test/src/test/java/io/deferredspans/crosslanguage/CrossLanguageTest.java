@@ -83,7 +83,9 @@ class CrossLanguageTest {
         .build();
     store = DeferredSpanStore.builder(client, tracing).basePath(BASE).build();
     store.start();
-    client.createContainers(ITEMS);
+    // Persistent, not a container: the server removes an emptied container within a minute, and on a slow
+    // machine a later test of this class would find no parent for its item.
+    client.create().creatingParentsIfNeeded().forPath(ITEMS);
     serve = ServeService.start(zookeeper.getConnectString(), receiver.httpEndpoint(), WAIT);
     python = PythonDriver.start("py-1", zookeeper.getConnectString(), BASE, 10);
   }
