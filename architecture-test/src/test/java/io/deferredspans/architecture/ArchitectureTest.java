@@ -17,6 +17,8 @@ class ArchitectureTest {
   static final String SDK = "io.deferredspans.sdk..";
   static final String STORE = "io.deferredspans.store..";
   static final String JSON_LINES = "io.deferredspans.otlp.json..";
+  /** The test-support module (its package only: the OTLP test receiver, below it, reads with otlp-json-lines). */
+  static final String TEST_SUPPORT = "io.deferredspans.testing";
   /** Code built on the library the way a user's would be: it may use only what a user may. */
   static final String[] LIBRARY_USERS = {"io.deferredspans.demo..", "io.deferredspans.cli.."};
 
@@ -54,6 +56,19 @@ class ArchitectureTest {
             "io.deferredspans.cli..",
             "io.deferredspans.testing..",
             "io.deferredspans.benchmarks..")
+        .check(mainClasses);
+  }
+
+  @Test
+  void testSupportDependsOnNoModuleOfThisBuild() {
+    noClasses()
+        .that()
+        .resideInAPackage(TEST_SUPPORT)
+        .should()
+        .dependOnClassesThat()
+        .resideInAnyPackage(SDK, STORE, JSON_LINES, "io.deferredspans.demo..", "io.deferredspans.cli..",
+            "io.deferredspans.benchmarks..")
+        .because("every module's tests use test-support, the SDK's included: it must sit below all of them")
         .check(mainClasses);
   }
 
