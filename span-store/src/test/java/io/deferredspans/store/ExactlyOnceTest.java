@@ -66,15 +66,6 @@ class ExactlyOnceTest implements StoreTestHelpers {
     return SERVERS;
   }
 
-  private TestHost host(String name) throws Exception {
-    return host(name, UnaryOperator.identity(), Duration.ofMillis(20));
-  }
-
-  private TestHost host(String name, UnaryOperator<DeferredSpanStore.Builder> options, Duration batchDelay)
-      throws Exception {
-    return SERVERS.host(name, TestHost.httpExporter(receiver.httpEndpoint()), options, batchDelay);
-  }
-
   /** Scans from {@code host} until no finished span waits in ZooKeeper, then flushes its pipeline. */
   private void recoverEverything(TestHost host) throws Exception {
     DeferredSpanRecovery recovery = recovery(host, UnaryOperator.identity());

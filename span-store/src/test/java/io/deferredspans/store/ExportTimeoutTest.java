@@ -73,11 +73,6 @@ class ExportTimeoutTest implements StoreTestHelpers {
     return OtlpHttpSpanExporter.builder().setEndpoint(receiver.httpEndpoint()).setTimeout(EXPORTER_TIMEOUT).build();
   }
 
-  private TestHost host(String name, SpanExporter exporter, UnaryOperator<DeferredSpanStore.Builder> options,
-      Duration batchDelay) throws Exception {
-    return SERVERS.host(name, exporter, options, batchDelay);
-  }
-
   private Map<String, Long> copiesBySpanId() {
     return receiver.spans().stream().collect(Collectors.groupingBy(ReceivedSpan::spanId, Collectors.counting()));
   }

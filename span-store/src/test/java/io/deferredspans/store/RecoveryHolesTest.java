@@ -46,11 +46,6 @@ class RecoveryHolesTest implements StoreTestHelpers {
     return SERVERS;
   }
 
-  private TestHost host(String name) throws Exception {
-    return SERVERS.host(name, TestHost.httpExporter(receiver.httpEndpoint()), UnaryOperator.identity(),
-        Duration.ofMillis(20));
-  }
-
   private static int shardOf(String openPath) {
     return Integer.parseInt(ZKPaths.getNodeFromPath(ZKPaths.getPathAndNode(openPath).getPath()), 16);
   }
@@ -284,7 +279,7 @@ class RecoveryHolesTest implements StoreTestHelpers {
   }
 
   private TestHost hostTimingOutAfter(String name, Duration timeout) throws Exception {
-    return SERVERS.host(name,
+    return host(name,
         OtlpHttpSpanExporter.builder().setEndpoint(receiver.httpEndpoint()).setTimeout(timeout)
             .setRetryPolicy(null).build(),
         store -> store.timedOutExportBackoff(Duration.ofSeconds(2)), Duration.ofMillis(20));

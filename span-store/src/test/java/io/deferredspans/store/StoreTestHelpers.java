@@ -2,6 +2,8 @@ package io.deferredspans.store;
 
 import io.deferredspans.sdk.DeferredSpanEnding;
 import io.deferredspans.sdk.DeferredSpanRecord;
+import io.opentelemetry.sdk.trace.export.SpanExporter;
+import java.time.Duration;
 import java.util.function.UnaryOperator;
 
 /**
@@ -10,6 +12,23 @@ import java.util.function.UnaryOperator;
  */
 interface StoreTestHelpers {
   StoreServers servers();
+
+  /** A host exporting over OTLP/HTTP to the servers' receiver, its batch processor waiting 20 ms. */
+  default TestHost host(String name) throws Exception {
+    return host(name, UnaryOperator.identity(), Duration.ofMillis(20));
+  }
+
+  /** A host exporting over OTLP/HTTP to the servers' receiver, with these store options and batch delay. */
+  default TestHost host(String name, UnaryOperator<DeferredSpanStore.Builder> options, Duration batchDelay)
+      throws Exception {
+    return host(name, TestHost.httpExporter(servers().receiver().httpEndpoint()), options, batchDelay);
+  }
+
+  /** A host exporting to {@code exporter}, with these store options and batch delay. */
+  default TestHost host(String name, SpanExporter exporter, UnaryOperator<DeferredSpanStore.Builder> options,
+      Duration batchDelay) throws Exception {
+    return servers().host(name, exporter, options, batchDelay);
+  }
 
   /** A recovery worker on {@code host}'s store with no grace period unless {@code options} say otherwise. */
   default DeferredSpanRecovery recovery(TestHost host, UnaryOperator<DeferredSpanRecovery.Builder> options) {
