@@ -31,6 +31,8 @@ class ArchitectureTest {
   /** Modules that hold nothing but tests, built on the library the way a user's code would be: their packages. */
   static final Map<String, String> TEST_ONLY_MODULES =
       Map.of("javaagent-test", "io.deferredspans.javaagent", "cross-language-test", "io.deferredspans.crosslanguage");
+  /** The test-support module (its package only: the OTLP test receiver, below it, reads with otlp-json-lines). */
+  static final String TEST_SUPPORT = "io.deferredspans.testing";
 
   private static JavaClasses mainClasses;
   private static JavaClasses testOnlyModuleClasses;
@@ -80,6 +82,19 @@ class ArchitectureTest {
             "io.deferredspans.cli..",
             "io.deferredspans.testing..",
             "io.deferredspans.benchmarks..")
+        .check(mainClasses);
+  }
+
+  @Test
+  void testSupportDependsOnNoModuleOfThisBuild() {
+    noClasses()
+        .that()
+        .resideInAPackage(TEST_SUPPORT)
+        .should()
+        .dependOnClassesThat()
+        .resideInAnyPackage(SDK, STORE, JSON_LINES, "io.deferredspans.demo..", "io.deferredspans.cli..",
+            "io.deferredspans.benchmarks..")
+        .because("every module's tests use test-support, the SDK's included: it must sit below all of them")
         .check(mainClasses);
   }
 

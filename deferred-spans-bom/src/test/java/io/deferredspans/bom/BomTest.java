@@ -54,6 +54,23 @@ class BomTest {
   }
 
   @Test
+  void testSupportIsNeverPublished() throws Exception {
+    // Test support (io.deferredspans.testing.*: the OTLP receiver, test-support) is for this build's tests only.
+    List<Pom> testSupport = new ArrayList<>();
+    for (Pom module : modules()) {
+      if (module.property("automatic.module.name").orElse("").startsWith(GROUP_ID + ".testing")) {
+        testSupport.add(module);
+      }
+    }
+    assertEquals(
+        Set.of(ARTIFACT_PREFIX + "otlp-test-receiver", ARTIFACT_PREFIX + "test-support"),
+        testSupport.stream().map(Pom::artifactId).collect(Collectors.toSet()));
+    for (Pom module : testSupport) {
+      assertFalse(module.isPublishedJar(), () -> module.artifactId() + " is test support but published");
+    }
+  }
+
+  @Test
   void everyModuleCarriesTheProductPrefix() throws Exception {
     // One prefix for all, as opentelemetry-* and curator-* do: a bare "span-store" in someone's build says nothing.
     for (Pom module : modules()) {

@@ -12,6 +12,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.ITypeConverter;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code deferred-spans list}: one row per open span. */
@@ -47,12 +48,8 @@ final class ListCommand extends StoreCommand {
   @Option(names = "--limit", paramLabel = "N", description = "Print at most N rows (after sorting).")
   Integer limit;
 
-  @Option(names = "--json", description = "A JSON array, one object per span, for scripts.")
-  boolean json;
-
-  @Option(names = "--trace-url", paramLabel = "TEMPLATE",
-      description = "A link per span, e.g. 'http://jaeger:16686/trace/{traceId}' ({spanId} works too).")
-  String traceUrl;
+  @Mixin
+  SpanOutputOptions output;
 
   @Option(names = "--timing", description = "Print to stderr how long the listing took and how many ZooKeeper reads (and requests) it made.")
   boolean timing;
@@ -64,9 +61,9 @@ final class ListCommand extends StoreCommand {
     long elapsedMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNanos);
     Stream<OpenSpan> rows = all.stream().filter(span -> selected(span, now)).sorted(order());
     List<OpenSpan> shown = (limit == null ? rows : rows.limit(limit)).toList();
-    if (json) {
+    if (output.json) {
       ArrayNode array = JSON.createArrayNode();
-      shown.forEach(span -> array.add(toJson(span, now, traceUrl)));
+      shown.forEach(span -> array.add(toJson(span, now, output.traceUrl)));
       printJson(array);
     } else {
       printTable(shown, all.size(), now, store.layout().basePath());
@@ -95,7 +92,7 @@ final class ListCommand extends StoreCommand {
   }
 
   private void printTable(List<OpenSpan> shown, int total, Instant now, String basePath) {
-    Table table = traceUrl == null
+    Table table = output.traceUrl == null
         ? new Table("NAME", "KEY", "AGE", "TRACE ID", "SPAN ID", "BEGAN BY", "OWNER", "SAMPLED")
         : new Table("NAME", "KEY", "AGE", "TRACE ID", "SPAN ID", "BEGAN BY", "OWNER", "SAMPLED", "TRACE URL");
     for (OpenSpan span : shown) {
@@ -106,7 +103,7 @@ final class ListCommand extends StoreCommand {
       table.row(span.name(), span.key(), Durations.format(span.age(now)),
           span.record().getSpanContext().getTraceId(), span.record().getSpanContext().getSpanId(),
           span.beganBy().orElse(null), span.record().getOwner().orElse(null),
-          span.record().isSampled() ? "yes" : "no", TraceUrls.of(traceUrl, span.record()));
+          span.record().isSampled() ? "yes" : "no", TraceUrls.of(output.traceUrl, span.record()));
     }
     if (total == 0) {
       out().println("no open spans in " + basePath);

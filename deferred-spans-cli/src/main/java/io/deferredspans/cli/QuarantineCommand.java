@@ -65,9 +65,7 @@ final class QuarantineCommand implements Callable<Integer> {
     boolean json;
 
     @Override
-    int run(StoreConnection store, StoreReader reader, Instant now) throws Exception {
-      String path = quarantinePath(store, id);
-      CuratorEvent read = read(reader, path);
+    int run(StoreConnection store, String path, CuratorEvent read, Instant now) throws Exception {
       QuarantinedRecord record = QuarantinedRecord.of(path, read.getData(), read.getStat().getCtime());
       if (json) {
         ObjectNode node = toJson(record, now);
@@ -97,9 +95,7 @@ final class QuarantineCommand implements Callable<Integer> {
     boolean yes;
 
     @Override
-    int run(StoreConnection store, StoreReader reader, Instant now) throws Exception {
-      String path = quarantinePath(store, id);
-      CuratorEvent read = read(reader, path);
+    int run(StoreConnection store, String path, CuratorEvent read, Instant now) throws Exception {
       if (!yes) {
         throw new CliException(ExitCodes.USAGE, "quarantine delete writes to ZooKeeper: add --yes to delete " + path
             + " (" + read.getData().length + " bytes; see quarantine show " + id + ")");
@@ -126,9 +122,14 @@ final class QuarantineCommand implements Callable<Integer> {
     @Parameters(paramLabel = "ID", description = "As printed by quarantine list.")
     String id;
 
-    CuratorEvent read(StoreReader reader, String path) throws Exception {
-      return reader.read(path).orElseThrow(() -> notFound(id));
+    @Override
+    final int run(StoreConnection store, StoreReader reader, Instant now) throws Exception {
+      String path = quarantinePath(store, id);
+      return run(store, path, reader.read(path).orElseThrow(() -> notFound(id)), now);
     }
+
+    /** Runs on the record at {@code path}, as {@code read} found it (its bytes and its stat). */
+    abstract int run(StoreConnection store, String path, CuratorEvent read, Instant now) throws Exception;
   }
 
   private static String quarantinePath(StoreConnection store, String id) {

@@ -12,7 +12,7 @@ import java.util.Optional;
 import org.apache.curator.framework.api.CuratorEvent;
 import org.apache.zookeeper.common.PathUtils;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Parameters;
 
 /** {@code deferred-spans show KEY}: one open span in full, and whether an end or recovery would accept it. */
@@ -22,12 +22,8 @@ final class ShowCommand extends StoreCommand {
   @Parameters(paramLabel = "KEY", description = "The item key the span was begun under (not percent-encoded).")
   String key;
 
-  @Option(names = "--json", description = "One JSON object.")
-  boolean json;
-
-  @Option(names = "--trace-url", paramLabel = "TEMPLATE",
-      description = "e.g. 'http://jaeger:16686/trace/{traceId}'.")
-  String traceUrl;
+  @Mixin
+  SpanOutputOptions output;
 
   /** What the marker children say: the record's own marker, none, or another span's. */
   private record Marker(String state, List<String> children) {}
@@ -49,8 +45,8 @@ final class ShowCommand extends StoreCommand {
     Marker marker = marker(reader.children(path), span.record());
     Optional<Boolean> ownerExists = span.record() == null ? Optional.empty()
         : span.record().getOwner().filter(ShowCommand::isZnodePath).map(reader::exists);
-    if (json) {
-      ObjectNode node = ListCommand.toJson(span, now, traceUrl);
+    if (output.json) {
+      ObjectNode node = ListCommand.toJson(span, now, output.traceUrl);
       node.put("marker", marker.state());
       node.putPOJO("children", marker.children());
       ownerExists.ifPresent(exists -> node.put("ownerExists", exists));
@@ -132,8 +128,8 @@ final class ShowCommand extends StoreCommand {
     record.getLinks().forEach(link -> table.row("link",
         link.getSpanContext().getTraceId() + "-" + link.getSpanContext().getSpanId()));
     record.getAttributes().forEach((attribute, value) -> table.row("attribute", attribute.getKey() + "=" + value));
-    if (traceUrl != null) {
-      table.row("trace url", TraceUrls.of(traceUrl, record));
+    if (output.traceUrl != null) {
+      table.row("trace url", TraceUrls.of(output.traceUrl, record));
     }
     table.print(out());
   }

@@ -3,12 +3,10 @@ package io.deferredspans.sdk;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.deferredspans.sdk.internal.ExportListener;
-import io.opentelemetry.sdk.common.CompletableResultCode;
+import io.deferredspans.testing.TestExporters;
 import io.opentelemetry.sdk.testing.exporter.InMemorySpanExporter;
-import io.opentelemetry.sdk.trace.data.SpanData;
 import io.opentelemetry.sdk.trace.export.SimpleSpanProcessor;
 import io.opentelemetry.sdk.trace.export.SpanExporter;
-import java.util.Collection;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
@@ -31,23 +29,7 @@ class MultipleExportersAcknowledgementTest {
     }
   }
 
-  private static final SpanExporter REFUSING =
-      new SpanExporter() {
-        @Override
-        public CompletableResultCode export(Collection<SpanData> spans) {
-          return CompletableResultCode.ofFailure();
-        }
-
-        @Override
-        public CompletableResultCode flush() {
-          return CompletableResultCode.ofSuccess();
-        }
-
-        @Override
-        public CompletableResultCode shutdown() {
-          return CompletableResultCode.ofSuccess();
-        }
-      };
+  private static final SpanExporter REFUSING = TestExporters.refusing();
 
   private static CountingListener endAndExport(DeferredTracing tracing) {
     DeferredSpanRecord record = tracing.spanBuilder("QueueItem").setNoParent().begin();

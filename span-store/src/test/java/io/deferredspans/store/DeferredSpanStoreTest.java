@@ -19,6 +19,7 @@ import io.deferredspans.sdk.FinishedDeferredSpan;
 import io.deferredspans.sdk.TraceParent;
 import io.deferredspans.sdk.UnsupportedRecordVersionException;
 import io.deferredspans.sdk.internal.DeferredTracingUtil;
+import io.deferredspans.testing.TestExporters;
 import io.deferredspans.testing.otlp.OtlpTestReceiver;
 import io.opentelemetry.api.trace.Span;
 import io.opentelemetry.api.trace.SpanContext;
@@ -313,7 +314,7 @@ class DeferredSpanStoreTest {
     TestHost a = host("host-a");
     // Host B commits the end but "crashes" before its exporter answers: its exporter never completes, and its
     // session then ends, taking its claim with it.
-    TestHost b = TestHost.start("host-b", zookeeper.getConnectString(), basePath, new NeverAnsweringExporter());
+    TestHost b = TestHost.start("host-b", zookeeper.getConnectString(), basePath, TestExporters.neverAnswering());
     DeferredSpanRecord record = enqueue(a, "item-1", eventContext());
     assertEquals(EndResult.Outcome.ENDED,
         b.store.endDeferredSpan("item-1", DeferredSpanEnding.now(), dequeueOp(b, "item-1")).getOutcome());

@@ -47,7 +47,6 @@ import org.apache.zookeeper.CreateMode;
 import org.apache.curator.utils.ZKPaths;
 import org.apache.zookeeper.KeeperException;
 import org.apache.zookeeper.data.Stat;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -55,53 +54,17 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * Each hole of the fault review (issue 8) attacked on its own, counted on the OTLP wire. Every test here failed on
  * the code before the fix it names.
  */
-class ExactlyOnceTest {
+class ExactlyOnceTest implements StoreTestHelpers {
   private static final Duration WAIT = Duration.ofSeconds(30);
   @RegisterExtension static final StoreServers SERVERS = new StoreServers("exactly-once");
 
   private final TestingServer zookeeper = SERVERS.zookeeper();
   private final OtlpTestReceiver receiver = SERVERS.receiver();
-  private String base;
-  private String items;
+  private final String base = SERVERS.base();
 
-  @BeforeEach
-  void freshPaths() {
-    base = SERVERS.base();
-    items = SERVERS.items();
-  }
-
-  private TestHost host(String name) throws Exception {
-    return host(name, UnaryOperator.identity(), Duration.ofMillis(20));
-  }
-
-  private TestHost host(String name, UnaryOperator<DeferredSpanStore.Builder> options, Duration batchDelay)
-      throws Exception {
-    TestHost host = TestHost.start(name, zookeeper.getConnectString(), base,
-        TestHost.httpExporter(receiver.httpEndpoint()), options, batchDelay);
-    SERVERS.closeAfterTest(host);
-    host.client.createContainers(items);
-    return host;
-  }
-
-  private DeferredSpanRecovery recovery(TestHost host, UnaryOperator<DeferredSpanRecovery.Builder> options) {
-    DeferredSpanRecovery recovery =
-        options.apply(DeferredSpanRecovery.builder(host.store).gracePeriod(Duration.ZERO)).build();
-    SERVERS.closeAfterTest(recovery);
-    return recovery;
-  }
-
-  private String item(String key) {
-    return items + "/" + key;
-  }
-
-  private DeferredSpanRecord enqueue(TestHost host, String key) throws Exception {
-    DeferredSpanRecord record = host.tracing.spanBuilder("QueueItem").setNoParent().setOwner(item(key)).begin();
-    host.store.beginDeferredSpan(key, record, host.client.transactionOp().create().forPath(item(key)));
-    return record;
-  }
-
-  private EndResult dequeue(TestHost host, String key, DeferredSpanEnding ending) throws Exception {
-    return host.store.endDeferredSpan(key, ending, host.client.transactionOp().delete().forPath(item(key)));
+  @Override
+  public StoreServers servers() {
+    return SERVERS;
   }
 
   /** Scans from {@code host} until no finished span waits in ZooKeeper, then flushes its pipeline. */

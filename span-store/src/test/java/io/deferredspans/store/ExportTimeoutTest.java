@@ -21,8 +21,6 @@ import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.UnaryOperator;
 import java.util.stream.Collectors;
-import org.apache.curator.test.TestingServer;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -31,21 +29,17 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * exporter's timeout), and a span that no exporter took within the store's acknowledgement timeout. Counted on
  * the OTLP wire, real exporter to the project's receiver.
  */
-class ExportTimeoutTest {
+class ExportTimeoutTest implements StoreTestHelpers {
   private static final Duration WAIT = Duration.ofSeconds(30);
   private static final Duration HANG = Duration.ofSeconds(30);
   private static final Duration EXPORTER_TIMEOUT = Duration.ofSeconds(2);
   @RegisterExtension static final StoreServers SERVERS = new StoreServers("export-timeout");
 
-  private final TestingServer zookeeper = SERVERS.zookeeper();
   private final OtlpTestReceiver receiver = SERVERS.receiver();
-  private String base;
-  private String items;
 
-  @BeforeEach
-  void freshPaths() {
-    base = SERVERS.base();
-    items = SERVERS.items();
+  @Override
+  public StoreServers servers() {
+    return SERVERS;
   }
 
   /** Counts the spans a host's batch processor handed to its real exporter, so a workload can pace itself. */
@@ -77,29 +71,6 @@ class ExportTimeoutTest {
   /** The OTLP/HTTP exporter as a host would configure it (its retries on), with a short timeout. */
   private SpanExporter realExporter() {
     return OtlpHttpSpanExporter.builder().setEndpoint(receiver.httpEndpoint()).setTimeout(EXPORTER_TIMEOUT).build();
-  }
-
-  private TestHost host(String name, SpanExporter exporter, UnaryOperator<DeferredSpanStore.Builder> options,
-      Duration batchDelay) throws Exception {
-    TestHost host = TestHost.start(name, zookeeper.getConnectString(), base, exporter, options, batchDelay);
-    SERVERS.closeAfterTest(host);
-    host.client.createContainers(items);
-    return host;
-  }
-
-  private String item(String key) {
-    return items + "/" + key;
-  }
-
-  private DeferredSpanRecord enqueue(TestHost host, String key) throws Exception {
-    DeferredSpanRecord record = host.tracing.spanBuilder("QueueItem").setNoParent().setOwner(item(key)).begin();
-    host.store.beginDeferredSpan(key, record, host.client.transactionOp().create().forPath(item(key)));
-    return record;
-  }
-
-  private EndResult dequeue(TestHost host, String key) throws Exception {
-    return host.store.endDeferredSpan(key, DeferredSpanEnding.now(),
-        host.client.transactionOp().delete().forPath(item(key)));
   }
 
   private Map<String, Long> copiesBySpanId() {

@@ -24,7 +24,6 @@ import java.util.List;
 import java.util.function.IntPredicate;
 import java.util.function.UnaryOperator;
 import org.apache.curator.utils.ZKPaths;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -34,44 +33,18 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * several leaders in a row are separate workers on the same store, as separate hosts would be. Every test here
  * failed on the code before the fix it names.
  */
-class RecoveryHolesTest {
+class RecoveryHolesTest implements StoreTestHelpers {
   private static final Duration WAIT = Duration.ofSeconds(30);
   private static final Duration TICK = Duration.ofSeconds(10);
   @RegisterExtension static final StoreServers SERVERS = new StoreServers("recovery-holes");
 
   private final OtlpTestReceiver receiver = SERVERS.receiver();
-  private String base;
-  private String items;
+  private final String base = SERVERS.base();
+  private final String items = SERVERS.items();
 
-  @BeforeEach
-  void freshPaths() {
-    base = SERVERS.base();
-    items = SERVERS.items();
-  }
-
-  private TestHost host(String name) throws Exception {
-    TestHost host = TestHost.start(name, SERVERS.zookeeper().getConnectString(), base,
-        TestHost.httpExporter(receiver.httpEndpoint()));
-    SERVERS.closeAfterTest(host);
-    host.client.createContainers(items);
-    return host;
-  }
-
-  private DeferredSpanRecovery recovery(TestHost host, UnaryOperator<DeferredSpanRecovery.Builder> options) {
-    DeferredSpanRecovery recovery =
-        options.apply(DeferredSpanRecovery.builder(host.store).gracePeriod(Duration.ZERO)).build();
-    SERVERS.closeAfterTest(recovery);
-    return recovery;
-  }
-
-  private String item(String key) {
-    return items + "/" + key;
-  }
-
-  private DeferredSpanRecord enqueue(TestHost host, String key) throws Exception {
-    DeferredSpanRecord record = host.tracing.spanBuilder("QueueItem").setNoParent().setOwner(item(key)).begin();
-    host.store.beginDeferredSpan(key, record, host.client.transactionOp().create().forPath(item(key)));
-    return record;
+  @Override
+  public StoreServers servers() {
+    return SERVERS;
   }
 
   private static int shardOf(String openPath) {
@@ -307,13 +280,10 @@ class RecoveryHolesTest {
   }
 
   private TestHost hostTimingOutAfter(String name, Duration timeout) throws Exception {
-    TestHost host = TestHost.start(name, SERVERS.zookeeper().getConnectString(), base,
+    return host(name,
         OtlpHttpSpanExporter.builder().setEndpoint(receiver.httpEndpoint()).setTimeout(timeout)
             .setRetryPolicy(null).build(),
-        store -> store.timedOutExportBackoff(Duration.ofSeconds(2)));
-    SERVERS.closeAfterTest(host);
-    host.client.createContainers(items);
-    return host;
+        store -> store.timedOutExportBackoff(Duration.ofSeconds(2)), Duration.ofMillis(20));
   }
 
   /**

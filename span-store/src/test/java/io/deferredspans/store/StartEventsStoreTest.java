@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.deferredspans.sdk.DeferredSpanRecord;
 import io.deferredspans.sdk.DeferredTracing;
+import io.deferredspans.testing.TestExporters;
 import io.opentelemetry.sdk.logs.SdkLoggerProvider;
 import io.opentelemetry.sdk.logs.export.SimpleLogRecordProcessor;
 import io.opentelemetry.sdk.testing.exporter.InMemoryLogRecordExporter;
@@ -27,7 +28,7 @@ class StartEventsStoreTest {
         SERVERS.zookeeper().getConnectString(), new ExponentialBackoffRetry(100, 3)));
     client.start();
     DeferredTracing tracing = DeferredTracing.builder().setStartEventLoggerProvider(loggerProvider)
-        .addSpanExporter(new NeverAnsweringExporter()).build();
+        .addSpanExporter(TestExporters.neverAnswering()).build();
     DeferredSpanStore store = SERVERS.closeAfterTest(
         DeferredSpanStore.builder(client, tracing).basePath(SERVERS.base()).build());
     store.start();

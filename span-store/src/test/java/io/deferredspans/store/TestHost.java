@@ -1,5 +1,8 @@
 package io.deferredspans.store;
 
+import io.deferredspans.sdk.DeferredSpanBuilder;
+import io.deferredspans.sdk.DeferredSpanEnding;
+import io.deferredspans.sdk.DeferredSpanRecord;
 import io.deferredspans.sdk.DeferredTracing;
 import io.deferredspans.testing.otlp.OtlpTestReceiver;
 import io.opentelemetry.api.common.AttributeKey;
@@ -20,14 +23,16 @@ import org.apache.curator.test.Timing;
 /**
  * One simulated host: its own Curator session, its own SDK pipeline (resource naming the host, a real OTLP
  * exporter sending to the test receiver) and its own store. Several of these stand for hosts A, B, C.
+ *
+ * <p>Public, in span-store's test-jar, for the tests of modules built on the store (the CLI's {@code AppHost}).
  */
-final class TestHost implements AutoCloseable {
-  static final Timing TIMING = new Timing();
+public final class TestHost implements AutoCloseable {
+  public static final Timing TIMING = new Timing();
 
-  final String name;
-  final CuratorFramework client;
-  final DeferredTracing tracing;
-  final DeferredSpanStore store;
+  public final String name;
+  public final CuratorFramework client;
+  public final DeferredTracing tracing;
+  public final DeferredSpanStore store;
 
   private TestHost(String name, CuratorFramework client, DeferredTracing tracing, DeferredSpanStore store) {
     this.name = name;
@@ -56,12 +61,12 @@ final class TestHost implements AutoCloseable {
         : grpcExporter(receiver.grpcEndpoint());
   }
 
-  static TestHost start(String name, String connectString, String basePath, SpanExporter exporter)
+  public static TestHost start(String name, String connectString, String basePath, SpanExporter exporter)
       throws Exception {
     return start(name, connectString, basePath, exporter, UnaryOperator.identity());
   }
 
-  static TestHost start(
+  public static TestHost start(
       String name,
       String connectString,
       String basePath,
@@ -72,7 +77,7 @@ final class TestHost implements AutoCloseable {
   }
 
   /** A host whose batch processor waits {@code batchDelay} between exports: spans stay in its pipeline that long. */
-  static TestHost start(
+  public static TestHost start(
       String name,
       String connectString,
       String basePath,
@@ -85,7 +90,7 @@ final class TestHost implements AutoCloseable {
   }
 
   /** A host whose Curator client retries as {@code retryPolicy} says (production clients retry for long). */
-  static TestHost start(
+  public static TestHost start(
       String name,
       String connectString,
       String basePath,
@@ -114,6 +119,26 @@ final class TestHost implements AutoCloseable {
         storeOptions.apply(DeferredSpanStore.builder(client, tracing).basePath(basePath)).build();
     store.start();
     return new TestHost(name, client, tracing, store);
+  }
+
+  /**
+   * Begins {@code span} under {@code key} as a queue's producer would: owned by {@code item}, which the same
+   * transaction creates.
+   */
+  public DeferredSpanRecord begin(String key, String item, DeferredSpanBuilder span) throws Exception {
+    DeferredSpanRecord record = span.setOwner(item).begin();
+    store.beginDeferredSpan(key, record, client.transactionOp().create().forPath(item));
+    return record;
+  }
+
+  /** Begins a root span "QueueItem" under {@code key}, created with its owner {@code item}. */
+  public DeferredSpanRecord enqueue(String key, String item) throws Exception {
+    return begin(key, item, tracing.spanBuilder("QueueItem").setNoParent());
+  }
+
+  /** Ends the span under {@code key} as a queue's consumer would: in one transaction with deleting {@code item}. */
+  public EndResult dequeue(String key, String item, DeferredSpanEnding ending) throws Exception {
+    return store.endDeferredSpan(key, ending, client.transactionOp().delete().forPath(item));
   }
 
   /**
@@ -159,10 +184,15 @@ final class TestHost implements AutoCloseable {
     tracing.getTracerProvider().orElseThrow().forceFlush().join(10, TimeUnit.SECONDS);
   }
 
+  /** Shuts the pipeline down: it tries to export what it held (the store's fence refuses a lost session's spans). */
+  public void shutdownPipeline() {
+    tracing.getTracerProvider().orElseThrow().shutdown().join(10, TimeUnit.SECONDS);
+  }
+
   @Override
   public void close() {
     store.close();
-    tracing.getTracerProvider().orElseThrow().shutdown().join(10, TimeUnit.SECONDS);
+    shutdownPipeline();
     client.close();
   }
 }

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import io.deferredspans.otlp.json.ReceivedSpan;
 import io.deferredspans.sdk.DeferredSpanEnding;
 import io.deferredspans.sdk.DeferredSpanRecord;
+import io.deferredspans.testing.TestExporters;
 import io.deferredspans.testing.otlp.OtlpTestReceiver;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -172,7 +173,7 @@ class ZooKeeperFaultTest {
         TestHost a = host("host-a", zookeeper.getConnectString(), receiver);
         TestHost b = host("host-b", zookeeper.getConnectString(), receiver);
         TestHost silent = TestHost.start("host-silent", zookeeper.getConnectString(), BASE,
-            new NeverAnsweringExporter())) {
+            TestExporters.neverAnswering())) {
       // An ender whose export never completes loses its session: its claims go, recovery exports its spans.
       a.client.createContainers("/items");
       Map<String, String> begun = new java.util.HashMap<>();
@@ -207,7 +208,7 @@ class ZooKeeperFaultTest {
         TestHost a = host("host-a", zookeeper.getConnectString(), receiver);
         TestHost b = host("host-b", zookeeper.getConnectString(), receiver);
         TestHost silent = TestHost.start("host-silent", zookeeper.getConnectString(), BASE,
-            new NeverAnsweringExporter());
+            TestExporters.neverAnswering());
         DeferredSpanRecovery first = DeferredSpanRecovery.builder(a.store)
             .scanInterval(Duration.ofMillis(100)).gracePeriod(Duration.ZERO).build();
         DeferredSpanRecovery second = DeferredSpanRecovery.builder(b.store)

@@ -1,6 +1,6 @@
 package io.deferredspans.benchmarks.cpu;
 
-import io.deferredspans.benchmarks.zk.NoopSpanExporter;
+import io.deferredspans.benchmarks.zk.BenchTracing;
 import io.deferredspans.sdk.DeferredSpanEnding;
 import io.deferredspans.sdk.DeferredSpanRecord;
 import io.deferredspans.sdk.DeferredTracing;
@@ -47,7 +47,7 @@ public class EndPathBenchmark {
     tracing =
         DeferredTracing.builder()
             .setHostName("bench-host-1")
-            .addSpanExporter(new NoopSpanExporter(), SimpleSpanProcessor::create)
+            .addSpanExporter(BenchTracing.acceptingExporter(), SimpleSpanProcessor::create)
             .build();
     tracer = tracing.getTracerProvider().orElseThrow().get("bench");
     storedRecord = DeferredSpanRecordCodec.encode(

@@ -33,7 +33,7 @@ public final class LifecycleFigures {
       BareMultiQueue bare = new BareMultiQueue(host.client, items, tracing, "/lifecycle/bare");
       bare.createShards();
       PlainQueue plain = new PlainQueue(host.client, items);
-      SingleOpTransactionQueue transaction = new SingleOpTransactionQueue(host.client, items);
+      PlainQueue transaction = PlainQueue.inOneOpTransactions(host.client, items);
       DeferredSpanQueue withBeginOps =
           new DeferredSpanQueue(host, items, DeferredSpanQueue.Begin.CALLER_TRANSACTION_WITH_BEGIN_OPS);
       DeferredSpanQueue withStoreBegin =

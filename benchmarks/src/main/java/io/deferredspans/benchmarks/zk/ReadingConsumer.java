@@ -9,17 +9,7 @@ import org.apache.curator.framework.CuratorFramework;
  * deferred span's variant it is what the same consumer pays with deferred spans, so that the read is on both
  * sides of the ratio.
  */
-public final class ReadingConsumer implements QueueVariant {
-  private final QueueVariant queue;
-  private final CuratorFramework client;
-  private final QueueItems items;
-
-  public ReadingConsumer(QueueVariant queue, CuratorFramework client, QueueItems items) {
-    this.queue = queue;
-    this.client = client;
-    this.items = items;
-  }
-
+public record ReadingConsumer(QueueVariant queue, CuratorFramework client, QueueItems items) implements QueueVariant {
   @Override
   public String name() {
     return "read item, then " + queue.name();
