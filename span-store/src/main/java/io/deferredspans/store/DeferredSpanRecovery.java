@@ -37,7 +37,6 @@ import org.apache.zookeeper.CreateMode;
 import org.apache.zookeeper.KeeperException;
 import org.apache.zookeeper.WatchedEvent;
 import org.apache.zookeeper.Watcher;
-import org.apache.zookeeper.common.PathUtils;
 import org.apache.zookeeper.data.Stat;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -654,7 +653,7 @@ public final class DeferredSpanRecovery implements Closeable {
     } catch (InterruptedException e) {
       throw e;
     } catch (KeeperException e) {
-      if (DeferredSpanStore.isConnectionProblem(e) || state.get() == State.CLOSED) {
+      if (KeeperErrors.isConnectionProblem(e) || state.get() == State.CLOSED) {
         throw e;
       }
       skipped(path, result, e, onFailure);
@@ -777,12 +776,11 @@ public final class DeferredSpanRecovery implements Closeable {
     } catch (KeeperException.NoNodeException dequeuedMeanwhile) {
       return;
     }
-    String text = new String(data, java.nio.charset.StandardCharsets.UTF_8);
-    String owner = text.indexOf('\n') >= 0 ? text.substring(text.indexOf('\n') + 1) : "";
+    String owner = ZNodeLayout.tombstoneOwner(data);
     // A dequeue may come as late as a span may live, and never sooner than a day.
     long retentionMillis = Math.max(maxAge.toMillis(), Duration.ofDays(1).toMillis());
     boolean expired = TimeUnit.NANOSECONDS.toMillis(now) - stat.getCtime() > retentionMillis;
-    if (expired || !isZnodePath(owner) || client.checkExists().forPath(owner) == null) {
+    if (expired || !ZNodeLayout.isZnodePath(owner) || client.checkExists().forPath(owner) == null) {
       try {
         client.delete().withVersion(stat.getVersion()).forPath(path);
       } catch (KeeperException.NoNodeException | KeeperException.BadVersionException changed) {
@@ -812,7 +810,7 @@ public final class DeferredSpanRecovery implements Closeable {
       return "max_age_exceeded";
     }
     Optional<String> owner = record.getOwner();
-    if (owner.isPresent() && !isZnodePath(owner.get())) {
+    if (owner.isPresent() && !ZNodeLayout.isZnodePath(owner.get())) {
       // Written by another writer: there is no znode to check, so only the maximum age ends this span.
       log.warn("deferred span record {}: its owner '{}' is not an absolute znode path; it is ended only at the "
           + "maximum age ({})", path, owner.get(), maxAge);
@@ -833,15 +831,6 @@ public final class DeferredSpanRecovery implements Closeable {
       return null;
     }
     return now - since >= gracePeriod.toNanos() ? "owner_deleted" : null;
-  }
-
-  private static boolean isZnodePath(String path) {
-    try {
-      PathUtils.validatePath(path);
-      return true;
-    } catch (IllegalArgumentException notAPath) {
-      return false;
-    }
   }
 
   /** Whether {@code path} has been seen (at least twice) for the grace period; records the first sighting. */

@@ -310,8 +310,8 @@ public final class DeferredSpanStore implements Closeable {
         fence.multi(ops);
         return null;
       } catch (KeeperException e) {
-        if (!isConnectionProblem(e.code())) {
-          int failed = firstFailedIndex(e);
+        if (!KeeperErrors.isConnectionProblem(e.code())) {
+          int failed = KeeperErrors.firstFailedIndex(e);
           if (failed >= ourOps) {
             throw callerOperationFailed("begin " + key, failed - ourOps, e);
           }
@@ -326,7 +326,7 @@ public final class DeferredSpanStore implements Closeable {
           counters.retriedWinners.increment();
           return null;
         }
-        if (stored == null && !isConnectionProblem(e.code())) {
+        if (stored == null && !KeeperErrors.isConnectionProblem(e.code())) {
           throw new DeferredSpanStoreUnavailableException(
               "begin " + key + ": the key was in use and is free again; nothing was written, retry", false, e);
         }
@@ -410,26 +410,6 @@ public final class DeferredSpanStore implements Closeable {
     return reads;
   }
 
-  static int firstFailedIndex(KeeperException e) {
-    return EndTransaction.firstFailedIndex(e);
-  }
-
-  static boolean isConnectionProblem(KeeperException e) {
-    return isConnectionProblem(e.code());
-  }
-
-  static boolean isConnectionProblem(KeeperException.Code code) {
-    switch (code) {
-      case CONNECTIONLOSS:
-      case OPERATIONTIMEOUT:
-      case SESSIONMOVED:
-      case SESSIONEXPIRED:
-        return true;
-      default:
-        return false;
-    }
-  }
-
   private static DeferredSpanStoreException callerOperationFailed(String what, int index, KeeperException e) {
     return new DeferredSpanStoreException(
         what + ": the caller's operation #" + index + " failed (" + e.code() + "); nothing was applied", e);
@@ -474,7 +454,7 @@ public final class DeferredSpanStore implements Closeable {
       if (cause instanceof RuntimeException) {
         throw (RuntimeException) cause;
       }
-      if (cause instanceof KeeperException && isConnectionProblem((KeeperException) cause)) {
+      if (cause instanceof KeeperException && KeeperErrors.isConnectionProblem((KeeperException) cause)) {
         throw fence.unknown(cause);
       }
       throw new DeferredSpanStoreException(what + " failed: " + cause, cause);
