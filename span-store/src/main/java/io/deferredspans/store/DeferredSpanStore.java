@@ -101,6 +101,7 @@ public final class DeferredSpanStore implements Closeable {
   private final SessionFencedCall.Factory fences;
   private final ExportedSpans exported;
   private final EndTransaction endTransaction;
+  private final StoreCore core;
   private final CompletableResultCode shutdownResult = new CompletableResultCode();
 
   private DeferredSpanStore(Builder builder) {
@@ -127,6 +128,7 @@ public final class DeferredSpanStore implements Closeable {
         builder.timedOutExportBackoff);
     this.endTransaction = new EndTransaction(client, layout, tracing, reads, fences, exported, counters,
         builder.serverMaxBufferBytes);
+    this.core = new StoreCore(client, tracing, layout, counters, metrics, sessions, fences, exported, endTransaction);
   }
 
   /**
@@ -394,20 +396,9 @@ public final class DeferredSpanStore implements Closeable {
 
   // ---------------------------------------------------------------- shared with recovery
 
-  EndTransaction endTransaction() {
-    return endTransaction;
-  }
-
-  ExportedSpans exportedSpans() {
-    return exported;
-  }
-
-  ClaimSession.Tracker sessions() {
-    return sessions;
-  }
-
-  FreshReads reads() {
-    return reads;
+  /** The parts a {@link DeferredSpanRecovery} works with, handed to it once when it is built. */
+  StoreCore core() {
+    return core;
   }
 
   private static DeferredSpanStoreException callerOperationFailed(String what, int index, KeeperException e) {
@@ -470,33 +461,9 @@ public final class DeferredSpanStore implements Closeable {
         : "nothing was sent, retry"), sent, e);
   }
 
-  SessionFencedCall.Factory fences() {
-    return fences;
-  }
-
   /** For tests: calls whose body is still running, including those whose caller already gave up waiting. */
   int callsInFlight() {
     return callExecutor.getActiveCount();
-  }
-
-  CuratorFramework client() {
-    return client;
-  }
-
-  DeferredTracing tracing() {
-    return tracing;
-  }
-
-  ZNodeLayout layout() {
-    return layout;
-  }
-
-  StoreCounters counters() {
-    return counters;
-  }
-
-  StoreMetrics metrics() {
-    return metrics;
   }
 
   private int unsettledExports() {

@@ -267,7 +267,7 @@ class ExactlyOnceTest {
     enqueue(other, "failing");
     receiver.setFailing(true);
     assertEquals(EndResult.Outcome.ENDED, dequeue(ender, "failing", DeferredSpanEnding.now()).getOutcome());
-    String claim = ZNodeLayout.claimPath(ender.store.layout().endedPath(onlyEndedSpanId(ender)));
+    String claim = ZNodeLayout.claimPath(ender.store.core().layout().endedPath(onlyEndedSpanId(ender)));
     await().atMost(WAIT).until(() -> ender.client.checkExists().forPath(claim) == null); // export failed
 
     DeferredSpanRecovery recovery = recovery(other, options -> options.retryBackoff(Duration.ofMinutes(1),
@@ -282,7 +282,7 @@ class ExactlyOnceTest {
   }
 
   private String onlyEndedSpanId(TestHost host) throws Exception {
-    String ended = ZKPaths.makePath(host.store.layout().base(), "ended");
+    String ended = ZKPaths.makePath(host.store.core().layout().base(), "ended");
     for (String shard : host.client.getChildren().forPath(ended)) {
       List<String> spans = host.client.getChildren().forPath(ZKPaths.makePath(ended, shard));
       if (!spans.isEmpty()) {
@@ -344,7 +344,7 @@ class ExactlyOnceTest {
     enqueue(ender, "lost-claim");
     receiver.setFailing(true);
     assertEquals(EndResult.Outcome.ENDED, dequeue(ender, "lost-claim", DeferredSpanEnding.now()).getOutcome());
-    String claim = ZNodeLayout.claimPath(ender.store.layout().endedPath(onlyEndedSpanId(ender)));
+    String claim = ZNodeLayout.claimPath(ender.store.core().layout().endedPath(onlyEndedSpanId(ender)));
     await().atMost(WAIT).until(() -> ender.client.checkExists().forPath(claim) == null);
     receiver.setFailing(false);
     receiver.reset();
@@ -373,7 +373,7 @@ class ExactlyOnceTest {
   void recordWithoutItsMarkerIsQuarantinedAndTheDequeueApplied() throws Exception {
     TestHost host = host("host");
     DeferredSpanRecord record = enqueue(host, "no-marker");
-    String path = host.store.layout().openPath("no-marker");
+    String path = host.store.core().layout().openPath("no-marker");
     host.client.delete().forPath(ZNodeLayout.markerPath(path, record.getSpanContext().getSpanId()));
 
     EndResult result = dequeue(host, "no-marker", DeferredSpanEnding.now());
@@ -389,7 +389,7 @@ class ExactlyOnceTest {
   void recordWithAnExtraChildIsQuarantinedForThatReasonAndTheDequeueApplied() throws Exception {
     TestHost host = host("host");
     enqueue(host, "extra-child");
-    String path = host.store.layout().openPath("extra-child");
+    String path = host.store.core().layout().openPath("extra-child");
     host.client.create().forPath(ZKPaths.makePath(path, "not-a-marker"));
 
     EndResult result = dequeue(host, "extra-child", DeferredSpanEnding.now());
@@ -406,7 +406,7 @@ class ExactlyOnceTest {
   void ephemeralRecordIsQuarantinedForThatReason() throws Exception {
     TestHost host = host("host");
     DeferredSpanRecord record = host.tracing.spanBuilder("QueueItem").setNoParent().begin();
-    String path = host.store.layout().openPath("ephemeral");
+    String path = host.store.core().layout().openPath("ephemeral");
     // A writer that ignored the specification: ZooKeeper gives an ephemeral znode no children, so no marker.
     host.client.create().creatingParentsIfNeeded().withMode(CreateMode.EPHEMERAL)
         .forPath(path, DeferredSpanRecordCodec.encode(record));
@@ -444,7 +444,7 @@ class ExactlyOnceTest {
     TestHost reaper = host("reaper");
     enqueue(dequeuer, "old");
     // The dequeuer reads the record and finishes the span...
-    String path = dequeuer.store.layout().openPath("old");
+    String path = dequeuer.store.core().layout().openPath("old");
     Stat stat = new Stat();
     byte[] bytes = dequeuer.client.getData().storingStatIn(stat).forPath(path);
     FinishedDeferredSpan finished =
@@ -454,7 +454,7 @@ class ExactlyOnceTest {
     assertEquals(1, recovery.scanNow().abandoned());
 
     // ...and then commits its end with the dequeue.
-    EndResult result = dequeuer.store.endTransaction().commit(path, stat, bytes, finished,
+    EndResult result = dequeuer.store.core().endTransaction().commit(path, stat, bytes, finished,
         List.of(dequeuer.client.transactionOp().delete().forPath(item("old"))));
 
     assertEquals(EndResult.Outcome.ABANDONED, result.getOutcome());
@@ -541,7 +541,7 @@ class ExactlyOnceTest {
         .build();
     DeferredSpanRecord record = unsampling.spanBuilder("QueueItem").setNoParent().begin();
     host.store.beginDeferredSpan("unsampled", record);
-    String shard = ZKPaths.getPathAndNode(host.store.layout().endedPath(record.getSpanContext().getSpanId()))
+    String shard = ZKPaths.getPathAndNode(host.store.core().layout().endedPath(record.getSpanContext().getSpanId()))
         .getPath();
     int childChangesBefore = host.client.checkExists().forPath(shard).getCversion();
 
