@@ -1,19 +1,13 @@
 package io.deferredspans.store;
 
-import io.deferredspans.sdk.DeferredTracing;
 import io.opentelemetry.sdk.common.Clock;
 import java.io.Closeable;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.Objects;
-import java.util.concurrent.Executors;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
-import java.util.function.BooleanSupplier;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.recipes.leader.LeaderLatch;
 import org.apache.curator.framework.recipes.leader.LeaderLatchListener;
@@ -114,7 +108,7 @@ public final class DeferredSpanRecovery implements Closeable {
   private final Duration scanInterval;
   private final Duration fullScanInterval;
   private final LeaderLatch latch;
-  private final ScheduledExecutorService scheduler;
+  private final TickScheduler ticks = new TickScheduler(this::tickIfLeader);
   private final AtomicReference<State> state = new AtomicReference<>(State.LATENT);
   // The one clock of recovery: sweep pacing, grace periods, backoffs and ages all read it (epoch nanos, so that
   // what one leader persisted means the same to the next).
@@ -130,7 +124,7 @@ public final class DeferredSpanRecovery implements Closeable {
 
   private DeferredSpanRecovery(Builder builder) {
     this.core = builder.store.core();
-    requireExportingPipeline(core.tracing());
+    FinishedSpanRecovery.requireExportingPipeline(core.tracing());
     this.client = core.client();
     this.layout = core.layout();
     this.scanInterval = builder.scanInterval;
@@ -142,7 +136,7 @@ public final class DeferredSpanRecovery implements Closeable {
     RecordIsolation isolation = new RecordIsolation(() -> state.get() == State.CLOSED);
     Quarantine quarantine = new Quarantine(core, reads);
     this.finished = new FinishedSpanRecovery(core, reads, progress,
-        new RetainedSpans(client, builder.maxRetainedSpans, readCount), isolation, quarantine, gauges, new Ticks(),
+        new RetainedSpans(client, builder.maxRetainedSpans, readCount), isolation, quarantine, gauges, ticks,
         builder.gracePeriod, builder.retryBackoff, builder.maxRetryBackoff);
     this.sweep = new OpenSpanSweep(core, reads, progress, isolation, quarantine, gauges, builder.gracePeriod,
         builder.maxAge, scanInterval, builder.sweepPeriod, builder.maxSweepReadsPerSecond);
@@ -150,25 +144,6 @@ public final class DeferredSpanRecovery implements Closeable {
     this.watch = new EndedSpanWatch(client, layout, finished::onEndedEvent, () -> fullScanDue.set(true),
         finished::stopLeading, () -> state.get() == State.CLOSED);
     this.latch = new LeaderLatch(client, layout.recoveryLeaderPath(), core.tracing().getHostName());
-    this.scheduler = Executors.newSingleThreadScheduledExecutor(Threads.daemon("deferred-span-recovery"));
-  }
-
-  /**
-   * Recovery exports other hosts' spans and then deletes their stored copies: through a pipeline that exports
-   * nothing (tracing disabled, or no exporter) it would delete them unexported, as {@code serve} refuses to.
-   */
-  private static void requireExportingPipeline(DeferredTracing tracing) {
-    if (!tracing.isEnabled()) {
-      throw new IllegalStateException("DeferredSpanRecovery needs tracing enabled: with DeferredTracing.noop() "
-          + "(OTEL_SDK_DISABLED=true) it would delete other hosts' finished spans without exporting them. Run "
-          + "recovery only on hosts that export");
-    }
-    if (!tracing.acknowledgesExports()) {
-      throw new IllegalStateException("DeferredSpanRecovery needs a span exporter that acknowledges exports "
-          + "(DeferredTracingBuilder.addSpanExporter, or autoconfigure with OTEL_TRACES_EXPORTER set): without one "
-          + "(OTEL_TRACES_EXPORTER=none?) it would delete other hosts' finished spans as soon as it handed them to "
-          + "the span processors. Run recovery only on hosts that export");
-    }
   }
 
   public static Builder builder(DeferredSpanStore store) {
@@ -198,8 +173,7 @@ public final class DeferredSpanRecovery implements Closeable {
       }
     });
     latch.start();
-    long millis = scanInterval.toMillis();
-    scheduler.scheduleWithFixedDelay(this::tickIfLeader, millis, millis, TimeUnit.MILLISECONDS);
+    ticks.every(scanInterval);
   }
 
   /**
@@ -221,31 +195,6 @@ public final class DeferredSpanRecovery implements Closeable {
     });
   }
 
-  /** The ticks the finished-span recipe asks for, on the one scheduler thread. */
-  private final class Ticks implements FinishedSpanRecovery.Ticks {
-    @Override
-    public void now() {
-      try {
-        scheduler.execute(DeferredSpanRecovery.this::tickIfLeader);
-      } catch (RejectedExecutionException closing) {
-        // closed meanwhile
-      }
-    }
-
-    @Override
-    public void after(long millis, BooleanSupplier stillDue) {
-      try {
-        scheduler.schedule(() -> {
-          if (stillDue.getAsBoolean()) {
-            tickIfLeader();
-          }
-        }, millis, TimeUnit.MILLISECONDS);
-      } catch (RejectedExecutionException closing) {
-        // closed meanwhile
-      }
-    }
-  }
-
   /** Watch notifications this worker received (for tests: only the leader holds the watch). */
   long watchEvents() {
     return watch.received();
@@ -258,7 +207,7 @@ public final class DeferredSpanRecovery implements Closeable {
     if (was == State.CLOSED) {
       return;
     }
-    scheduler.shutdownNow();
+    ticks.shutdownNow();
     if (was == State.STARTED) {
       gauges.close();
       latch.close();

@@ -2,6 +2,7 @@ package io.deferredspans.store;
 
 import io.deferredspans.sdk.DeferredSpanRecordCodec;
 import io.deferredspans.sdk.DeferredSpanRecordException;
+import io.deferredspans.sdk.DeferredTracing;
 import io.deferredspans.sdk.FinishedDeferredSpan;
 import io.deferredspans.sdk.UnsupportedRecordVersionException;
 import io.deferredspans.store.DeferredSpanRecovery.ScanResult;
@@ -86,6 +87,24 @@ final class FinishedSpanRecovery {
     this.gracePeriod = gracePeriod;
     this.retryBackoff = retryBackoff;
     this.maxRetryBackoff = maxRetryBackoff;
+  }
+
+  /**
+   * Recovery exports other hosts' spans and then deletes their stored copies: through a pipeline that exports
+   * nothing (tracing disabled, or no exporter) it would delete them unexported, as {@code serve} refuses to.
+   */
+  static void requireExportingPipeline(DeferredTracing tracing) {
+    if (!tracing.isEnabled()) {
+      throw new IllegalStateException("DeferredSpanRecovery needs tracing enabled: with DeferredTracing.noop() "
+          + "(OTEL_SDK_DISABLED=true) it would delete other hosts' finished spans without exporting them. Run "
+          + "recovery only on hosts that export");
+    }
+    if (!tracing.acknowledgesExports()) {
+      throw new IllegalStateException("DeferredSpanRecovery needs a span exporter that acknowledges exports "
+          + "(DeferredTracingBuilder.addSpanExporter, or autoconfigure with OTEL_TRACES_EXPORTER set): without one "
+          + "(OTEL_TRACES_EXPORTER=none?) it would delete other hosts' finished spans as soon as it handed them to "
+          + "the span processors. Run recovery only on hosts that export");
+    }
   }
 
   /** An event of the leader's persistent recursive watch on {@code ended/}. */

@@ -27,7 +27,10 @@ final class RecordIsolation {
     this.closed = closed;
   }
 
-  /** Runs {@code step} on {@code path}; if it fails for this record alone, {@code onFailure} says when it is tried again. */
+  /**
+   * Runs {@code step} on {@code path}; if it fails for this record alone, {@code onFailure} says when it is tried
+   * again.
+   */
   void run(String path, ScanResult result, Step step, Runnable onFailure) throws Exception {
     try {
       step.run();

@@ -34,13 +34,15 @@ class DeferredSpanRecoveryTest {
   @Test
   void recoveryRefusesToRunWhereItWouldDeleteOtherHostsSpansUnexported() throws Exception {
     TestHost host = fixture.host("host");
-    DeferredSpanStore disabled = DeferredSpanStore.builder(host.client, DeferredTracing.noop()).basePath(SERVERS.base()).build();
+    DeferredSpanStore disabled =
+        DeferredSpanStore.builder(host.client, DeferredTracing.noop()).basePath(SERVERS.base()).build();
     IllegalStateException noTracing =
         assertThrows(IllegalStateException.class, () -> DeferredSpanRecovery.builder(disabled).build());
     assertThat(noTracing).hasMessageContaining("tracing enabled").hasMessageContaining("OTEL_SDK_DISABLED");
 
     DeferredTracing noExporter = DeferredTracing.builder().setHostName("no-exporter").build();
-    DeferredSpanStore exportsNowhere = DeferredSpanStore.builder(host.client, noExporter).basePath(SERVERS.base()).build();
+    DeferredSpanStore exportsNowhere =
+        DeferredSpanStore.builder(host.client, noExporter).basePath(SERVERS.base()).build();
     IllegalStateException nowhere =
         assertThrows(IllegalStateException.class, () -> DeferredSpanRecovery.builder(exportsNowhere).build());
     assertThat(nowhere).hasMessageContaining("exporter").hasMessageContaining("OTEL_TRACES_EXPORTER=none");
