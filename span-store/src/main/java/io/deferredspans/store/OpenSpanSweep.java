@@ -16,6 +16,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.utils.ZKPaths;
+import org.apache.zookeeper.KeeperException;
 import org.apache.zookeeper.data.Stat;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -139,9 +140,11 @@ final class OpenSpanSweep {
   /** Reads one open record and ends it as abandoned if its owner is gone or it is too old. */
   private void sweepRecord(String path, long now, ScanResult result, OpenTally tally) throws Exception {
     Stat stat = new Stat();
-    byte[] data = reads.data(path, stat);
-    if (data == null) {
-      progress.ownerPresent(path); // ended meanwhile
+    byte[] data;
+    try {
+      data = reads.data(path, stat);
+    } catch (KeeperException.NoNodeException endedMeanwhile) {
+      progress.ownerPresent(path);
       return;
     }
     Optional<DeferredSpanRecord> record = readOrQuarantine(path, stat, data, result, now);

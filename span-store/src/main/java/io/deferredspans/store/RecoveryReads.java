@@ -8,7 +8,7 @@ import org.apache.zookeeper.data.Stat;
 
 /**
  * The reads recovery's scans make, each counted in {@link StoreStats#recoveryReads()} (what the sweep's pace and
- * the cost tests measure). A znode that is gone is no failure here: it was ended or removed meanwhile.
+ * the cost tests measure).
  */
 final class RecoveryReads {
   private final CuratorFramework client;
@@ -34,14 +34,14 @@ final class RecoveryReads {
     return client.checkExists().forPath(path) != null;
   }
 
-  /** The data at {@code path}, its stat stored in {@code stat}; null if it is gone. */
+  /**
+   * The data at {@code path} (null if the znode holds none), its stat stored in {@code stat}.
+   *
+   * @throws KeeperException.NoNodeException if it is gone
+   */
   byte[] data(String path, Stat stat) throws Exception {
     count.increment();
-    try {
-      return client.getData().storingStatIn(stat).forPath(path);
-    } catch (KeeperException.NoNodeException gone) {
-      return null;
-    }
+    return client.getData().storingStatIn(stat).forPath(path);
   }
 
   /** Counts a read made elsewhere (a request this class does not make). */

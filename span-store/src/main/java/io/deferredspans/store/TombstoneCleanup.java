@@ -36,9 +36,11 @@ final class TombstoneCleanup {
 
   private void clear(String path, long now) throws Exception {
     Stat stat = new Stat();
-    byte[] data = reads.data(path, stat);
-    if (data == null) {
-      return; // dequeued meanwhile
+    byte[] data;
+    try {
+      data = reads.data(path, stat);
+    } catch (KeeperException.NoNodeException dequeuedMeanwhile) {
+      return;
     }
     String owner = ZNodeLayout.tombstoneOwner(data);
     // A dequeue may come as late as a span may live, and never sooner than a day.

@@ -68,4 +68,19 @@ class QuarantineTest {
     assertThat(host.client.checkExists().forPath(path)).isNull();
     assertThat(log).contains("children other than its span marker: [stray]").doesNotContain("already ended");
   }
+
+  @Test
+  void recordWithoutAnyDataIsNeitherLostNorPassedOverSilently() throws Exception {
+    TestHost host = fixture.host("host");
+    String path = host.store.core().layout().openPath("no-data");
+    host.client.create().forPath(path, null); // as another writer may leave it: a znode holding no data at all
+    DeferredSpanRecovery recovery = fixture.recovery(host, UnaryOperator.identity());
+
+    DeferredSpanRecovery.ScanResult result = recovery.scanNow();
+
+    boolean left = host.client.checkExists().forPath(path) != null;
+    boolean quarantined = !host.client.getChildren().forPath(host.store.core().layout().quarantineRoot()).isEmpty();
+    assertThat(left || quarantined).as("kept, never lost").isTrue();
+    assertThat(result.skipped() + result.quarantined()).as("reported, not taken for an ended span").isPositive();
+  }
 }
