@@ -13,8 +13,8 @@ import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.LockSupport;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.retry.ExponentialBackoffRetry;
 import picocli.CommandLine.Command;
@@ -50,6 +50,9 @@ final class ServeCommand implements Callable<Integer> {
   CommandSpec spec;
 
   private volatile boolean stopping;
+  private final CountDownLatch stopRequested = new CountDownLatch(1);
+  private final Object leadershipLock = new Object();
+  private Boolean reportedLeading; // guarded by leadershipLock; null until the first report
 
   @Option(names = "--scan-interval", defaultValue = "10s", converter = Durations.Converter.class,
       paramLabel = "DURATION", description = "How often the leader scans (default: ${DEFAULT-VALUE}).")
@@ -117,7 +120,10 @@ final class ServeCommand implements Callable<Integer> {
     client.getConnectionStateListenable().addListener((c, state) -> report("zookeeper " + state));
     Thread stopper = stopper(recovery, store, sdk, client);
     Runtime.getRuntime().addShutdownHook(stopper);
-    watchLeadership(recovery);
+    DeferredSpanRecovery worker = recovery;
+    worker.addLeadershipListener(leading -> reportLeadership(worker));
+    reportLeadership(worker); // where it stands now: it may have changed before the listener was added
+    stopRequested.await(); // serve runs until SIGTERM: the hook counts it down when shutdown begins
     stopper.join(); // the JVM ends when the hook does, with SIGTERM's status (143)
     return ExitCodes.OK;
   }
@@ -150,18 +156,17 @@ final class ServeCommand implements Callable<Integer> {
   }
 
   /**
-   * Reports leadership as it changes, until shutdown begins (a closed latch has no leadership, which is no news);
-   * polls, since the recovery worker exposes no listener.
+   * Reports where leadership stands if that changed since the last report, until shutdown begins (a closed latch
+   * has no leadership, which is no news). It asks the worker rather than trusting the event it is called for, so
+   * that the initial report and an event racing it can never leave the last line wrong.
    */
-  private void watchLeadership(DeferredSpanRecovery recovery) {
-    Boolean leading = null;
-    while (!stopping) {
+  private void reportLeadership(DeferredSpanRecovery recovery) {
+    synchronized (leadershipLock) {
       boolean now = recovery.hasLeadership();
-      if (leading == null || now != leading) {
+      if (!stopping && (reportedLeading == null || now != reportedLeading)) {
         report(now ? "leading recovery" : "standing by (another instance leads, or none is elected yet)");
-        leading = now;
+        reportedLeading = now;
       }
-      LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(200));
     }
   }
 
@@ -169,6 +174,7 @@ final class ServeCommand implements Callable<Integer> {
       CuratorFramework client) {
     return new Thread(() -> {
       stopping = true;
+      stopRequested.countDown();
       report("stopping");
       stop(recovery, store, sdk, client, true);
       report("stopped");

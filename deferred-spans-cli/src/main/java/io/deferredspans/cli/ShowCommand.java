@@ -64,9 +64,10 @@ final class ShowCommand extends StoreCommand {
     Optional<CuratorEvent> tombstone = reader.read(layout.abandonedPath(key));
     String message = "no open span under key " + key + " (" + path + ")";
     if (tombstone.isPresent()) {
-      String[] parts = new String(tombstone.get().getData(), StandardCharsets.UTF_8).split("\n", 2);
-      message += "; recovery ended span " + parts[0] + " as abandoned"
-          + (parts.length > 1 && !parts[1].isEmpty() ? " (owner " + parts[1] + ")" : "");
+      byte[] data = tombstone.get().getData();
+      String owner = DeferredSpanStoreLayout.tombstoneOwner(data);
+      message += "; recovery ended span " + DeferredSpanStoreLayout.tombstoneSpanId(data) + " as abandoned"
+          + (owner.isEmpty() ? "" : " (owner " + owner + ")");
     }
     return new CliException(ExitCodes.NOT_FOUND, message);
   }

@@ -1,45 +1,16 @@
 package io.deferredspans.store;
 
-import io.deferredspans.sdk.DeferredSpanRecord;
-import io.deferredspans.sdk.DeferredSpanRecordException;
-import io.deferredspans.sdk.DeferredTracing;
-import io.deferredspans.sdk.FinishedDeferredSpan;
-import io.deferredspans.sdk.UnsupportedRecordVersionException;
-import io.deferredspans.sdk.internal.DeferredSpanRecordCodec;
-import io.deferredspans.sdk.internal.DeferredTracingUtil;
-import io.deferredspans.store.RecoveryGauges.OpenTally;
 import io.opentelemetry.sdk.common.Clock;
 import java.io.Closeable;
 import java.io.IOException;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.HashMap;
-import java.util.HashSet;
-import java.util.List;
-import java.util.Map;
 import java.util.Objects;
-import java.util.Optional;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
-import java.util.function.LongSupplier;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.recipes.leader.LeaderLatch;
 import org.apache.curator.framework.recipes.leader.LeaderLatchListener;
-import org.apache.curator.framework.recipes.watch.PersistentWatcher;
-import org.apache.curator.utils.ZKPaths;
-import org.apache.zookeeper.CreateMode;
-import org.apache.zookeeper.KeeperException;
-import org.apache.zookeeper.WatchedEvent;
-import org.apache.zookeeper.Watcher;
-import org.apache.zookeeper.common.PathUtils;
-import org.apache.zookeeper.data.Stat;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -100,12 +71,20 @@ import org.slf4j.LoggerFactory;
  * again, and a worker that leads again adds the watch anew, whose registration triggers a full scan of finished
  * spans for the events it may have missed. A
  * scan that fails part-way is logged and retried at the next interval. Explicit lifecycle: {@link #start()} once,
- * then {@link #close()}; a closed worker cannot be started again.
+ * then {@link #close()}; a closed worker cannot be started again. {@link #addLeadershipListener} tells when this
+ * worker starts or stops leading.
+ *
+ * <h2>Its parts</h2>
+ *
+ * This class is the shell, in the way of Curator's recipes: the leader latch, the watch on finished spans held
+ * while leading ({@code EndedSpanWatch}), the tick, the lifecycle. Each kind of work is its own package-private
+ * recipe, handed the store's {@code StoreCore} once: {@code FinishedSpanRecovery} (claims and exports unclaimed
+ * finished spans, with backoff and the bounded backlog), {@code OpenSpanSweep} (the paced sweep of open spans and
+ * its orphan rules), {@code TombstoneCleanup} and {@code Quarantine}; {@code RecoveryProgress} keeps what they
+ * learnt in ZooKeeper.
  */
 public final class DeferredSpanRecovery implements Closeable {
   private static final Logger log = LoggerFactory.getLogger(DeferredSpanRecovery.class);
-  // Long enough for the claim event of an end that wrote one to arrive, short against the 1 s end-to-export goal.
-  private static final long CLAIMLESS_DELAY_MILLIS = 50;
 
   /** Each step once, in this order, as Curator's recipes keep their lifecycle. */
   private enum State {
@@ -114,79 +93,57 @@ public final class DeferredSpanRecovery implements Closeable {
     CLOSED
   }
 
-  private final DeferredSpanStore store;
+  /**
+   * Told when this worker starts or stops leading (only the leader scans). Called on the latch's thread, in the
+   * order the changes happen: it should return quickly. Not told of the leadership a {@link #close()} ends.
+   */
+  @FunctionalInterface
+  public interface LeadershipListener {
+    void leadershipChanged(boolean leading);
+  }
+
+  private final StoreCore core;
   private final CuratorFramework client;
   private final ZNodeLayout layout;
   private final Duration scanInterval;
-  private final Duration gracePeriod;
-  private final Duration maxAge;
+  private final Duration fullScanInterval;
   private final LeaderLatch latch;
-  private final ScheduledExecutorService scheduler;
+  private final TickScheduler ticks = new TickScheduler(this::tickIfLeader);
   private final AtomicReference<State> state = new AtomicReference<>(State.LATENT);
   // The one clock of recovery: sweep pacing, grace periods, backoffs and ages all read it (epoch nanos, so that
   // what one leader persisted means the same to the next).
   private final Clock clock;
-  private final LongAdder reads;
-  // Only touched by scans, which never overlap (one scheduler thread; scanNow and tick are synchronized).
-  private final Map<String, Long> unclaimedSince = new HashMap<>();
   private final RecoveryProgress progress;
-  private final RetainedSpans retained;
-  private final Duration retryBackoff;
-  private final Duration maxRetryBackoff;
-  private final Duration fullScanInterval;
-  // The persistent recursive watch on ended/, held only while leading: a worker that does not lead has nothing to
-  // do with its events, and every end would cost each of them four notifications.
-  private final Object watchLock = new Object();
-  private PersistentWatcher endedWatcher; // guarded by watchLock; null while not leading
-  private final LongAdder watchEvents = new LongAdder();
-  // Claims under ended/ that vanished (session expired, or released after a failed export): their spans are
-  // looked at as soon as the event arrives, instead of polling every finished span.
-  private final Set<String> unclaimedEvents = ConcurrentHashMap.newKeySet();
-  private final AtomicBoolean fullScanDue = new AtomicBoolean(true);
-  // The paced sweep of open spans, only touched by the scans (its position is in the persisted progress).
-  private long nextFullScanNanos;
-  private final SweepPace pace;
-  private OpenTally sweepTally = new OpenTally();
-  private boolean sweepTallyWhole; // this worker swept the current pass from shard 00: its tally is complete
   private final RecoveryGauges gauges = new RecoveryGauges();
+  private final FinishedSpanRecovery finished;
+  private final OpenSpanSweep sweep;
+  private final TombstoneCleanup tombstones;
+  private final EndedSpanWatch watch; // held while leading
+  private final AtomicBoolean fullScanDue = new AtomicBoolean(true);
+  private long nextFullScanNanos; // only touched by the scans
 
   private DeferredSpanRecovery(Builder builder) {
-    this.store = builder.store;
-    requireExportingPipeline(store.tracing());
-    this.client = store.client();
-    this.layout = store.layout();
+    this.core = builder.store.core();
+    FinishedSpanRecovery.requireExportingPipeline(core.tracing());
+    this.client = core.client();
+    this.layout = core.layout();
     this.scanInterval = builder.scanInterval;
-    this.gracePeriod = builder.gracePeriod;
-    this.maxAge = builder.maxAge;
-    this.retryBackoff = builder.retryBackoff;
-    this.maxRetryBackoff = builder.maxRetryBackoff;
-    this.pace = new SweepPace(scanInterval, builder.sweepPeriod, builder.maxSweepReadsPerSecond,
-        this::estimatePassReads);
     this.fullScanInterval = builder.fullScanInterval;
-    this.clock = builder.clock != null ? builder.clock : store.tracing().getClock();
-    this.reads = store.counters().recoveryReads;
-    this.progress = new RecoveryProgress(client, layout, reads);
-    this.retained = new RetainedSpans(client, builder.maxRetainedSpans, reads);
-    this.latch = new LeaderLatch(client, layout.recoveryLeaderPath(), store.tracing().getHostName());
-    this.scheduler = Executors.newSingleThreadScheduledExecutor(Threads.daemon("deferred-span-recovery"));
-  }
-
-  /**
-   * Recovery exports other hosts' spans and then deletes their stored copies: through a pipeline that exports
-   * nothing (tracing disabled, or no exporter) it would delete them unexported, as {@code serve} refuses to.
-   */
-  private static void requireExportingPipeline(DeferredTracing tracing) {
-    if (!tracing.isEnabled()) {
-      throw new IllegalStateException("DeferredSpanRecovery needs tracing enabled: with DeferredTracing.noop() "
-          + "(OTEL_SDK_DISABLED=true) it would delete other hosts' finished spans without exporting them. Run "
-          + "recovery only on hosts that export");
-    }
-    if (!tracing.acknowledgesExports()) {
-      throw new IllegalStateException("DeferredSpanRecovery needs a span exporter that acknowledges exports "
-          + "(DeferredTracingBuilder.addSpanExporter, or autoconfigure with OTEL_TRACES_EXPORTER set): without one "
-          + "(OTEL_TRACES_EXPORTER=none?) it would delete other hosts' finished spans as soon as it handed them to "
-          + "the span processors. Run recovery only on hosts that export");
-    }
+    this.clock = builder.clock != null ? builder.clock : core.tracing().getClock();
+    LongAdder readCount = core.counters().recoveryReads;
+    RecoveryReads reads = new RecoveryReads(client, readCount);
+    this.progress = new RecoveryProgress(client, layout, readCount);
+    RecordIsolation isolation = new RecordIsolation(() -> state.get() == State.CLOSED);
+    Quarantine quarantine = new Quarantine(core, reads);
+    this.finished = new FinishedSpanRecovery(core, reads, progress,
+        new RetainedSpans(client, builder.maxRetainedSpans, readCount), isolation, quarantine, gauges, ticks,
+        builder.gracePeriod, builder.retryBackoff, builder.maxRetryBackoff);
+    this.sweep = new OpenSpanSweep(core, reads, progress, isolation, quarantine, gauges, builder.gracePeriod,
+        builder.maxAge, scanInterval, builder.sweepPeriod, builder.maxSweepReadsPerSecond);
+    this.tombstones = new TombstoneCleanup(core, reads, isolation, builder.maxAge);
+    this.watch = new EndedSpanWatch(client, layout, finished::onEndedEvent, () -> fullScanDue.set(true),
+        finished::stopLeading, () -> state.get() == State.CLOSED);
+    this.latch = new LeaderLatch(client, layout.recoveryLeaderPath(), core.tracing().getHostName());
   }
 
   public static Builder builder(DeferredSpanStore store) {
@@ -202,113 +159,45 @@ public final class DeferredSpanRecovery implements Closeable {
     if (!state.compareAndSet(State.LATENT, State.STARTED)) {
       throw new IllegalStateException("already started or closed");
     }
-    gauges.register(store.metrics().meter(), clock, latch::hasLeadership);
+    gauges.register(core.metrics().meter(), clock, latch::hasLeadership);
     latch.addListener(new LeaderLatchListener() {
       @Override
       public void isLeader() {
         progress.invalidate(); // scans of this worker may run now: they go on from the last leader's progress
-        startWatching();
+        watch.start();
       }
 
       @Override
       public void notLeader() {
-        stopWatching();
+        watch.stop();
       }
     });
     latch.start();
-    long millis = scanInterval.toMillis();
-    scheduler.scheduleWithFixedDelay(this::tickIfLeader, millis, millis, TimeUnit.MILLISECONDS);
+    ticks.every(scanInterval);
   }
 
-  /** Watches ended/ while leading; each (re)registration of the watch is followed by a full scan. */
-  private void startWatching() {
-    synchronized (watchLock) {
-      if (endedWatcher != null || state.get() == State.CLOSED) {
-        return;
+  /**
+   * Tells {@code listener} of every change of this worker's leadership from now on (before or after {@link
+   * #start()}); {@link #hasLeadership()} says where it stands now.
+   */
+  public void addLeadershipListener(LeadershipListener listener) {
+    Objects.requireNonNull(listener, "listener");
+    latch.addListener(new LeaderLatchListener() {
+      @Override
+      public void isLeader() {
+        listener.leadershipChanged(true);
       }
-      PersistentWatcher watcher = new PersistentWatcher(client, layout.endedRoot(), true);
-      watcher.getListenable().addListener(this::onEndedEvent);
-      // Once the watch is in place (and after a reconnection, when it may have missed events): scan fully.
-      watcher.getResetListenable().addListener(() -> fullScanDue.set(true));
-      watcher.start();
-      endedWatcher = watcher;
-    }
-  }
 
-  private void stopWatching() {
-    synchronized (watchLock) {
-      if (endedWatcher != null) {
-        endedWatcher.close();
-        endedWatcher = null;
+      @Override
+      public void notLeader() {
+        listener.leadershipChanged(false);
       }
-      unclaimedEvents.clear(); // the next leader gets its own events
-      retained.clear();
-    }
-  }
-
-  private void onEndedEvent(WatchedEvent event) {
-    watchEvents.increment();
-    String path = event.getPath();
-    if (path == null || !path.startsWith(layout.endedRoot() + "/")) {
-      return;
-    }
-    // ended/YY/SPANID is a finished span, ended/YY/SPANID/claim its claim.
-    int depth = path.substring(layout.endedRoot().length() + 1).split("/", -1).length;
-    if (depth == 2) {
-      if (event.getType() == Watcher.Event.EventType.NodeCreated) {
-        retained.arrived(path);
-        if (retained.overBound()) {
-          scheduleTick(); // the bound holds as spans arrive, not only at the next full scan
-        }
-        takeIfStillUnclaimed(path);
-      } else if (event.getType() == Watcher.Event.EventType.NodeDeleted) {
-        // Exported and removed with its claim, in one transaction, as almost every end is: nothing to look at.
-        retained.removed(path);
-        unclaimedEvents.remove(path);
-      }
-      return;
-    }
-    if (depth == 3 && event.getType() == Watcher.Event.EventType.NodeCreated
-        && ZKPaths.getNodeFromPath(path).equals(ZNodeLayout.CLAIM)) {
-      unclaimedEvents.remove(ZKPaths.getPathAndNode(path).getPath()); // its ender claimed it: not ours to take
-      return;
-    }
-    if (depth == 3 && event.getType() == Watcher.Event.EventType.NodeDeleted
-        && ZKPaths.getNodeFromPath(path).equals(ZNodeLayout.CLAIM)) {
-      unclaimedEvents.add(ZKPaths.getPathAndNode(path).getPath());
-      scheduleTick();
-    }
-  }
-
-  private void scheduleTick() {
-    try {
-      scheduler.execute(this::tickIfLeader);
-    } catch (java.util.concurrent.RejectedExecutionException closing) {
-      // closed meanwhile
-    }
+    });
   }
 
   /** Watch notifications this worker received (for tests: only the leader holds the watch). */
   long watchEvents() {
-    return watchEvents.sum();
-  }
-
-  /**
-   * A finished span written without a claim (another implementation's end, docs/record-format.md section 4) has
-   * nobody exporting it: it is taken as soon as it appears. A Java end creates its claim in the same transaction,
-   * whose event follows at once and withdraws the span before the short delay is over, so it costs no read.
-   */
-  private void takeIfStillUnclaimed(String path) {
-    unclaimedEvents.add(path);
-    try {
-      scheduler.schedule(() -> {
-        if (unclaimedEvents.contains(path)) {
-          tickIfLeader();
-        }
-      }, CLAIMLESS_DELAY_MILLIS, TimeUnit.MILLISECONDS);
-    } catch (java.util.concurrent.RejectedExecutionException closing) {
-      // closed meanwhile
-    }
+    return watch.received();
   }
 
   /** Stops scanning and leaves the election. Idempotent; a closed worker cannot be started again. */
@@ -318,11 +207,11 @@ public final class DeferredSpanRecovery implements Closeable {
     if (was == State.CLOSED) {
       return;
     }
-    scheduler.shutdownNow();
+    ticks.shutdownNow();
     if (was == State.STARTED) {
       gauges.close();
       latch.close();
-      stopWatching();
+      watch.stop();
     }
   }
 
@@ -333,7 +222,7 @@ public final class DeferredSpanRecovery implements Closeable {
 
   private void tickIfLeader() {
     if (!latch.hasLeadership()) {
-      unclaimedEvents.clear(); // the leader, whoever it is, gets the same events
+      finished.forgetEvents(); // the leader, whoever it is, gets the same events
       return;
     }
     try {
@@ -355,9 +244,9 @@ public final class DeferredSpanRecovery implements Closeable {
     ScanResult result = new ScanResult();
     long now = clock.now();
     progress.loadIfStale();
-    scanFinished(result, now);
-    scanOpen(result, now);
-    clearTombstones(result, now);
+    finished.scanAll(result, now);
+    sweep.sweepAll(result, now);
+    tombstones.run(result, now);
     progress.saveIfChanged();
     return result;
   }
@@ -376,19 +265,19 @@ public final class DeferredSpanRecovery implements Closeable {
     long now = clock.now();
     progress.loadIfStale();
     boolean fullScan = fullScanDue.getAndSet(false) || now - nextFullScanNanos >= 0;
-    if (!fullScan && retained.overBound()) {
-      dropBeyondBound(result); // a full scan below enforces the bound itself
+    if (!fullScan) {
+      finished.dropIfOverBound(result); // a full scan below enforces the bound itself
     }
-    recoverUnclaimed(result, now);
-    recheckMissingOwners(result, now);
-    sweepOpen(result, now);
+    finished.recoverUnclaimed(result, now);
+    sweep.recheckMissingOwners(result, now);
+    sweep.sweep(result, now);
     // Kept before the full scan, which reads every shard of ended/ and can outlast a short leadership: a leader
     // that loses it during the scan leaves the next one this tick's sweep, owners and backoffs all the same.
     progress.saveIfChanged();
     if (fullScan) {
       try {
-        scanFinished(result, now);
-        clearTombstones(result, now);
+        finished.scanAll(result, now);
+        tombstones.run(result, now);
       } catch (Exception | Error e) {
         fullScanDue.set(true); // not done: the next tick (or the next leader's first) scans again
         throw e;
@@ -399,477 +288,16 @@ public final class DeferredSpanRecovery implements Closeable {
     return result;
   }
 
-  /**
-   * Spans whose claim was reported gone, spans the safety net found unclaimed whose grace period is over, and
-   * earlier failures whose retry is due.
-   */
-  private void recoverUnclaimed(ScanResult result, long now) throws Exception {
-    Set<String> candidates = new HashSet<>(unclaimedEvents);
-    unclaimedEvents.removeAll(candidates);
-    candidates.addAll(progress.backoffsDue(now));
-    unclaimedSince.forEach((endedPath, since) -> {
-      if (now - since >= gracePeriod.toNanos()) {
-        candidates.add(endedPath);
-      }
-    });
-    for (String endedPath : candidates) {
-      if (progress.backedOff(endedPath, now)) {
-        result.backedOff++;
-        continue;
-      }
-      isolated(endedPath, result, () -> {
-        reads.increment();
-        if (client.checkExists().forPath(endedPath) == null) {
-          forgetFinished(endedPath); // exported and removed
-          return;
-        }
-        // A claim is deleted only with its span, by its session's end, or by a release after a failed export:
-        // an unclaimed span seen here has nobody left to deliver it, so no further grace period applies.
-        unclaimedSince.remove(endedPath);
-        recoverWithBackoff(endedPath, now, result);
-      }, () -> backOffAfterFailure(endedPath, now));
-    }
-  }
-
-  /** A span whose recovery failed here is tried again after its backoff, not at every tick. */
-  private void backOffAfterFailure(String endedPath, long now) {
-    if (!progress.backedOff(endedPath, now)) {
-      progress.attempted(endedPath, now, retryBackoff.toNanos(), maxRetryBackoff.toNanos());
-    }
-  }
-
-  /** A finished span is gone: nothing of it to remember. */
-  private void forgetFinished(String endedPath) {
-    unclaimedSince.remove(endedPath);
-    progress.forgetSpan(endedPath);
-  }
-
-  /**
-   * Exports an unclaimed span, and backs it off: should this export fail too (refused, or timed out by a
-   * collector that may still have kept it), the next attempt waits, whichever worker leads by then.
-   */
-  private void recoverWithBackoff(String endedPath, long now, ScanResult result) throws Exception {
-    progress.attempted(endedPath, now, retryBackoff.toNanos(), maxRetryBackoff.toNanos());
-    // Kept before the export is sent, not at the end of the tick: a leader that loses leadership (or is closed)
-    // right after sending would otherwise leave the next leader no backoff, and it would send again at once.
-    progress.saveIfChanged();
-    if (recoverFinished(endedPath, result)) {
-      result.recovered++;
-    }
-  }
-
-  /**
-   * What the coming pass will read: one listing per shard, and a record read plus an owner check per record.
-   * ZooKeeper counts every node below {@code open/} in one call (shards, records and their markers: 256 + 2 per
-   * record), which is exactly that; a server too old for the call gets the last pass's count.
-   */
-  private double estimatePassReads(LongSupplier lastPassReads) {
-    try {
-      reads.increment();
-      return Math.max(ZNodeLayout.SHARDS, client.getZookeeperClient().getZooKeeper()
-          .getAllChildrenNumber(ZKPaths.fixForNamespace(client.getNamespace(), layout.openRoot())));
-    } catch (Exception olderServerOrNoAnswer) {
-      return Math.max(ZNodeLayout.SHARDS, lastPassReads.getAsLong());
-    }
-  }
-
-  /** Open records whose owner was seen missing: checked again once the grace period is over. */
-  private void recheckMissingOwners(ScanResult result, long now) throws Exception {
-    for (String path : progress.ownersMissingFor(gracePeriod.toNanos(), now)) {
-      sweepRecordIsolated(path, now, result, null);
-    }
-  }
-
-  /**
-   * Sweeps whole shards of open spans while this tick's read credit lasts ({@link SweepPace}). The position is the
-   * persisted progress's, so a new leader goes on where the last one stopped.
-   */
-  private void sweepOpen(ScanResult result, long now) throws Exception {
-    pace.tick(now);
-    List<String> shards = layout.openShards();
-    while (pace.hasCredit()) {
-      int shard = progress.sweepShard();
-      if (shard == 0) {
-        sweepTallyWhole = true;
-      }
-      long before = reads.sum();
-      for (String child : children(shards.get(shard))) {
-        sweepRecordIsolated(ZKPaths.makePath(shards.get(shard), child), now, result, sweepTally);
-      }
-      pace.spent(reads.sum() - before);
-      progress.sweepShard((shard + 1) % ZNodeLayout.SHARDS);
-      if (shard + 1 == ZNodeLayout.SHARDS) {
-        pace.passCompleted();
-        if (sweepTallyWhole) {
-          gauges.passCompleted(sweepTally); // a pass begun by another leader counted only part of the open spans
-        }
-        sweepTally = new OpenTally();
-        sweepTallyWhole = false;
-        result.sweepsCompleted++;
-        break; // the next pass starts on the next tick, at the rate this pass set
-      }
-    }
-  }
-
-  private void scanFinished(ScanResult result, long now) throws Exception {
-    List<String> listed = new ArrayList<>();
-    List<String> unclaimed = new ArrayList<>();
-    long mark = retained.mark();
-    for (String shard : layout.endedShards()) {
-      for (String spanId : children(shard)) {
-        String endedPath = ZKPaths.makePath(shard, spanId);
-        listed.add(endedPath);
-        reads.increment();
-        if (client.checkExists().forPath(ZNodeLayout.claimPath(endedPath)) == null) {
-          unclaimed.add(endedPath);
-        }
-      }
-    }
-    gauges.waitingForExport(listed.size());
-    retained.listed(listed, mark);
-    if (retained.overBound()) {
-      unclaimed.removeAll(dropBeyondBound(result));
-    }
-    unclaimedSince.keySet().retainAll(unclaimed);
-    progress.retainSpans(listed);
-    for (String endedPath : unclaimed) {
-      if (progress.backedOff(endedPath, now)) {
-        result.backedOff++;
-        continue;
-      }
-      // Found by listing, not reported by the watch: wait out the grace period (its host may be merely slow).
-      if (graceElapsed(unclaimedSince, endedPath, now)) {
-        unclaimedSince.remove(endedPath);
-        isolated(endedPath, result, () -> recoverWithBackoff(endedPath, now, result),
-            () -> backOffAfterFailure(endedPath, now));
-      }
-    }
-  }
-
-  /**
-   * The exporter has been failing for long enough that more finished spans wait in ZooKeeper than allowed:
-   * drop the oldest unclaimed ones, loudly, so that ZooKeeper itself is never put at risk by a tracing outage.
-   */
-  private List<String> dropBeyondBound(ScanResult result) throws Exception {
-    List<String> dropped = retained.dropBeyondBound();
-    if (!dropped.isEmpty()) {
-      dropped.forEach(this::forgetFinished);
-      store.counters().recordDropped(dropped.size());
-      result.dropped += dropped.size();
-    }
-    return dropped;
-  }
-
-  /**
-   * Claims and exports one unclaimed finished span; false if someone else got there first, or if it cannot be
-   * exported here. The claim carries a nonce, so a create whose reply was lost is known as ours by reading it back
-   * on the same session; a claim this worker cannot follow through (a span of a newer format, an unreadable span, a
-   * failed read) is given back at once, never left to block the span for as long as this host lives.
-   */
-  private boolean recoverFinished(String endedPath, ScanResult result) throws Exception {
-    String claimPath = ZNodeLayout.claimPath(endedPath);
-    byte[] claim = store.endTransaction().claimData();
-    ClaimSession session = store.sessions().current();
-    // Sent once, on the session the export is then fenced by: never by Curator's retry onto a newer one.
-    SessionFencedCall fence = store.fences().on("claim " + endedPath, session);
-    try {
-      fence.multi(List.of(client.transactionOp().create().withMode(CreateMode.EPHEMERAL).forPath(claimPath, claim)));
-    } catch (SessionFencedCall.Refused exportedOrClaimedMeanwhile) {
-      return false;
-    } catch (KeeperException unanswered) {
-      Stat owner = new Stat();
-      byte[] held;
-      try {
-        held = fence.data(claimPath, owner); // on the same session: it shows whether the create applied
-      } catch (Exception e) {
-        store.exportedSpans().giveBack(endedPath, session); // it may be ours: never left held by a live session
-        throw e;
-      }
-      if (!Arrays.equals(held, claim) || owner.getEphemeralOwner() != session.id()) {
-        return false; // not applied, or another worker's claim
-      }
-    } catch (InterruptedException | RuntimeException stoppedWhileSending) {
-      // close() (leadership given up) interrupted the create, which may have applied: a claim of this live
-      // session that nobody exports would keep the span from every other worker for as long as this host runs.
-      store.exportedSpans().giveBack(endedPath, session);
-      throw stoppedWhileSending;
-    }
-    FinishedDeferredSpan finished;
-    try {
-      Stat stat = new Stat();
-      byte[] data = client.getData().storingStatIn(stat).forPath(endedPath);
-      try {
-        finished = DeferredSpanRecordCodec.decodeFinished(data, endedPath);
-      } catch (UnsupportedRecordVersionException newer) {
-        // record-format §5: a reader MUST leave it where it is; a host that reads its version exports it.
-        log.warn("{}; leaving it for a host that reads that version", newer.getMessage());
-        store.exportedSpans().giveBack(endedPath, session);
-        result.leftForNewerHosts++;
-        return false;
-      } catch (DeferredSpanRecordException e) {
-        log.error("{}; moving it to quarantine", e.getMessage());
-        if (quarantine(endedPath, stat, data, result)) { // deletes our claim with it
-          forgetFinished(endedPath);
-        }
-        return false;
-      }
-    } catch (Exception e) {
-      store.exportedSpans().giveBack(endedPath, session);
-      throw e;
-    }
-    log.info("exporting {} ({}), ended by {} whose export did not complete",
-        finished.getRecord().getName(), finished.getRecord().getSpanContext().getSpanId(),
-        finished.getEndedBy());
-    store.counters().recordRecovered();
-    store.exportedSpans().export(finished, endedPath, session);
-    return true;
-  }
-
-  private void scanOpen(ScanResult result, long now) throws Exception {
-    Set<String> seen = new HashSet<>();
-    OpenTally tally = new OpenTally();
-    for (String shard : layout.openShards()) {
-      for (String child : children(shard)) {
-        String path = ZKPaths.makePath(shard, child);
-        seen.add(path);
-        sweepRecordIsolated(path, now, result, tally);
-      }
-    }
-    progress.retainOpen(seen);
-    gauges.passCompleted(tally);
-  }
-
-  /** One record's work whose failure must not stop the work on the others. */
-  private interface RecordStep {
-    void run() throws Exception;
-  }
-
-  /**
-   * Runs one record's step; a failure of that record alone (its bytes, its size, its owner path, a limit) is
-   * logged and counted, and {@code onFailure} decides when it is tried again, while the scan goes on with the next
-   * record. What makes every record fail (no connection, a closed worker) still ends the scan.
-   */
-  private void isolated(String path, ScanResult result, RecordStep step, Runnable onFailure) throws Exception {
-    try {
-      step.run();
-    } catch (InterruptedException e) {
-      throw e;
-    } catch (KeeperException e) {
-      if (DeferredSpanStore.isConnectionProblem(e) || state.get() == State.CLOSED) {
-        throw e;
-      }
-      skipped(path, result, e, onFailure);
-    } catch (Exception e) {
-      if (state.get() == State.CLOSED || e instanceof DeferredSpanStoreUnavailableException) {
-        throw e;
-      }
-      skipped(path, result, e, onFailure);
-    }
-  }
-
-  private static void skipped(String path, ScanResult result, Exception e, Runnable onFailure) {
-    log.warn("recovery skipped {} this time: {}; the scan goes on with the others", path, e.toString());
-    result.skipped++;
-    onFailure.run();
-  }
-
-  private void sweepRecordIsolated(String path, long now, ScanResult result, OpenTally tally) throws Exception {
-    // Failed: forget the sighting, so the record is tried again at the next pass, not at every tick.
-    isolated(path, result, () -> sweepRecord(path, now, result, tally), () -> progress.ownerPresent(path));
-  }
-
-  /** Reads one open record and ends it as abandoned if its owner is gone or it is too old. */
-  private void sweepRecord(String path, long now, ScanResult result, OpenTally tally) throws Exception {
-    Stat stat = new Stat();
-    byte[] data;
-    try {
-      reads.increment();
-      data = client.getData().storingStatIn(stat).forPath(path);
-    } catch (KeeperException.NoNodeException endedMeanwhile) {
-      progress.ownerPresent(path);
-      return;
-    }
-    Optional<DeferredSpanRecord> record = readOrQuarantine(path, stat, data, result, now);
-    if (record.isEmpty()) {
-      progress.ownerPresent(path);
-      return;
-    }
-    String reason = abandonReason(path, record.get(), now);
-    if (reason == null && tally != null) {
-      tally.add(record.get());
-    }
-    if (reason != null) {
-      Optional<String> unendable = unendable(path, record.get());
-      if (unendable.isPresent()) {
-        // The end would fail and quarantine it with the tombstone: a later dequeue would then be told ABANDONED,
-        // "exported with an error status", of a span that was never exported.
-        log.error("deferred span record {}: not a record this store can end: {}; moving it to quarantine", path,
-            unendable.get());
-        quarantine(path, stat, data, result);
-        progress.ownerPresent(path);
-        return;
-      }
-      FinishedDeferredSpan abandoned = DeferredTracingUtil.abandon(store.tracing(), record.get(), reason);
-      EndResult end = store.endTransaction().commit(path, stat, data, abandoned,
-          store.endTransaction().tombstoneOps(path, record.get()));
-      if (end.getOutcome() == EndResult.Outcome.ENDED) {
-        log.warn("ended abandoned span {} ({}): {}", record.get().getName(), path, reason);
-        store.counters().recordAbandoned(reason);
-        result.abandoned++;
-      } else if (end.getOutcome() == EndResult.Outcome.REJECTED_RECORD) {
-        result.quarantined++; // the end found it unendable after all (and counted it in the store's stats)
-      }
-      progress.ownerPresent(path);
-    }
-  }
-
-  /**
-   * Why an end can never remove this record, if it cannot: its children are not exactly its own span marker (an
-   * end deletes the marker and then the record, which fails on any other child).
-   */
-  private Optional<String> unendable(String path, DeferredSpanRecord record) throws Exception {
-    List<String> children = children(path);
-    String marker = ZNodeLayout.MARKER_PREFIX + record.getSpanContext().getSpanId();
-    if (!children.contains(marker)) {
-      return Optional.of("it has no span marker '" + marker + "'");
-    }
-    if (children.size() > 1) {
-      List<String> others = new ArrayList<>(children);
-      others.remove(marker);
-      return Optional.of("it has children other than its span marker: " + others);
-    }
-    return Optional.empty();
-  }
-
-  private Optional<DeferredSpanRecord> readOrQuarantine(
-      String path, Stat stat, byte[] data, ScanResult result, long now) throws Exception {
-    try {
-      return Optional.of(DeferredSpanRecordCodec.decodeRecord(data, path));
-    } catch (UnsupportedRecordVersionException e) {
-      if (TimeUnit.NANOSECONDS.toMillis(now) - stat.getCtime() < maxAge.toMillis()) {
-        result.leftForNewerHosts++;
-        return Optional.empty(); // a newer host may still end it
-      }
-      log.error("{}; older than {}, moving it to quarantine", e.getMessage(), maxAge);
-    } catch (DeferredSpanRecordException e) {
-      log.error("{}; moving it to quarantine", e.getMessage());
-    }
-    quarantine(path, stat, data, result);
-    return Optional.empty();
-  }
-
-  /**
-   * Deletes tombstones of abandoned spans that no dequeue can still need: their owner is gone, or they are older
-   * than the maximum age (at least a day).
-   */
-  private void clearTombstones(ScanResult result, long now) throws Exception {
-    for (String name : children(layout.abandonedRoot())) {
-      String path = ZKPaths.makePath(layout.abandonedRoot(), name);
-      isolated(path, result, () -> clearTombstone(path, now), () -> { });
-    }
-  }
-
-  private void clearTombstone(String path, long now) throws Exception {
-    Stat stat = new Stat();
-    byte[] data;
-    try {
-      reads.increment();
-      data = client.getData().storingStatIn(stat).forPath(path);
-    } catch (KeeperException.NoNodeException dequeuedMeanwhile) {
-      return;
-    }
-    String text = new String(data, java.nio.charset.StandardCharsets.UTF_8);
-    String owner = text.indexOf('\n') >= 0 ? text.substring(text.indexOf('\n') + 1) : "";
-    // A dequeue may come as late as a span may live, and never sooner than a day.
-    long retentionMillis = Math.max(maxAge.toMillis(), Duration.ofDays(1).toMillis());
-    boolean expired = TimeUnit.NANOSECONDS.toMillis(now) - stat.getCtime() > retentionMillis;
-    if (expired || !isZnodePath(owner) || client.checkExists().forPath(owner) == null) {
-      try {
-        client.delete().withVersion(stat.getVersion()).forPath(path);
-      } catch (KeeperException.NoNodeException | KeeperException.BadVersionException changed) {
-        // dequeued or replaced meanwhile
-      }
-    }
-  }
-
-  /**
-   * Moves unreadable bytes to quarantine, unless the node changed meanwhile (then there is nothing to move).
-   *
-   * @return whether this call moved them
-   */
-  private boolean quarantine(String path, Stat stat, byte[] data, ScanResult result) throws Exception {
-    try {
-      store.fences().open("quarantine " + path).multi(store.endTransaction().quarantineOps(path, stat, data));
-    } catch (EndTransaction.RecordChangedException | SessionFencedCall.Refused changed) {
-      return false; // ended or replaced meanwhile
-    }
-    store.counters().recordQuarantined();
-    result.quarantined++;
-    return true;
-  }
-
-  private String abandonReason(String path, DeferredSpanRecord record, long now) throws Exception {
-    if (now - record.getStartEpochNanos() > maxAge.toNanos()) {
-      return "max_age_exceeded";
-    }
-    Optional<String> owner = record.getOwner();
-    if (owner.isPresent() && !isZnodePath(owner.get())) {
-      // Written by another writer: there is no znode to check, so only the maximum age ends this span.
-      log.warn("deferred span record {}: its owner '{}' is not an absolute znode path; it is ended only at the "
-          + "maximum age ({})", path, owner.get(), maxAge);
-      progress.ownerPresent(path);
-      return null;
-    }
-    if (owner.isPresent()) {
-      reads.increment();
-    }
-    if (owner.isEmpty() || client.checkExists().forPath(owner.get()) != null) {
-      progress.ownerPresent(path);
-      return null;
-    }
-    // The owner may be deleted just before the end that removes the record: wait out the grace period.
-    Long since = progress.ownerMissingSince(path);
-    if (since == null) {
-      progress.ownerSeenMissing(path, now);
-      return null;
-    }
-    return now - since >= gracePeriod.toNanos() ? "owner_deleted" : null;
-  }
-
-  private static boolean isZnodePath(String path) {
-    try {
-      PathUtils.validatePath(path);
-      return true;
-    } catch (IllegalArgumentException notAPath) {
-      return false;
-    }
-  }
-
-  /** Whether {@code path} has been seen (at least twice) for the grace period; records the first sighting. */
-  private boolean graceElapsed(Map<String, Long> firstSeen, String path, long now) {
-    Long since = firstSeen.putIfAbsent(path, now);
-    return since != null && now - since >= gracePeriod.toNanos();
-  }
-
-  private List<String> children(String path) throws Exception {
-    reads.increment();
-    try {
-      return client.getChildren().forPath(path);
-    } catch (KeeperException.NoNodeException e) {
-      return List.of();
-    }
-  }
-
   /** What one scan did. */
   public static final class ScanResult {
-    private int recovered;
-    private int abandoned;
-    private int quarantined;
-    private int dropped;
-    private int backedOff;
-    private int skipped;
-    private int leftForNewerHosts;
-    private int sweepsCompleted;
+    int recovered;
+    int abandoned;
+    int quarantined;
+    int dropped;
+    int backedOff;
+    int skipped;
+    int leftForNewerHosts;
+    int sweepsCompleted;
 
     ScanResult() {}
 
@@ -928,7 +356,7 @@ public final class DeferredSpanRecovery implements Closeable {
   /** Builder for {@link DeferredSpanRecovery}. */
   public static final class Builder {
     private final DeferredSpanStore store;
-    private Duration scanInterval = Duration.ofSeconds(10);
+      private Duration scanInterval = Duration.ofSeconds(10);
     private Duration gracePeriod = Duration.ofSeconds(30);
     private Duration maxAge = Duration.ofDays(7);
     private int maxRetainedSpans = 100_000;

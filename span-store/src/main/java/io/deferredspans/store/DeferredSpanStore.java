@@ -15,20 +15,13 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.SynchronousQueue;
-import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicReference;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.api.transaction.CuratorOp;
 import org.apache.curator.utils.ZKPaths;
-import org.apache.zookeeper.CreateMode;
 import org.apache.zookeeper.KeeperException;
 import org.apache.zookeeper.data.Stat;
 import org.slf4j.Logger;
@@ -58,9 +51,10 @@ import org.slf4j.LoggerFactory;
  *
  * <h2>Connection states</h2>
  *
- * Calls never block the caller beyond the operation timeout. While Curator reports SUSPENDED or LOST (or the
- * client is not connected) calls fail at once with {@link DeferredSpanStoreUnavailableException}; a call that
- * exceeds the timeout throws the same exception with {@linkplain
+ * Calls never block the caller beyond the operation timeout. While the client is not connected to ZooKeeper (as
+ * while Curator reports SUSPENDED or LOST) calls fail at once with {@link DeferredSpanStoreUnavailableException};
+ * the store asks the connection at each call ({@code StoreCalls}) and keeps no state of its own about it. A
+ * call that exceeds the timeout throws the same exception with {@linkplain
  * DeferredSpanStoreUnavailableException#isOutcomeUnknown() outcome unknown}. Once a call has returned, whatever
  * its outcome, nothing of it is sent again: every transaction the store writes is sent once, on one session, and
  * an unanswered one is settled by reading what it left behind on that same session, never by re-sending it
@@ -93,7 +87,8 @@ public final class DeferredSpanStore implements Closeable {
   private final Duration acknowledgementTimeout;
   private final Duration shutdownTimeout;
   private final AtomicReference<State> state = new AtomicReference<>(State.LATENT);
-  private final ThreadPoolExecutor callExecutor;
+  private final StoreCalls calls;
+  private final BeginTransaction begin;
   private final ScheduledExecutorService housekeeping;
   private final StoreCounters counters = new StoreCounters();
   private final StoreMetrics metrics;
@@ -102,6 +97,7 @@ public final class DeferredSpanStore implements Closeable {
   private final SessionFencedCall.Factory fences;
   private final ExportedSpans exported;
   private final EndTransaction endTransaction;
+  private final StoreCore core;
   private final CompletableResultCode shutdownResult = new CompletableResultCode();
 
   private DeferredSpanStore(Builder builder) {
@@ -111,10 +107,6 @@ public final class DeferredSpanStore implements Closeable {
     this.operationTimeout = builder.operationTimeout;
     this.acknowledgementTimeout = builder.acknowledgementTimeout;
     this.shutdownTimeout = builder.shutdownTimeout;
-    this.callExecutor =
-        new ThreadPoolExecutor(
-            0, builder.maxConcurrentCalls, 30, TimeUnit.SECONDS, new SynchronousQueue<>(),
-            Threads.daemon("deferred-span-store-call"));
     this.housekeeping =
         Executors.newSingleThreadScheduledExecutor(
             Threads.daemon("deferred-span-store-housekeeping"));
@@ -124,10 +116,14 @@ public final class DeferredSpanStore implements Closeable {
     // A fence that cannot answer within the operation timeout fails the batch: recovery exports it later.
     this.sessions = new ClaimSession.Tracker(client, operationTimeout, counters);
     this.fences = new SessionFencedCall.Factory(client, sessions, this::isOpen, counters);
+    this.calls = new StoreCalls(client, fences, builder.maxConcurrentCalls, operationTimeout,
+        () -> state.get() == State.STARTED);
     this.exported = new ExportedSpans(client, tracing, housekeeping, fences, counters,
         builder.timedOutExportBackoff);
     this.endTransaction = new EndTransaction(client, layout, tracing, reads, fences, exported, counters,
         builder.serverMaxBufferBytes);
+    this.begin = new BeginTransaction(client, layout, endTransaction, calls, counters);
+    this.core = new StoreCore(client, tracing, layout, counters, metrics, sessions, fences, exported, endTransaction);
   }
 
   /**
@@ -202,8 +198,8 @@ public final class DeferredSpanStore implements Closeable {
     long deadline = System.nanoTime() + shutdownTimeout.toNanos();
     boolean settled = false;
     try {
-      callExecutor.shutdown();
-      callExecutor.awaitTermination(remainingNanos(deadline), TimeUnit.NANOSECONDS);
+      calls.shutdown();
+      calls.awaitTermination(remainingNanos(deadline));
       exported.stopHoldingTimedOut();
       // Not joined: a processor already shut down never completes a flush; what counts is that spans settle.
       tracing.forceFlush();
@@ -232,7 +228,7 @@ public final class DeferredSpanStore implements Closeable {
 
   private void stopThreads() {
     housekeeping.shutdownNow();
-    callExecutor.shutdownNow();
+    calls.shutdownNow();
   }
 
   /** {@link #shutdown()}, waiting for it at most the shutdown timeout. */
@@ -261,26 +257,7 @@ public final class DeferredSpanStore implements Closeable {
     if (!record.isValid()) {
       return List.of();
     }
-    return beginOps(key, record, DeferredSpanRecordCodec.encode(record));
-  }
-
-  private List<CuratorOp> beginOps(String key, DeferredSpanRecord record, byte[] recordBytes) {
-    if (recordBytes.length > DeferredSpanRecordCodec.MAX_RECORD_BYTES) {
-      // Its end could not be guaranteed to fit in a transaction, and every reader would find it corrupt.
-      throw new DeferredSpanLimitException("begin " + key + ": the record takes " + recordBytes.length
-          + " bytes, more than the " + DeferredSpanRecordCodec.MAX_RECORD_BYTES + " the record format allows; "
-          + "nothing was written. Shorten its name, owner or begin attributes");
-    }
-    String path = layout.openPath(key);
-    try {
-      return List.of(
-          client.transactionOp().create().withMode(CreateMode.PERSISTENT).forPath(path, recordBytes),
-          // Explicitly empty: without data, Curator writes the client's IP address.
-          client.transactionOp().create().withMode(CreateMode.PERSISTENT)
-              .forPath(ZNodeLayout.markerPath(path, record.getSpanContext().getSpanId()), NO_DATA));
-    } catch (Exception e) {
-      throw new DeferredSpanStoreException("cannot build begin operation for key " + key, e);
-    }
+    return begin.ops(key, record, DeferredSpanRecordCodec.encode(record));
   }
 
   /**
@@ -296,60 +273,18 @@ public final class DeferredSpanStore implements Closeable {
    */
   public DeferredSpanRecord beginDeferredSpan(String key, DeferredSpanRecord record, CuratorOp... callerOps) {
     long startNanos = System.nanoTime();
-    // Encoded once: the bytes go into the create and, after a lost reply, identify our own record.
-    byte[] recordBytes = record.isValid() ? DeferredSpanRecordCodec.encode(record) : null;
-    List<CuratorOp> ops = new ArrayList<>(recordBytes == null ? List.of() : beginOps(key, record, recordBytes));
-    int ourOps = ops.size();
-    ops.addAll(Arrays.asList(callerOps));
-    if (ops.isEmpty()) {
-      return record;
+    if (begin.begin(key, record, Arrays.asList(callerOps))) {
+      counters.begun.increment();
+      metrics.begun(startNanos);
+      tracing.announceBegun(record); // committed: now it may be said to have begun
     }
-    endTransaction.requireFits(ops, "begin " + key);
-    String path = layout.openPath(key);
-    call("begin " + key, fence -> {
-      try {
-        fence.multi(ops);
-        return null;
-      } catch (KeeperException e) {
-        if (!isConnectionProblem(e.code())) {
-          int failed = firstFailedIndex(e);
-          if (failed >= ourOps) {
-            throw callerOperationFailed("begin " + key, failed - ourOps, e);
-          }
-          if (e.code() != KeeperException.Code.NODEEXISTS) {
-            throw e;
-          }
-        }
-        // No answer, or "exists": our own record (the reply of this very request was lost, or the caller runs a
-        // begin again whose outcome it was told is unknown) has our bytes, span ID included. Never sent again.
-        byte[] stored = fence.data(path, new Stat());
-        if (recordBytes != null && Arrays.equals(stored, recordBytes)) {
-          counters.retriedWinners.increment();
-          return null;
-        }
-        if (stored == null && !isConnectionProblem(e.code())) {
-          throw new DeferredSpanStoreUnavailableException(
-              "begin " + key + ": the key was in use and is free again; nothing was written, retry", false, e);
-        }
-        if (stored == null) {
-          throw new DeferredSpanStoreUnavailableException("begin " + key + ": no answer from ZooKeeper, and no "
-              + "record under the key: either nothing was applied, or it was and another host has already ended "
-              + "the span; nothing of it will be sent again (see DeferredSpanStoreUnavailableException)", true, e);
-        }
-        throw new DeferredSpanStoreException(
-            "a deferred span is already open under key " + key + "; nothing was written", e);
-      }
-    });
-    counters.begun.increment();
-    metrics.begun(startNanos);
-    tracing.announceBegun(record); // committed: now it may be said to have begun
     return record;
   }
 
   /** Reads the open record under {@code key}, e.g. to begin child spans under it or to put it in a job request. */
   public Optional<DeferredSpanRecord> read(String key) {
     String path = layout.openPath(key);
-    return call(
+    return calls.call(
         "read " + key,
         fence -> {
           byte[] data = reads.dataConfirmingAbsence(path, new Stat());
@@ -380,7 +315,7 @@ public final class DeferredSpanStore implements Closeable {
     String path = layout.openPath(key);
     List<CuratorOp> ops = List.copyOf(callerOps);
     long startNanos = System.nanoTime();
-    EndResult result = call("end " + key, fence -> endTransaction.end(fence, path, ending, ops));
+    EndResult result = calls.call("end " + key, fence -> endTransaction.end(fence, path, ending, ops));
     metrics.ended(result.getOutcome(), startNanos);
     return result;
   }
@@ -395,129 +330,14 @@ public final class DeferredSpanStore implements Closeable {
 
   // ---------------------------------------------------------------- shared with recovery
 
-  EndTransaction endTransaction() {
-    return endTransaction;
-  }
-
-  ExportedSpans exportedSpans() {
-    return exported;
-  }
-
-  ClaimSession.Tracker sessions() {
-    return sessions;
-  }
-
-  FreshReads reads() {
-    return reads;
-  }
-
-  static int firstFailedIndex(KeeperException e) {
-    return EndTransaction.firstFailedIndex(e);
-  }
-
-  static boolean isConnectionProblem(KeeperException e) {
-    return isConnectionProblem(e.code());
-  }
-
-  static boolean isConnectionProblem(KeeperException.Code code) {
-    switch (code) {
-      case CONNECTIONLOSS:
-      case OPERATIONTIMEOUT:
-      case SESSIONMOVED:
-      case SESSIONEXPIRED:
-        return true;
-      default:
-        return false;
-    }
-  }
-
-  private static DeferredSpanStoreException callerOperationFailed(String what, int index, KeeperException e) {
-    return new DeferredSpanStoreException(
-        what + ": the caller's operation #" + index + " failed (" + e.code() + "); nothing was applied", e);
-  }
-
-  /** What a store call does, with the {@link SessionFencedCall} its writes go through. */
-  interface CallBody<T> {
-    T run(SessionFencedCall fence) throws Exception;
-  }
-
-  /**
-   * Runs a ZooKeeper call off the caller's thread, so the caller waits at most the operation timeout whatever
-   * Curator's retry policy would do. When the caller is answered, whatever the outcome, the call's {@link
-   * SessionFencedCall} is closed: nothing of it is sent from then on, even if its thread is still waiting for
-   * ZooKeeper (it may still settle an end that was applied, so that the span is exported).
-   */
-  <T> T call(String what, CallBody<T> body) {
-    if (state.get() != State.STARTED) {
-      throw new IllegalStateException("store is not started (or already closed)");
-    }
-    if (!client.getZookeeperClient().isConnected()) {
-      throw new DeferredSpanStoreUnavailableException(
-          what + ": not connected to ZooKeeper; nothing was sent", false, null);
-    }
-    SessionFencedCall fence = fences.open(what);
-    Future<T> future;
-    try {
-      future = callExecutor.submit(() -> body.run(fence));
-    } catch (RejectedExecutionException e) {
-      throw new DeferredSpanStoreUnavailableException(
-          what + ": too many concurrent store calls; nothing was sent", false, e);
-    }
-    try {
-      return future.get(operationTimeout.toMillis(), TimeUnit.MILLISECONDS);
-    } catch (TimeoutException e) {
-      throw gaveUp(fence, "no answer from ZooKeeper within " + operationTimeout, e);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw gaveUp(fence, "interrupted", e);
-    } catch (ExecutionException e) {
-      Throwable cause = e.getCause();
-      if (cause instanceof RuntimeException) {
-        throw (RuntimeException) cause;
-      }
-      if (cause instanceof KeeperException && isConnectionProblem((KeeperException) cause)) {
-        throw fence.unknown(cause);
-      }
-      throw new DeferredSpanStoreException(what + " failed: " + cause, cause);
-    } finally {
-      fence.close();
-    }
-  }
-
-  private static DeferredSpanStoreUnavailableException gaveUp(SessionFencedCall fence, String why, Exception e) {
-    boolean sent = fence.close();
-    return new DeferredSpanStoreUnavailableException(fence.what() + ": " + why + "; " + (sent
-        ? "it may have been applied, and nothing of it will be sent again (see DeferredSpanStoreUnavailableException)"
-        : "nothing was sent, retry"), sent, e);
-  }
-
-  SessionFencedCall.Factory fences() {
-    return fences;
+  /** The parts a {@link DeferredSpanRecovery} works with, handed to it once when it is built. */
+  StoreCore core() {
+    return core;
   }
 
   /** For tests: calls whose body is still running, including those whose caller already gave up waiting. */
   int callsInFlight() {
-    return callExecutor.getActiveCount();
-  }
-
-  CuratorFramework client() {
-    return client;
-  }
-
-  DeferredTracing tracing() {
-    return tracing;
-  }
-
-  ZNodeLayout layout() {
-    return layout;
-  }
-
-  StoreCounters counters() {
-    return counters;
-  }
-
-  StoreMetrics metrics() {
-    return metrics;
+    return calls.inFlight();
   }
 
   private int unsettledExports() {

@@ -15,7 +15,8 @@ import java.util.Optional;
  * BASE/ended/YY/SPANID          finished span waiting for an exporter ({@link #endedShards})
  * BASE/ended/YY/SPANID/claim    ephemeral claim of the exporting session ({@link #CLAIM}, {@link #claimHolder})
  * BASE/quarantine/NAME-SEQ      unreadable bytes kept for an operator ({@link #quarantineRoot})
- * BASE/abandoned/KEY            tombstone of a span recovery ended as abandoned ({@link #abandonedPath})
+ * BASE/abandoned/KEY            tombstone of a span recovery ended as abandoned ({@link #abandonedPath},
+ *                               {@link #tombstoneSpanId}, {@link #tombstoneOwner})
  * BASE/recovery-leader          the recovery workers' leader latch ({@link #recoveryLeaderPath})
  * </pre>
  *
@@ -110,6 +111,16 @@ public final class DeferredSpanStoreLayout {
   /** The host name of the session holding a claim, from the claim znode's data. */
   public static String claimHolder(byte[] claimData) {
     return ZNodeLayout.claimHolder(claimData);
+  }
+
+  /** The span ID an abandoned span's tombstone (the data at {@link #abandonedPath}) names. */
+  public static String tombstoneSpanId(byte[] tombstoneData) {
+    return ZNodeLayout.tombstoneSpanId(tombstoneData);
+  }
+
+  /** The owner an abandoned span's tombstone names; empty if the span had none. */
+  public static String tombstoneOwner(byte[] tombstoneData) {
+    return ZNodeLayout.tombstoneOwner(tombstoneData);
   }
 
   @Override

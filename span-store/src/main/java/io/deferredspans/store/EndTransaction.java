@@ -12,11 +12,9 @@ import io.deferredspans.sdk.internal.DeferredSpanRecordCodec;
 import io.deferredspans.sdk.internal.DeferredTracingUtil;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.ThreadLocalRandom;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.api.transaction.CuratorOp;
 import org.apache.curator.utils.ZKPaths;
@@ -24,7 +22,6 @@ import org.apache.jute.BinaryOutputArchive;
 import org.apache.zookeeper.CreateMode;
 import org.apache.zookeeper.KeeperException;
 import org.apache.zookeeper.Op;
-import org.apache.zookeeper.OpResult;
 import org.apache.zookeeper.data.Stat;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -176,12 +173,12 @@ final class EndTransaction {
   private EndResult settleFailed(
       SessionFencedCall fence, KeeperException e, String openPath, Stat read, byte[] recordBytes,
       FinishedDeferredSpan finished, List<CuratorOp> callerOps, int ourOps, byte[] claim) throws Exception {
-    boolean unanswered = DeferredSpanStore.isConnectionProblem(e);
+    boolean unanswered = KeeperErrors.isConnectionProblem(e);
     if (!unanswered) {
-      int failed = firstFailedIndex(e);
+      int failed = KeeperErrors.firstFailedIndex(e);
       if (failed >= ourOps) {
         counters.callerOperationsFailed.increment();
-        return EndResult.callerOperationsFailed(failed - ourOps, codeAt(e, failed));
+        return EndResult.callerOperationsFailed(failed - ourOps, KeeperErrors.codeAt(e, failed));
       }
     }
     String spanId = finished.getRecord().getSpanContext().getSpanId();
@@ -205,10 +202,10 @@ final class EndTransaction {
       // The record we read is still there, yet our delete of it failed: it is ephemeral, has no marker of its own
       // span or other children too, was modified, or names a span already ended under another key. No end can
       // ever succeed on it.
-      int failed = unanswered ? -1 : firstFailedIndex(e);
+      int failed = unanswered ? -1 : KeeperErrors.firstFailedIndex(e);
       String why = read.getEphemeralOwner() != 0 ? "it is ephemeral (records must be persistent)"
           : !markerThere ? "it has no span marker 'span-" + spanId + "'"
-          : failed == 1 && codeAt(e, failed) == KeeperException.Code.NOTEMPTY
+          : failed == 1 && KeeperErrors.codeAt(e, failed) == KeeperException.Code.NOTEMPTY
               ? "it has children other than its span marker"
           : now.getVersion() != read.getVersion() ? "it was modified after it was written"
           : "its span " + spanId + " was already ended under another key";
@@ -226,7 +223,7 @@ final class EndTransaction {
     String tombstonePath = layout.abandonedPath(openPath);
     Stat tombstone = new Stat();
     byte[] abandoned = fence.data(tombstonePath, tombstone);
-    if (abandoned != null && new String(abandoned, StandardCharsets.UTF_8).startsWith(spanId + "\n")) {
+    if (abandoned != null && ZNodeLayout.tombstoneSpanId(abandoned).equals(spanId)) {
       return dequeueAbandoned(fence, openPath, tombstone, callerOps);
     }
     counters.alreadyEnded.increment();
@@ -252,8 +249,7 @@ final class EndTransaction {
   /** The tombstone recovery writes with an abandoning end: which span, and its owner for the cleanup. */
   List<CuratorOp> tombstoneOps(String openPath, DeferredSpanRecord record) throws Exception {
     String path = layout.abandonedPath(openPath);
-    byte[] data = (record.getSpanContext().getSpanId() + "\n" + record.getOwner().orElse(""))
-        .getBytes(StandardCharsets.UTF_8);
+    byte[] data = ZNodeLayout.tombstoneData(record.getSpanContext().getSpanId(), record.getOwner().orElse(""));
     List<CuratorOp> ops = new ArrayList<>(2);
     Stat stale = client.checkExists().forPath(path);
     if (stale != null) {
@@ -330,25 +326,24 @@ final class EndTransaction {
       fence.multi(ops);
       return result;
     } catch (KeeperException e) {
-      if (DeferredSpanStore.isConnectionProblem(e)) {
+      if (KeeperErrors.isConnectionProblem(e)) {
         throw new DeferredSpanStoreUnavailableException(
             "end " + path + ": no answer from ZooKeeper; the operations may have been applied, and will not be "
                 + "sent again. Running the same end again is safe: it reports CALLER_OPERATIONS_FAILED if they "
                 + "were", true, e);
       }
-      int failed = firstFailedIndex(e);
+      int failed = KeeperErrors.firstFailedIndex(e);
       if (failed < ourOps.size()) {
         throw new RecordChangedException();
       }
       counters.callerOperationsFailed.increment();
-      return EndResult.callerOperationsFailed(failed - ourOps.size(), codeAt(e, failed));
+      return EndResult.callerOperationsFailed(failed - ourOps.size(), KeeperErrors.codeAt(e, failed));
     }
   }
 
   /** What a claim holds: who exports the span (for an operator) and this attempt's nonce (for the settling). */
   byte[] claimData() {
-    return (tracing.getHostName() + "\n" + Long.toHexString(ThreadLocalRandom.current().nextLong() | 1L << 63))
-        .getBytes(StandardCharsets.UTF_8);
+    return ZNodeLayout.claimData(tracing.getHostName());
   }
 
   /**
@@ -392,31 +387,5 @@ final class EndTransaction {
     } catch (IOException impossible) {
       throw new IllegalStateException(impossible);
     }
-  }
-
-  static int firstFailedIndex(KeeperException e) {
-    List<OpResult> results = e.getResults();
-    if (results == null) {
-      return 0;
-    }
-    for (int i = 0; i < results.size(); i++) {
-      OpResult result = results.get(i);
-      if (result instanceof OpResult.ErrorResult) {
-        int err = ((OpResult.ErrorResult) result).getErr();
-        if (err != KeeperException.Code.OK.intValue()
-            && err != KeeperException.Code.RUNTIMEINCONSISTENCY.intValue()) {
-          return i;
-        }
-      }
-    }
-    return 0;
-  }
-
-  private static KeeperException.Code codeAt(KeeperException e, int index) {
-    List<OpResult> results = e.getResults();
-    if (results != null && index < results.size() && results.get(index) instanceof OpResult.ErrorResult) {
-      return KeeperException.Code.get(((OpResult.ErrorResult) results.get(index)).getErr());
-    }
-    return e.code();
   }
 }

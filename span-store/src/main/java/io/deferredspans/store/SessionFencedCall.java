@@ -133,7 +133,7 @@ final class SessionFencedCall {
       handle.multi(raw, (rc, path, ctx, results) -> {
         if (rc == KeeperException.Code.OK.intValue()) {
           answer.complete(results);
-        } else if (DeferredSpanStore.isConnectionProblem(KeeperException.Code.get(rc)) || results == null) {
+        } else if (KeeperErrors.isConnectionProblem(KeeperException.Code.get(rc)) || results == null) {
           answer.completeExceptionally(KeeperException.create(KeeperException.Code.get(rc)));
         } else {
           answer.completeExceptionally(new Refused(KeeperException.Code.get(rc), results));
@@ -192,7 +192,7 @@ final class SessionFencedCall {
         handle.sync(absolute, (rc, p, ctx) -> { }, null);
         return question.ask(handle, absolute);
       } catch (KeeperException e) {
-        if (!DeferredSpanStore.isConnectionProblem(e.code())) {
+        if (!KeeperErrors.isConnectionProblem(e.code())) {
           throw e; // an answer, if not the one hoped for (e.g. an ACL)
         }
         if (e.code() == KeeperException.Code.SESSIONEXPIRED || !pinned.handle().getState().isAlive()

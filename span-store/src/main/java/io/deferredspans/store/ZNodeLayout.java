@@ -5,7 +5,9 @@ import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
 import org.apache.curator.utils.ZKPaths;
+import org.apache.zookeeper.common.PathUtils;
 
 /**
  * Where the store keeps what, under its base path (documented in docs/znode-layout.md, specified for other
@@ -21,7 +23,12 @@ import org.apache.curator.utils.ZKPaths;
  * BASE/recovery-leader         leader latch of the recovery worker
  * </pre>
  *
- * Sharding keeps every parent below a few thousand children even with a million open spans, so listing them
+ * Every format of a znode's data is written and parsed here, nowhere else: the claim ({@link #claimData},
+ * {@link #claimHolder}) and the tombstone ({@link #tombstoneData}, {@link #tombstoneSpanId}, {@link
+ * #tombstoneOwner}); records and finished spans have their codec ({@code DeferredSpanRecordCodec}), the recovery
+ * progress its own class ({@code RecoveryProgress}, its only writer and reader).
+ *
+ * <p>Sharding keeps every parent below a few thousand children even with a million open spans, so listing them
  * (recovery scans) stays cheap.
  */
 final class ZNodeLayout {
@@ -38,7 +45,7 @@ final class ZNodeLayout {
   private final String recoveryLeader;
 
   ZNodeLayout(String basePath) {
-    org.apache.zookeeper.common.PathUtils.validatePath(basePath);
+    PathUtils.validatePath(basePath);
     this.base = basePath;
     this.open = ZKPaths.makePath(basePath, "open");
     this.ended = ZKPaths.makePath(basePath, "ended");
@@ -171,10 +178,59 @@ final class ZNodeLayout {
     return URLDecoder.decode(nodeName, StandardCharsets.UTF_8);
   }
 
-  /** Who holds a claim, from its data ({@code HOST\nNONCE}, written by {@code EndTransaction.claimData}). */
+  // ------------------------------------------------------------- data formats: each one's writer and parser
+
+  /**
+   * A claim's data, {@code HOST\nNONCE}: who exports the span (for an operator) and a random nonce of this
+   * attempt (after a lost reply, only the attempt that reads back its own nonce won).
+   */
+  static byte[] claimData(String hostName) {
+    return (hostName + "\n" + Long.toHexString(ThreadLocalRandom.current().nextLong() | 1L << 63))
+        .getBytes(StandardCharsets.UTF_8);
+  }
+
+  /** Who holds a claim, from its data ({@link #claimData}). */
   static String claimHolder(byte[] claimData) {
-    String text = claimData == null ? "" : new String(claimData, StandardCharsets.UTF_8);
+    return firstLine(claimData);
+  }
+
+  /**
+   * A tombstone's data, {@code SPANID\nOWNER}: which span recovery ended as abandoned (so a dequeue can tell it
+   * from another host's end) and its owner (so the cleanup can tell when no dequeue can come any more).
+   */
+  static byte[] tombstoneData(String spanId, String owner) {
+    return (spanId + "\n" + owner).getBytes(StandardCharsets.UTF_8);
+  }
+
+  /** The span a tombstone ({@link #tombstoneData}) names. */
+  static String tombstoneSpanId(byte[] tombstoneData) {
+    return firstLine(tombstoneData);
+  }
+
+  /** The owner a tombstone ({@link #tombstoneData}) names; empty if the span had none. */
+  static String tombstoneOwner(byte[] tombstoneData) {
+    String text = text(tombstoneData);
+    int newline = text.indexOf('\n');
+    return newline >= 0 ? text.substring(newline + 1) : "";
+  }
+
+  private static String firstLine(byte[] data) {
+    String text = text(data);
     int newline = text.indexOf('\n');
     return newline >= 0 ? text.substring(0, newline) : text;
+  }
+
+  private static String text(byte[] data) {
+    return data == null ? "" : new String(data, StandardCharsets.UTF_8);
+  }
+
+  /** Whether {@code path} is an absolute znode path (an owner written by another writer may be anything). */
+  static boolean isZnodePath(String path) {
+    try {
+      PathUtils.validatePath(path);
+      return true;
+    } catch (IllegalArgumentException notAPath) {
+      return false;
+    }
   }
 }

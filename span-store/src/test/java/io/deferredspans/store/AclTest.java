@@ -65,7 +65,7 @@ class AclTest {
         store.start();
         DeferredSpanRecord record = tracing.spanBuilder("QueueItem").begin();
         store.beginDeferredSpan("item-1", record);
-        String path = store.layout().openPath("item-1");
+        String path = store.core().layout().openPath("item-1");
         String shard = org.apache.curator.utils.ZKPaths.getPathAndNode(path).getPath();
 
         for (CuratorFramework outsider : List.of(stranger, wrongPassword)) {
@@ -76,7 +76,7 @@ class AclTest {
           assertThrows(KeeperException.NoAuthException.class, () -> outsider.delete().forPath(path));
           // Without credentials ZooKeeper answers InvalidACL (it cannot be the "creator"), with wrong ones NoAuth.
           KeeperException forged = assertThrows(KeeperException.class,
-              () -> outsider.create().forPath(store.layout().openPath("forged"), new byte[] {1}));
+              () -> outsider.create().forPath(store.core().layout().openPath("forged"), new byte[] {1}));
           assertTrue(forged instanceof KeeperException.NoAuthException
               || forged instanceof KeeperException.InvalidACLException, forged.toString());
           try (DeferredSpanStore outsiderStore =

@@ -47,8 +47,19 @@ class DeferredSpanStoreLayoutTest {
     // Never started: building a store touches no ZooKeeper, and claimData() is what an end writes.
     CuratorFramework unstarted = CuratorFrameworkFactory.newClient("localhost:1", new RetryOneTime(1));
     try (DeferredSpanStore store = DeferredSpanStore.builder(unstarted, tracing).build()) {
-      assertThat(DeferredSpanStoreLayout.claimHolder(store.endTransaction().claimData())).isEqualTo("scheduler-1");
+      assertThat(DeferredSpanStoreLayout.claimHolder(store.core().endTransaction().claimData())).isEqualTo("scheduler-1");
     }
     assertThat(DeferredSpanStoreLayout.claimHolder("old-host".getBytes(StandardCharsets.UTF_8))).isEqualTo("old-host");
+  }
+
+  @Test
+  void readsTombstonesAsRecoveryWritesThem() {
+    byte[] tombstone = ZNodeLayout.tombstoneData("00f067aa0ba902b7", "/items/gate/item-1");
+    assertThat(DeferredSpanStoreLayout.tombstoneSpanId(tombstone)).isEqualTo("00f067aa0ba902b7");
+    assertThat(DeferredSpanStoreLayout.tombstoneOwner(tombstone)).isEqualTo("/items/gate/item-1");
+    byte[] ownerless = ZNodeLayout.tombstoneData("00f067aa0ba902b7", "");
+    assertThat(DeferredSpanStoreLayout.tombstoneSpanId(ownerless)).isEqualTo("00f067aa0ba902b7");
+    assertThat(DeferredSpanStoreLayout.tombstoneOwner(ownerless)).isEmpty();
+    assertThat(new String(tombstone, StandardCharsets.UTF_8)).isEqualTo("00f067aa0ba902b7\n/items/gate/item-1");
   }
 }

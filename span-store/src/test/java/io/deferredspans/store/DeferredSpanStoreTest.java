@@ -241,7 +241,7 @@ class DeferredSpanStoreTest {
     DeferredSpanRecord first = a.tracing.spanBuilder("QueueItem").begin();
     a.store.beginDeferredSpan("slot-1", first);
     // Host B reads the first span and stalls before its end transaction...
-    String path = b.store.layout().openPath("slot-1");
+    String path = b.store.core().layout().openPath("slot-1");
     Stat staleStat = new Stat();
     byte[] staleBytes = b.client.getData().storingStatIn(staleStat).forPath(path);
     FinishedDeferredSpan stale =
@@ -253,7 +253,7 @@ class DeferredSpanStoreTest {
     a.store.beginDeferredSpan("slot-1", second);
 
     // B wakes up and commits its end at the version it read: 0, like every record's, the new one's included.
-    EndResult late = b.store.endTransaction().commit(path, staleStat, staleBytes, stale, List.of());
+    EndResult late = b.store.core().endTransaction().commit(path, staleStat, staleBytes, stale, List.of());
 
     assertEquals(EndResult.Outcome.ALREADY_ENDED, late.getOutcome());
     assertEquals(second, a.store.read("slot-1").orElseThrow(), "the new span is untouched");
@@ -395,7 +395,7 @@ class DeferredSpanStoreTest {
     enqueue(a, "good", eventContext());
     byte[] garbage = "{\"v\":1,\"c\":\"00000000000000000000000000000000-0000000000000000-01\"}"
         .getBytes(StandardCharsets.UTF_8);
-    a.client.create().forPath(a.store.layout().openPath("bad"), garbage);
+    a.client.create().forPath(a.store.core().layout().openPath("bad"), garbage);
     a.client.create().forPath(itemPath("bad"));
 
     EndResult bad = b.store.endDeferredSpan("bad", DeferredSpanEnding.now(), dequeueOp(b, "bad"));
@@ -417,12 +417,12 @@ class DeferredSpanStoreTest {
   @Test
   void recoveryScanQuarantinesGarbageAndKeepsGoing() throws Exception {
     TestHost a = host("host-a");
-    a.client.create().forPath(a.store.layout().openPath("junk-1"), new byte[] {(byte) 0xff, 0, 1});
-    a.client.create().forPath(a.store.layout().openPath("junk-2"), new byte[0]);
+    a.client.create().forPath(a.store.core().layout().openPath("junk-1"), new byte[] {(byte) 0xff, 0, 1});
+    a.client.create().forPath(a.store.core().layout().openPath("junk-2"), new byte[0]);
     byte[] huge = new byte[900 * 1024];
     java.util.Arrays.fill(huge, (byte) '[');
-    a.client.create().forPath(a.store.layout().openPath("junk-huge"), huge);
-    a.client.create().forPath(a.store.layout().openPath("newer"), "{\"v\":7}".getBytes(StandardCharsets.UTF_8));
+    a.client.create().forPath(a.store.core().layout().openPath("junk-huge"), huge);
+    a.client.create().forPath(a.store.core().layout().openPath("newer"), "{\"v\":7}".getBytes(StandardCharsets.UTF_8));
     enqueue(a, "live", eventContext());
     DeferredSpanRecord old =
         a.tracing.spanBuilder("QueueItem").setStartTimestamp(Instant.now().minus(Duration.ofDays(30))).begin();
@@ -439,13 +439,13 @@ class DeferredSpanStoreTest {
   @Test
   void recordOfANewerFormatIsLeftForANewerHost() throws Exception {
     TestHost a = host("host-a");
-    a.client.create().forPath(a.store.layout().openPath("future"), "{\"v\":2,\"x\":[]}".getBytes(StandardCharsets.UTF_8));
+    a.client.create().forPath(a.store.core().layout().openPath("future"), "{\"v\":2,\"x\":[]}".getBytes(StandardCharsets.UTF_8));
     a.client.create().forPath(itemPath("future"));
 
     EndResult result = a.store.endDeferredSpan("future", DeferredSpanEnding.now(), dequeueOp(a, "future"));
     assertEquals(EndResult.Outcome.REJECTED_RECORD, result.getOutcome());
     assertEquals(2, ((UnsupportedRecordVersionException) result.getRecordError().orElseThrow()).getVersion());
-    assertNotNull(a.client.checkExists().forPath(a.store.layout().openPath("future")));
+    assertNotNull(a.client.checkExists().forPath(a.store.core().layout().openPath("future")));
     assertEquals(0, recovery(a).scanNow().quarantined(), "younger than the maximum age: left alone");
   }
 
@@ -502,7 +502,7 @@ class DeferredSpanStoreTest {
 
     Stat stat = new Stat();
     byte[] data = a.client.getData().storingStatIn(stat)
-        .forPath(ZNodeLayout.markerPath(a.store.layout().openPath("tenant/item 1"), record.getSpanContext().getSpanId()));
+        .forPath(ZNodeLayout.markerPath(a.store.core().layout().openPath("tenant/item 1"), record.getSpanContext().getSpanId()));
     assertEquals(0, data.length, () -> "marker holds " + new String(data, StandardCharsets.UTF_8));
     assertEquals(0, stat.getEphemeralOwner(), "marker must outlive the session that began the span");
   }

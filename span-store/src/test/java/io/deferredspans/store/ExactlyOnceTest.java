@@ -231,7 +231,7 @@ class ExactlyOnceTest implements StoreTestHelpers {
     enqueue(other, "failing");
     receiver.setFailing(true);
     assertEquals(EndResult.Outcome.ENDED, dequeue(ender, "failing", DeferredSpanEnding.now()).getOutcome());
-    String claim = ZNodeLayout.claimPath(ender.store.layout().endedPath(onlyEndedSpanId(ender)));
+    String claim = ZNodeLayout.claimPath(ender.store.core().layout().endedPath(onlyEndedSpanId(ender)));
     await().atMost(WAIT).until(() -> ender.client.checkExists().forPath(claim) == null); // export failed
 
     DeferredSpanRecovery recovery = recovery(other, options -> options.retryBackoff(Duration.ofMinutes(1),
@@ -246,7 +246,7 @@ class ExactlyOnceTest implements StoreTestHelpers {
   }
 
   private String onlyEndedSpanId(TestHost host) throws Exception {
-    String ended = ZKPaths.makePath(host.store.layout().base(), "ended");
+    String ended = ZKPaths.makePath(host.store.core().layout().base(), "ended");
     for (String shard : host.client.getChildren().forPath(ended)) {
       List<String> spans = host.client.getChildren().forPath(ZKPaths.makePath(ended, shard));
       if (!spans.isEmpty()) {
@@ -308,7 +308,7 @@ class ExactlyOnceTest implements StoreTestHelpers {
     enqueue(ender, "lost-claim");
     receiver.setFailing(true);
     assertEquals(EndResult.Outcome.ENDED, dequeue(ender, "lost-claim", DeferredSpanEnding.now()).getOutcome());
-    String claim = ZNodeLayout.claimPath(ender.store.layout().endedPath(onlyEndedSpanId(ender)));
+    String claim = ZNodeLayout.claimPath(ender.store.core().layout().endedPath(onlyEndedSpanId(ender)));
     await().atMost(WAIT).until(() -> ender.client.checkExists().forPath(claim) == null);
     receiver.setFailing(false);
     receiver.reset();
@@ -337,7 +337,7 @@ class ExactlyOnceTest implements StoreTestHelpers {
   void recordWithoutItsMarkerIsQuarantinedAndTheDequeueApplied() throws Exception {
     TestHost host = host("host");
     DeferredSpanRecord record = enqueue(host, "no-marker");
-    String path = host.store.layout().openPath("no-marker");
+    String path = host.store.core().layout().openPath("no-marker");
     host.client.delete().forPath(ZNodeLayout.markerPath(path, record.getSpanContext().getSpanId()));
 
     EndResult result = dequeue(host, "no-marker", DeferredSpanEnding.now());
@@ -353,7 +353,7 @@ class ExactlyOnceTest implements StoreTestHelpers {
   void recordWithAnExtraChildIsQuarantinedForThatReasonAndTheDequeueApplied() throws Exception {
     TestHost host = host("host");
     enqueue(host, "extra-child");
-    String path = host.store.layout().openPath("extra-child");
+    String path = host.store.core().layout().openPath("extra-child");
     host.client.create().forPath(ZKPaths.makePath(path, "not-a-marker"));
 
     EndResult result = dequeue(host, "extra-child", DeferredSpanEnding.now());
@@ -370,7 +370,7 @@ class ExactlyOnceTest implements StoreTestHelpers {
   void ephemeralRecordIsQuarantinedForThatReason() throws Exception {
     TestHost host = host("host");
     DeferredSpanRecord record = host.tracing.spanBuilder("QueueItem").setNoParent().begin();
-    String path = host.store.layout().openPath("ephemeral");
+    String path = host.store.core().layout().openPath("ephemeral");
     // A writer that ignored the specification: ZooKeeper gives an ephemeral znode no children, so no marker.
     host.client.create().creatingParentsIfNeeded().withMode(CreateMode.EPHEMERAL)
         .forPath(path, DeferredSpanRecordCodec.encode(record));
@@ -408,7 +408,7 @@ class ExactlyOnceTest implements StoreTestHelpers {
     TestHost reaper = host("reaper");
     enqueue(dequeuer, "old");
     // The dequeuer reads the record and finishes the span...
-    String path = dequeuer.store.layout().openPath("old");
+    String path = dequeuer.store.core().layout().openPath("old");
     Stat stat = new Stat();
     byte[] bytes = dequeuer.client.getData().storingStatIn(stat).forPath(path);
     FinishedDeferredSpan finished =
@@ -419,7 +419,7 @@ class ExactlyOnceTest implements StoreTestHelpers {
     assertEquals(1, recovery.scanNow().abandoned());
 
     // ...and then commits its end with the dequeue.
-    EndResult result = dequeuer.store.endTransaction().commit(path, stat, bytes, finished,
+    EndResult result = dequeuer.store.core().endTransaction().commit(path, stat, bytes, finished,
         List.of(dequeuer.client.transactionOp().delete().forPath(item("old"))));
 
     assertEquals(EndResult.Outcome.ABANDONED, result.getOutcome());
@@ -506,7 +506,7 @@ class ExactlyOnceTest implements StoreTestHelpers {
         .build();
     DeferredSpanRecord record = unsampling.spanBuilder("QueueItem").setNoParent().begin();
     host.store.beginDeferredSpan("unsampled", record);
-    String shard = ZKPaths.getPathAndNode(host.store.layout().endedPath(record.getSpanContext().getSpanId()))
+    String shard = ZKPaths.getPathAndNode(host.store.core().layout().endedPath(record.getSpanContext().getSpanId()))
         .getPath();
     int childChangesBefore = host.client.checkExists().forPath(shard).getCversion();
 

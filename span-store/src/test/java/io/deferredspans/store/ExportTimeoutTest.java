@@ -156,7 +156,7 @@ class ExportTimeoutTest implements StoreTestHelpers {
     receiver.holdReplies();
     assertEquals(EndResult.Outcome.ENDED, dequeue(ender, "lone").getOutcome());
     await().atMost(WAIT).until(() -> ender.store.stats().exportsTimedOut() == 1);
-    return ZNodeLayout.claimPath(ender.store.layout().endedPath(record.getSpanContext().getSpanId()));
+    return ZNodeLayout.claimPath(ender.store.core().layout().endedPath(record.getSpanContext().getSpanId()));
   }
 
   @Test
@@ -202,7 +202,7 @@ class ExportTimeoutTest implements StoreTestHelpers {
         Duration.ofMillis(20));
     DeferredSpanRecord record = enqueue(other, "queued");
     assertEquals(EndResult.Outcome.ENDED, dequeue(ender, "queued").getOutcome());
-    String claim = ZNodeLayout.claimPath(ender.store.layout().endedPath(record.getSpanContext().getSpanId()));
+    String claim = ZNodeLayout.claimPath(ender.store.core().layout().endedPath(record.getSpanContext().getSpanId()));
     await().atMost(WAIT).until(() -> ender.client.checkExists().forPath(claim) == null); // handed to recovery
 
     DeferredSpanRecovery recovery = SERVERS.closeAfterTest(

@@ -185,7 +185,7 @@ class OutcomeUnknownTest {
     SERVERS.receiver().setFailing(true); // the ender's export fails: it releases its claim, recovery takes over
     assertEquals(EndResult.Outcome.ENDED, ender.store.endDeferredSpan("job-4", DeferredSpanEnding.now(),
         ender.client.transactionOp().delete().forPath(item)).getOutcome());
-    String endedPath = ender.store.layout().endedPath(record.getSpanContext().getSpanId());
+    String endedPath = ender.store.core().layout().endedPath(record.getSpanContext().getSpanId());
     await().atMost(WAIT).until(() -> ender.client.checkExists().forPath(ZNodeLayout.claimPath(endedPath)) == null);
     SERVERS.receiver().setFailing(false);
 

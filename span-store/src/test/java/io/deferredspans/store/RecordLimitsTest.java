@@ -97,7 +97,7 @@ class RecordLimitsTest {
 
   /** Writes {@code bytes} under {@code key} with the marker of {@link #SPAN_ID}, and the caller's item. */
   private String writeRaw(TestHost host, String key, byte[] bytes) throws Exception {
-    String path = host.store.layout().openPath(key);
+    String path = host.store.core().layout().openPath(key);
     host.client.transaction().forOperations(
         host.client.transactionOp().create().forPath(path, bytes),
         host.client.transactionOp().create().forPath(ZNodeLayout.markerPath(path, SPAN_ID), new byte[0]),

@@ -155,13 +155,13 @@ class RecoveryCostTest {
       long readsBefore = recoverer.store.stats().recoveryReads();
 
       // What a Python ender writes with claim=False (docs/record-format.md section 4): no claim, nobody exporting.
-      String open = recoverer.store.layout().openPath("item");
+      String open = recoverer.store.core().layout().openPath("item");
       String spanId = record.getSpanContext().getSpanId();
       FinishedDeferredSpan finished = DeferredTracingUtil.finish(recoverer.tracing, record, DeferredSpanEnding.now());
       recoverer.client.transaction().forOperations(
           recoverer.client.transactionOp().delete().forPath(ZNodeLayout.markerPath(open, spanId)),
           recoverer.client.transactionOp().delete().withVersion(0).forPath(open),
-          recoverer.client.transactionOp().create().forPath(recoverer.store.layout().endedPath(spanId),
+          recoverer.client.transactionOp().create().forPath(recoverer.store.core().layout().endedPath(spanId),
               DeferredSpanRecordCodec.encode(finished)),
           recoverer.client.transactionOp().delete().forPath(HostProcessMain.ITEMS + "/item"));
 

@@ -171,7 +171,7 @@ public final class TestHost implements AutoCloseable {
   }
 
   private int countInShards(String area) throws Exception {
-    String parent = org.apache.curator.utils.ZKPaths.makePath(store.layout().base(), area);
+    String parent = org.apache.curator.utils.ZKPaths.makePath(store.core().layout().base(), area);
     int count = 0;
     for (String shard : client.getChildren().forPath(parent)) {
       count += client.getChildren().forPath(org.apache.curator.utils.ZKPaths.makePath(parent, shard)).size();

@@ -61,8 +61,8 @@ class ZooKeeperFaultTest {
       StringBuilder why = new StringBuilder(fault + ": lost spans:");
       for (Map.Entry<String, String> span : begun.entrySet()) {
         if (!arrived.contains(span.getValue())) {
-          String open = recoverer.store.layout().openPath(span.getKey());
-          String ended = recoverer.store.layout().endedPath(span.getValue());
+          String open = recoverer.store.core().layout().openPath(span.getKey());
+          String ended = recoverer.store.core().layout().endedPath(span.getValue());
           why.append("\n  ").append(span.getKey()).append(" span ").append(span.getValue())
               .append(" open=").append(recoverer.client.checkExists().forPath(open) != null)
               .append(" ended=").append(recoverer.client.checkExists().forPath(ended) != null)
