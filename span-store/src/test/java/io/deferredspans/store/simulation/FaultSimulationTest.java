@@ -3,6 +3,7 @@ package io.deferredspans.store.simulation;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import io.deferredspans.sdk.DeferredTracing;
+import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.EnumMap;
@@ -54,6 +55,7 @@ class FaultSimulationTest {
     ExecutorService runners = Executors.newFixedThreadPool(parallel);
     List<ScheduleReport> reports = new ArrayList<>();
     long started = System.nanoTime();
+    long cpuStarted = processCpuNanos();
     try (TestingServer zookeeper = new TestingServer(spec, true);
         CuratorFramework observer = CuratorFrameworkFactory.newClient(
             zookeeper.getConnectString(), 2_000, 2_000, new ExponentialBackoffRetry(50, 10))) {
@@ -85,11 +87,21 @@ class FaultSimulationTest {
       timer.shutdownNow();
     }
     double seconds = (System.nanoTime() - started) / 1e9;
-    String summary = summarize(reports, from, count, seconds);
+    double cpuSeconds = (processCpuNanos() - cpuStarted) / 1e9;
+    String summary = summarize(reports, from, count, seconds)
+        + String.format("sim: CPU %.0f s (%.2f s per schedule, user+sys of this JVM), peak %d threads%n",
+            cpuSeconds, cpuSeconds / count, ManagementFactory.getThreadMXBean().getPeakThreadCount());
     System.out.println(summary);
     if (reports.stream().anyMatch(ScheduleReport::failed)) {
       fail(summary);
     }
+  }
+
+  /** CPU time of this JVM, every thread: the simulation's cost on a shared machine, where wall time is noise. */
+  private static long processCpuNanos() {
+    java.lang.management.OperatingSystemMXBean os = ManagementFactory.getOperatingSystemMXBean();
+    return os instanceof com.sun.management.OperatingSystemMXBean
+        ? ((com.sun.management.OperatingSystemMXBean) os).getProcessCpuTime() : 0;
   }
 
   private static String summarize(List<ScheduleReport> reports, long from, int count, double seconds) {

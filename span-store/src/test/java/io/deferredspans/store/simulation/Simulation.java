@@ -113,6 +113,8 @@ final class Simulation {
   private final List<BeginCall> begins = new ArrayList<>();
   private final List<EndCall> ends = new ArrayList<>();
   private final Set<String> droppableSpans = new HashSet<>();
+  /** Each shard's children as last listed (the checks list every shard): what tearDown need not list again. */
+  private final Map<String, List<String>> listedShards = new HashMap<>();
   private final Collector collector = new Collector();
   private SimHost withoutExporter;
   private double lossRate; // of every ZooKeeper call of every host, drawn per schedule
@@ -233,11 +235,44 @@ final class Simulation {
     if (itemWatch != null) {
       itemWatch.stop();
     }
+    removeTree();
+  }
+
+  /**
+   * Deletes the schedule's whole tree in one transaction, in the runner's thread. Every schedule's tree adds to
+   * the server's: its 512 shards, left behind, would make the count of descendants (recovery's, at every pass)
+   * cost more with every schedule, as ZooKeeper counts them over every node it holds. The shards the checks listed
+   * are not listed again; whatever comes after them (or a tree the checks never listed) fails the transaction,
+   * and the tree is then deleted node by node.
+   */
+  private void removeTree() {
+    CuratorFramework observer = shared.observer;
     try {
-      shared.observer.delete().guaranteed().deletingChildrenIfNeeded().inBackground().forPath(root);
-    } catch (Exception e) {
-      // left for the server's temp directory
+      List<String> postOrder = new ArrayList<>();
+      collectForDeletion(root, postOrder);
+      List<CuratorOp> ops = new ArrayList<>();
+      for (String path : postOrder) {
+        ops.add(observer.transactionOp().delete().forPath(path));
+      }
+      observer.transaction().forOperations(ops);
+    } catch (Exception changedMeanwhile) {
+      try {
+        observer.delete().guaranteed().deletingChildrenIfNeeded().forPath(root);
+      } catch (Exception e) {
+        // left for the server's temp directory
+      }
     }
+  }
+
+  private void collectForDeletion(String path, List<String> postOrder) throws Exception {
+    List<String> children = listedShards.get(path);
+    if (children == null) {
+      children = shared.observer.getChildren().forPath(path);
+    }
+    for (String child : children) {
+      collectForDeletion(ZKPaths.makePath(path, child), postOrder);
+    }
+    postOrder.add(path);
   }
 
   // ================================================================ steps
@@ -721,7 +756,9 @@ final class Simulation {
   private List<String> childrenOfShards(List<String> shards) throws Exception {
     List<String> paths = new ArrayList<>();
     for (String shard : shards) {
-      for (String child : shared.observer.getChildren().forPath(shard)) {
+      List<String> children = shared.observer.getChildren().forPath(shard);
+      listedShards.put(shard, children);
+      for (String child : children) {
         paths.add(ZKPaths.makePath(shard, child));
       }
     }
