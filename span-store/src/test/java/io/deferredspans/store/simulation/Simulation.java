@@ -96,6 +96,8 @@ final class Simulation {
 
   private static final long HEAL_MILLIS = 6_000;
   private static final int ZNODE_SHARDS = 256;
+  /** Waits poll what the store watch saw; every so many polls they ask the server all the same. */
+  private static final int SERVER_POLL_EVERY = 20;
   private static final long WINDOW_SLACK_NANOS = TimeUnit.MILLISECONDS.toNanos(SimHost.SESSION_TIMEOUT_MS);
 
   private final Shared shared;
@@ -120,6 +122,7 @@ final class Simulation {
   private double lossRate; // of every ZooKeeper call of every host, drawn per schedule
   private HostileWriter writer;
   private ItemWatch itemWatch;
+  private StoreWatch storeWatch;
   private int maxRetainedSpans = 100_000;
   private boolean backlogDone;
   private int keys;
@@ -183,6 +186,7 @@ final class Simulation {
       }
     }
     itemWatch = ItemWatch.start(observer, items);
+    storeWatch = StoreWatch.start(observer, base, layout.openRoot(), layout.endedRoot());
     writer = new HostileWriter(observer, layout, shared.otherWriter, root + "/owners");
 
     if (random.nextInt(100) < 10) {
@@ -234,6 +238,9 @@ final class Simulation {
     }
     if (itemWatch != null) {
       itemWatch.stop();
+    }
+    if (storeWatch != null) {
+      storeWatch.stop();
     }
     removeTree();
   }
@@ -680,11 +687,16 @@ final class Simulation {
       }
     }
     // Before the next full scan (FULL_SCAN_INTERVAL, 10 s), the only place a bound enforced at full scans would
-    // act; 150 scan intervals, so that a starved leader's ticks still come in (10, the first bound, and 75 failed
-    // without a hole at 16 schedules on 2 cores: the same seeds pass alone).
-    long limit = 150 * SimHost.SCAN_INTERVAL.toMillis() + SimHost.GRACE_PERIOD.toMillis();
+    // act; 60 scan intervals (6 s), so that a starved leader's ticks still come in (10 intervals of 40 ms, the first
+    // bound, and 75 failed without a hole at 16 schedules on 2 cores: the same seeds pass alone; 150 of 40 ms were
+    // the same 6 s).
+    long limit = 60 * SimHost.SCAN_INTERVAL.toMillis() + SimHost.GRACE_PERIOD.toMillis();
     java.util.concurrent.atomic.AtomicInteger waiting = new java.util.concurrent.atomic.AtomicInteger();
+    int[] polls = new int[1];
     boolean bounded = SimClock.awaitQuietly(() -> {
+      if (storeWatch.finishedSpans() > maxRetainedSpans && polls[0]++ % SERVER_POLL_EVERY != 0) {
+        return false; // the watch says not yet: no need to list 256 shards to be told so
+      }
       waiting.set(finishedSpans().size());
       return waiting.get() <= maxRetainedSpans;
     }, limit);
@@ -725,7 +737,12 @@ final class Simulation {
         .filter(p -> p.mustStay && p.kind == Fault.PLANTED_NEWER_VERSION_OPEN).count();
     long stayingFinished = writer.planted().stream()
         .filter(p -> p.mustStay && p.kind == Fault.PLANTED_NEWER_VERSION_FINISHED).count();
-    SimClock.awaitQuietly(() -> descendants(layout.openRoot()) <= ZNODE_SHARDS + 2 * stayingOpen
+    // Polled on what the store watch saw (no ZooKeeper call), confirmed by the server once it looks done; the
+    // server is also asked every SERVER_POLL_EVERY polls, in case the watch missed an event.
+    int[] polls = new int[1];
+    SimClock.awaitQuietly(() -> (storeWatch.belowOpenShards() <= 2 * stayingOpen
+            && storeWatch.belowEndedShards() <= stayingFinished || polls[0]++ % SERVER_POLL_EVERY == 0)
+        && descendants(layout.openRoot()) <= ZNODE_SHARDS + 2 * stayingOpen
         && descendants(layout.endedRoot()) <= ZNODE_SHARDS + stayingFinished
         && shared.observer.getChildren().forPath(items).isEmpty(),
         Math.max(500, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
@@ -746,15 +763,23 @@ final class Simulation {
   }
 
   private List<String> openRecords() throws Exception {
-    return childrenOfShards(layout.openShards());
+    return childrenOfShards(layout.openRoot(), layout.openShards());
   }
 
   private List<String> finishedSpans() throws Exception {
-    return childrenOfShards(layout.endedShards());
+    return childrenOfShards(layout.endedRoot(), layout.endedShards());
   }
 
-  private List<String> childrenOfShards(List<String> shards) throws Exception {
+  /**
+   * Every node one level below {@code shards}. When the server counts no node below {@code root} but the shards
+   * (one call, consistent at one point of time), there is none to list: 256 listings saved.
+   */
+  private List<String> childrenOfShards(String root, List<String> shards) throws Exception {
     List<String> paths = new ArrayList<>();
+    if (descendants(root) == shards.size()) {
+      shards.forEach(shard -> listedShards.put(shard, List.of()));
+      return paths;
+    }
     for (String shard : shards) {
       List<String> children = shared.observer.getChildren().forPath(shard);
       listedShards.put(shard, children);
