@@ -41,6 +41,7 @@ class FaultSimulationTest {
     }
   }
 
+  private static final int OBSERVER_SESSION_MS = 30_000;
   private static final String NIO_WORKER_THREADS = "zookeeper.nio.numWorkerThreads";
 
   @Test
@@ -50,8 +51,11 @@ class FaultSimulationTest {
     int count = only >= 0 ? 1 : Integer.getInteger("sim.schedules", 2000);
     int parallel = only >= 0 ? 1 : Integer.getInteger("sim.parallel", 16);
 
-    // tickTime 100 ms: sessions of 1 s can expire, and be expired, quickly.
-    InstanceSpec spec = new InstanceSpec(null, -1, -1, -1, true, -1, 100, 5_000);
+    // tickTime 100 ms: sessions of 1 s can expire, and be expired, quickly. The server allows the observer a long
+    // session all the same (tickTime alone caps sessions at 2 s): the fault-free witness must not lose its
+    // connection, and the events of its watches with it, when the machine starves its threads for a second.
+    InstanceSpec spec = new InstanceSpec(null, -1, -1, -1, true, -1, 100, 5_000,
+        Map.of("maxSessionTimeout", String.valueOf(OBSERVER_SESSION_MS)));
     ScheduledExecutorService timer = Executors.newScheduledThreadPool(2);
     ExecutorService racers = Executors.newCachedThreadPool();
     ExecutorService runners = Executors.newFixedThreadPool(parallel);
@@ -65,7 +69,7 @@ class FaultSimulationTest {
     long cpuStarted = processCpuNanos();
     try (TestingServer zookeeper = new TestingServer(spec, true);
         CuratorFramework observer = CuratorFrameworkFactory.newClient(
-            zookeeper.getConnectString(), 2_000, 2_000, new ExponentialBackoffRetry(50, 10))) {
+            zookeeper.getConnectString(), OBSERVER_SESSION_MS, 10_000, new ExponentialBackoffRetry(50, 10))) {
       observer.start();
       observer.blockUntilConnected(30, TimeUnit.SECONDS);
       DeferredTracing otherWriter = DeferredTracing.builder().setHostName("another-writer").build();

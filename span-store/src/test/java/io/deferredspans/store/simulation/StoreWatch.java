@@ -16,25 +16,29 @@ import org.apache.zookeeper.Watcher;
  */
 final class StoreWatch implements Watcher {
   private final CuratorFramework observer;
-  private final String base;
+  private final String openRoot;
+  private final String endedRoot;
   private final String openPrefix;
   private final String endedPrefix;
   private final Set<String> open = new HashSet<>(); // below a shard of open/: records and their children
   private final Set<String> ended = new HashSet<>(); // below a shard of ended/: finished spans and their claims
   private int finishedSpans; // nodes of depth one below a shard of ended/
 
-  private StoreWatch(CuratorFramework observer, String base, String openRoot, String endedRoot) {
+  private StoreWatch(CuratorFramework observer, String openRoot, String endedRoot) {
     this.observer = observer;
-    this.base = base;
+    this.openRoot = openRoot;
+    this.endedRoot = endedRoot;
     this.openPrefix = openRoot + "/";
     this.endedPrefix = endedRoot + "/";
   }
 
   /** Watches from now on: start it on a layout whose shards are still empty. */
-  static StoreWatch start(CuratorFramework observer, String base, String openRoot, String endedRoot)
+  static StoreWatch start(CuratorFramework observer, String openRoot, String endedRoot)
       throws Exception {
-    StoreWatch watch = new StoreWatch(observer, base, openRoot, endedRoot);
-    observer.watchers().add().withMode(AddWatchMode.PERSISTENT_RECURSIVE).usingWatcher(watch).forPath(base);
+    StoreWatch watch = new StoreWatch(observer, openRoot, endedRoot);
+    // On open/ and ended/ only: recovery's progress, its election and the rest send the observer nothing.
+    observer.watchers().add().withMode(AddWatchMode.PERSISTENT_RECURSIVE).usingWatcher(watch).forPath(openRoot);
+    observer.watchers().add().withMode(AddWatchMode.PERSISTENT_RECURSIVE).usingWatcher(watch).forPath(endedRoot);
     return watch;
   }
 
@@ -95,10 +99,12 @@ final class StoreWatch implements Watcher {
   }
 
   void stop() {
-    try {
-      observer.watchers().remove(this).ofType(WatcherType.Any).forPath(base);
-    } catch (Exception gone) {
-      // the schedule's paths are deleted anyway
+    for (String root : new String[] {openRoot, endedRoot}) {
+      try {
+        observer.watchers().remove(this).ofType(WatcherType.Any).forPath(root);
+      } catch (Exception gone) {
+        // the schedule's paths are deleted anyway
+      }
     }
   }
 }
