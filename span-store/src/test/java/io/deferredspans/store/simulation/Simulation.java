@@ -748,7 +748,7 @@ final class Simulation {
         Math.max(500, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
     for (SimHost host : allHosts()) {
       try {
-        host.recovery().scanNow();
+        scanNow(host);
       } catch (Exception e) {
         report.violation(Invariant.RECOVERY_SCAN_FAILED, host.name + ": " + e);
         break;
@@ -756,6 +756,24 @@ final class Simulation {
     }
     allHosts().forEach(host -> host.tracing.forceFlush().join(2, TimeUnit.SECONDS));
     itemWatch.catchUp();
+  }
+
+  /**
+   * One scan on {@code host}. A session that a starved machine let expire (1 s sessions) is not a record stopping
+   * the scan: once the host is connected again, it scans again, up to three times; anything else is thrown.
+   */
+  private static void scanNow(SimHost host) throws Exception {
+    for (int attempt = 1; ; attempt++) {
+      try {
+        host.recovery().scanNow();
+        return;
+      } catch (KeeperException.SessionExpiredException | KeeperException.ConnectionLossException e) {
+        if (attempt == 3) {
+          throw e;
+        }
+        SimClock.awaitQuietly(host::connected, 5_000);
+      }
+    }
   }
 
   private long descendants(String path) throws Exception {
