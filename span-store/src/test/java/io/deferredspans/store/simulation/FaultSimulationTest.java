@@ -3,6 +3,7 @@ package io.deferredspans.store.simulation;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import io.deferredspans.sdk.DeferredTracing;
+import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.EnumMap;
@@ -40,6 +41,9 @@ class FaultSimulationTest {
     }
   }
 
+  private static final int OBSERVER_SESSION_MS = 30_000;
+  private static final String NIO_WORKER_THREADS = "zookeeper.nio.numWorkerThreads";
+
   @Test
   void everyScheduleKeepsEveryInvariant() throws Exception {
     long only = Long.getLong("sim.seed", -1);
@@ -47,16 +51,25 @@ class FaultSimulationTest {
     int count = only >= 0 ? 1 : Integer.getInteger("sim.schedules", 2000);
     int parallel = only >= 0 ? 1 : Integer.getInteger("sim.parallel", 16);
 
-    // tickTime 100 ms: sessions of 1 s can expire, and be expired, quickly.
-    InstanceSpec spec = new InstanceSpec(null, -1, -1, -1, true, -1, 100, 5_000);
+    // tickTime 100 ms: sessions of 1 s can expire, and be expired, quickly. The server allows the observer a long
+    // session all the same (tickTime alone caps sessions at 2 s): the fault-free witness must not lose its
+    // connection, and the events of its watches with it, when the machine starves its threads for a second.
+    InstanceSpec spec = new InstanceSpec(null, -1, -1, -1, true, -1, 100, 5_000,
+        Map.of("maxSessionTimeout", String.valueOf(OBSERVER_SESSION_MS)));
     ScheduledExecutorService timer = Executors.newScheduledThreadPool(2);
     ExecutorService racers = Executors.newCachedThreadPool();
     ExecutorService runners = Executors.newFixedThreadPool(parallel);
     List<ScheduleReport> reports = new ArrayList<>();
+    // The server reads and writes each connection on its selector thread instead of handing every request to a
+    // worker thread and back: one thread switch less per call, thousands of calls a schedule. (Read when the
+    // server starts; set back for whatever starts a server later in this JVM.)
+    String workers = System.getProperty(NIO_WORKER_THREADS);
+    System.setProperty(NIO_WORKER_THREADS, "0");
     long started = System.nanoTime();
+    long cpuStarted = processCpuNanos();
     try (TestingServer zookeeper = new TestingServer(spec, true);
         CuratorFramework observer = CuratorFrameworkFactory.newClient(
-            zookeeper.getConnectString(), 2_000, 2_000, new ExponentialBackoffRetry(50, 10))) {
+            zookeeper.getConnectString(), OBSERVER_SESSION_MS, 10_000, new ExponentialBackoffRetry(50, 10))) {
       observer.start();
       observer.blockUntilConnected(30, TimeUnit.SECONDS);
       DeferredTracing otherWriter = DeferredTracing.builder().setHostName("another-writer").build();
@@ -80,16 +93,31 @@ class FaultSimulationTest {
         reports.add(future.get());
       }
     } finally {
+      if (workers == null) {
+        System.clearProperty(NIO_WORKER_THREADS);
+      } else {
+        System.setProperty(NIO_WORKER_THREADS, workers);
+      }
       runners.shutdownNow();
       racers.shutdownNow();
       timer.shutdownNow();
     }
     double seconds = (System.nanoTime() - started) / 1e9;
-    String summary = summarize(reports, from, count, seconds);
+    double cpuSeconds = (processCpuNanos() - cpuStarted) / 1e9;
+    String summary = summarize(reports, from, count, seconds)
+        + String.format("sim: CPU %.0f s (%.2f s per schedule, user+sys of this JVM), peak %d threads%n",
+            cpuSeconds, cpuSeconds / count, ManagementFactory.getThreadMXBean().getPeakThreadCount());
     System.out.println(summary);
     if (reports.stream().anyMatch(ScheduleReport::failed)) {
       fail(summary);
     }
+  }
+
+  /** CPU time of this JVM, every thread: the simulation's cost on a shared machine, where wall time is noise. */
+  private static long processCpuNanos() {
+    java.lang.management.OperatingSystemMXBean os = ManagementFactory.getOperatingSystemMXBean();
+    return os instanceof com.sun.management.OperatingSystemMXBean
+        ? ((com.sun.management.OperatingSystemMXBean) os).getProcessCpuTime() : 0;
   }
 
   private static String summarize(List<ScheduleReport> reports, long from, int count, double seconds) {
