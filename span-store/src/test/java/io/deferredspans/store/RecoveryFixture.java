@@ -8,15 +8,14 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.function.IntPredicate;
-import java.util.function.UnaryOperator;
 import org.apache.curator.utils.ZKPaths;
 
 /**
- * What the tests of recovery's recipes share: hosts on the test's fresh paths of one {@link StoreServers}, recovery
- * workers closed after the test (grace period zero unless a test sets one), queue items with their spans, records
- * written as another writer would, and orphans. Time is the test's {@link TestClock} where it matters.
+ * What the tests of recovery's recipes add to {@link StoreTestHelpers} (hosts, recovery workers closed after the
+ * test with grace period zero unless a test sets one, queue items with their spans): hosts that time out on the
+ * collector, records written as another writer would, and orphans. Time is the test's {@link TestClock} where it matters.
  */
-final class RecoveryFixture {
+final class RecoveryFixture implements StoreTestHelpers {
   static final Duration WAIT = Duration.ofSeconds(30);
   static final Duration TICK = Duration.ofSeconds(10);
 
@@ -26,40 +25,17 @@ final class RecoveryFixture {
     this.servers = servers;
   }
 
-  TestHost host(String name) throws Exception {
-    return started(TestHost.start(name, servers.zookeeper().getConnectString(), servers.base(),
-        TestHost.httpExporter(servers.receiver().httpEndpoint())));
+  @Override
+  public StoreServers servers() {
+    return servers;
   }
 
   /** A host whose exporter gives up on the collector after {@code timeout}, and holds a timed-out claim 2 s. */
   TestHost hostTimingOutAfter(String name, Duration timeout) throws Exception {
-    return started(TestHost.start(name, servers.zookeeper().getConnectString(), servers.base(),
+    return host(name,
         OtlpHttpSpanExporter.builder().setEndpoint(servers.receiver().httpEndpoint()).setTimeout(timeout)
             .setRetryPolicy(null).build(),
-        store -> store.timedOutExportBackoff(Duration.ofSeconds(2))));
-  }
-
-  private TestHost started(TestHost host) throws Exception {
-    servers.closeAfterTest(host);
-    host.client.createContainers(servers.items());
-    return host;
-  }
-
-  DeferredSpanRecovery recovery(TestHost host, UnaryOperator<DeferredSpanRecovery.Builder> options) {
-    DeferredSpanRecovery recovery =
-        options.apply(DeferredSpanRecovery.builder(host.store).gracePeriod(Duration.ZERO)).build();
-    servers.closeAfterTest(recovery);
-    return recovery;
-  }
-
-  String item(String key) {
-    return servers.items() + "/" + key;
-  }
-
-  DeferredSpanRecord enqueue(TestHost host, String key) throws Exception {
-    DeferredSpanRecord record = host.tracing.spanBuilder("QueueItem").setNoParent().setOwner(item(key)).begin();
-    host.store.beginDeferredSpan(key, record, host.client.transactionOp().create().forPath(item(key)));
-    return record;
+        store -> store.timedOutExportBackoff(Duration.ofSeconds(2)), Duration.ofMillis(20));
   }
 
   /** An orphan: a span whose owner is deleted without its end. */
