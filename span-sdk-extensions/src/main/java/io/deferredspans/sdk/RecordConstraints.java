@@ -49,15 +49,7 @@ final class RecordConstraints {
 
   /** The index of the first surrogate that is not half of a pair, or -1. */
   static int unpairedSurrogate(String text) {
-    for (int i = 0; i < text.length(); i++) {
-      char c = text.charAt(i);
-      if (Character.isHighSurrogate(c) && i + 1 < text.length() && Character.isLowSurrogate(text.charAt(i + 1))) {
-        i++;
-      } else if (Character.isSurrogate(c)) {
-        return i;
-      }
-    }
-    return -1;
+    return DeferredSpanRecordCodec.unpairedSurrogate(text);
   }
 
   /**

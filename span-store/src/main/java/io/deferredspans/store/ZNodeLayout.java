@@ -1,5 +1,6 @@
 package io.deferredspans.store;
 
+import io.deferredspans.sdk.internal.DeferredSpanRecordCodec;
 import java.net.URLDecoder;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
@@ -149,7 +150,7 @@ final class ZNodeLayout {
       throw new IllegalArgumentException(
           "deferred span key is longer than " + MAX_KEY_LENGTH + " UTF-16 code units: " + key.length());
     }
-    int unpaired = unpairedSurrogate(key);
+    int unpaired = DeferredSpanRecordCodec.unpairedSurrogate(key);
     if (unpaired >= 0) {
       throw new IllegalArgumentException(String.format(
           "deferred span key holds an unpaired surrogate U+%04X at index %d: it is not valid Unicode and has no "
@@ -158,19 +159,6 @@ final class ZNodeLayout {
     String encoded = URLEncoder.encode(key, StandardCharsets.UTF_8);
     // "." and ".." are not valid znode names; '*' is left alone by URLEncoder but is fine in ZooKeeper.
     return encoded.equals(".") || encoded.equals("..") ? encoded.replace(".", "%2E") : encoded;
-  }
-
-  /** The index of the first surrogate that is not half of a pair, or -1. */
-  private static int unpairedSurrogate(String key) {
-    for (int i = 0; i < key.length(); i++) {
-      char c = key.charAt(i);
-      if (Character.isHighSurrogate(c) && i + 1 < key.length() && Character.isLowSurrogate(key.charAt(i + 1))) {
-        i++;
-      } else if (Character.isSurrogate(c)) {
-        return i;
-      }
-    }
-    return -1;
   }
 
   /** The key an open record's znode name was made from: the inverse of {@link #encodeKey}. */

@@ -55,6 +55,22 @@ public final class DeferredSpanRecordCodec {
 
   private DeferredSpanRecordCodec() {}
 
+  /**
+   * The index of the first surrogate in {@code text} that is not half of a pair, or -1: text the format refuses
+   * (it has no UTF-8 encoding), and a key the store refuses for the same reason.
+   */
+  public static int unpairedSurrogate(String text) {
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      if (Character.isHighSurrogate(c) && i + 1 < text.length() && Character.isLowSurrogate(text.charAt(i + 1))) {
+        i++;
+      } else if (Character.isSurrogate(c)) {
+        return i;
+      }
+    }
+    return -1;
+  }
+
   /** Encodes a begin record; {@link DeferredSpanRecord#toBytes()}. */
   public static byte[] encode(DeferredSpanRecord record) {
     return record.toBytes();
