@@ -351,7 +351,7 @@ final class EndTransaction {
    * it (with {@code jute.maxbuffer} raised), but every recovery would find it corrupt. A record within the format's
    * limit always leaves its end this much room.
    */
-  private static byte[] requireFormatLimit(byte[] finished, String what) {
+  static byte[] requireFormatLimit(byte[] finished, String what) {
     if (finished.length > DeferredSpanRecordCodec.MAX_FINISHED_BYTES) {
       throw new DeferredSpanLimitException(what + ": the finished span takes " + finished.length + " bytes, more "
           + "than the " + DeferredSpanRecordCodec.MAX_FINISHED_BYTES + " the record format allows; nothing was "
