@@ -345,7 +345,8 @@ public final class DeferredSpanStore implements Closeable {
    * }</pre>
    *
    * The caller's versioned operation is what makes the end happen once: of hosts racing with the same bytes, only
-   * one changes the item at that version. So the guarantees of {@link #endDeferredSpan} hold with these
+   * one changes the item at that version (a rewrite must leave the record out of the item's new data, or a later
+   * end could end it again). So the guarantees of {@link #endDeferredSpan} hold with these
    * differences: the item's paths must not be reused while an end of an earlier item of that path may still be
    * in flight (ZooKeeper's sequential nodes, as queues use, are never reused; a re-created node starts again at
    * version 0); recovery does not see open spans, so an item deleted without this call loses its span silently,
