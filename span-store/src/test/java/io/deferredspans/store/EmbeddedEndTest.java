@@ -181,10 +181,12 @@ class EmbeddedEndTest implements StoreTestHelpers {
     byte[] bytes = recordBytesOf(host.client.getData().storingStatIn(stat).forPath(item("item-1")));
     byte[] moved = "job item-1, done".getBytes(StandardCharsets.UTF_8);
 
-    EndResult first = host.store.endEmbeddedSpan(item("item-1"), bytes, DeferredSpanEnding.now(),
+    Callable<EndResult> rewriteAtTheVersionRead = () -> host.store.endEmbeddedSpan(item("item-1"), bytes,
+        DeferredSpanEnding.now(),
         host.client.transactionOp().setData().withVersion(stat.getVersion()).forPath(item("item-1"), moved));
-    EndResult again = host.store.endEmbeddedSpan(item("item-1"), bytes, DeferredSpanEnding.now(),
-        host.client.transactionOp().setData().withVersion(stat.getVersion()).forPath(item("item-1"), moved));
+
+    EndResult first = rewriteAtTheVersionRead.call();
+    EndResult again = rewriteAtTheVersionRead.call();
 
     assertEquals(EndResult.Outcome.ENDED, first.getOutcome());
     assertEquals(EndResult.Outcome.CALLER_OPERATIONS_FAILED, again.getOutcome());
