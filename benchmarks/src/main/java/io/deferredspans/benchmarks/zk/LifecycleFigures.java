@@ -27,10 +27,12 @@ public final class LifecycleFigures {
     // beginDeferredSpan gets a host of its own: each variant's settle must flush and clean up only its own spans.
     DeferredTracing storeTracing = BenchTracing.withNoopExporter();
     DeferredTracing embeddedTracing = BenchTracing.withNoopExporter();
+    DeferredTracing readingTracing = BenchTracing.withNoopExporter();
     try (BenchClient host = BenchClient.connect(connectString, "/lifecycle/deferred-spans", tracing);
         BenchClient storeHost = BenchClient.connect(connectString, "/lifecycle/deferred-spans", storeTracing);
         BenchClient embeddedHost =
-            BenchClient.connect(connectString, "/lifecycle/deferred-spans", embeddedTracing)) {
+            BenchClient.connect(connectString, "/lifecycle/deferred-spans", embeddedTracing);
+        BenchClient readingHost = BenchClient.connect(connectString, "/lifecycle/deferred-spans", readingTracing)) {
       QueueItems items = new QueueItems("/lifecycle/items");
       items.createParent(host.client);
       BareMultiQueue bare = new BareMultiQueue(host.client, items, tracing, "/lifecycle/bare");
@@ -44,7 +46,10 @@ public final class LifecycleFigures {
           new DeferredSpanQueue(storeHost, items, DeferredSpanQueue.Begin.STORE_BEGIN_DEFERRED_SPAN);
       // A real consumer reads the item before it dequeues it: the realistic baseline, and ours with the same read.
       ReadingConsumer readingPlain = new ReadingConsumer(plain, host.client, items);
-      ReadingConsumer readingDeferred = new ReadingConsumer(withBeginOps, host.client, items);
+      // Its own host too: sharing withBeginOps' store, whichever settled first waited for both variants' cleanup.
+      ReadingConsumer readingDeferred = new ReadingConsumer(
+          new DeferredSpanQueue(readingHost, items, DeferredSpanQueue.Begin.CALLER_TRANSACTION_WITH_BEGIN_OPS),
+          readingHost.client, items);
       // Embedded mode's dequeue reads the item itself (it needs the record's bytes): compare with readingPlain.
       EmbeddedSpanQueue embedded = new EmbeddedSpanQueue(embeddedHost, items);
       List<QueueVariant> variants = List.of(plain, transaction, bare, withBeginOps, withStoreBegin, readingPlain,
@@ -120,6 +125,7 @@ public final class LifecycleFigures {
       BenchTracing.shutdown(tracing);
       BenchTracing.shutdown(storeTracing);
       BenchTracing.shutdown(embeddedTracing);
+      BenchTracing.shutdown(readingTracing);
     }
   }
 
