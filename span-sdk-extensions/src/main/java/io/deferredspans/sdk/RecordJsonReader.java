@@ -11,7 +11,6 @@ import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadConstraints;
-import com.fasterxml.jackson.core.StreamReadFeature;
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.common.Attributes;
 import io.opentelemetry.api.common.AttributesBuilder;
@@ -22,7 +21,10 @@ import io.opentelemetry.sdk.trace.data.LinkData;
 import io.opentelemetry.sdk.trace.data.StatusData;
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 
 /**
  * Reads begin records and finished spans from the compact JSON of docs/record-format.md, as strictly as the format
@@ -36,9 +38,6 @@ final class RecordJsonReader {
       JsonFactory.builder()
           .streamReadConstraints(
               StreamReadConstraints.builder().maxNestingDepth(16).maxStringLength(MAX_ENCODED_BYTES).build())
-          // A key given twice has no meaning a second implementation would agree on ("c" with zero IDs, then
-          // valid ones): such bytes are corrupt, in every object of the record.
-          .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
           .build();
 
   /** The fields only a finished span holds. */
@@ -99,8 +98,12 @@ final class RecordJsonReader {
         throw new UnsupportedRecordVersionException(recordName, version);
       }
       RecordFields fields = new RecordFields();
+      Keys keys = new Keys();
+      keys.add("v", recordName);
       while (parser.nextToken() == JsonToken.FIELD_NAME) {
-        readField(parser, parser.currentName(), fields, recordName);
+        String field = parser.currentName();
+        keys.add(field, recordName);
+        readField(parser, field, fields, recordName);
       }
       expect(parser.currentToken(), JsonToken.END_OBJECT, "the end of the object", recordName);
       if (parser.nextToken() != null) {
@@ -181,7 +184,7 @@ final class RecordJsonReader {
         fields.endLinks = readLinks(parser, recordName);
         break;
       default:
-        parser.skipChildren();
+        skipValue(parser, recordName);
     }
   }
 
@@ -192,8 +195,10 @@ final class RecordJsonReader {
       String context = null;
       String traceState = null;
       Attributes attributes = Attributes.empty();
+      Keys keys = new Keys();
       while (parser.nextToken() == JsonToken.FIELD_NAME) {
         String field = parser.currentName();
+        keys.add(field, recordName);
         parser.nextToken();
         if (field.equals("c")) {
           context = readString(parser, "link c", recordName);
@@ -202,7 +207,7 @@ final class RecordJsonReader {
         } else if (field.equals("a")) {
           attributes = readAttributes(parser, recordName);
         } else {
-          parser.skipChildren();
+          skipValue(parser, recordName);
         }
       }
       if (context == null) {
@@ -222,8 +227,10 @@ final class RecordJsonReader {
       Long time = null;
       Attributes attributes = Attributes.empty();
       int droppedAttributes = 0;
+      Keys keys = new Keys();
       while (parser.nextToken() == JsonToken.FIELD_NAME) {
         String field = parser.currentName();
+        keys.add(field, recordName);
         parser.nextToken();
         if (field.equals("n")) {
           name = readString(parser, "event n", recordName);
@@ -234,7 +241,7 @@ final class RecordJsonReader {
         } else if (field.equals("d")) {
           droppedAttributes = readCount(parser, "event d", recordName);
         } else {
-          parser.skipChildren();
+          skipValue(parser, recordName);
         }
       }
       if (name == null || time == null) {
@@ -252,8 +259,10 @@ final class RecordJsonReader {
   private static Attributes readAttributes(JsonParser parser, String recordName) throws IOException {
     expect(parser.currentToken(), JsonToken.START_OBJECT, "an attributes object", recordName);
     AttributesBuilder builder = Attributes.builder();
+    Keys keys = new Keys();
     while (parser.nextToken() == JsonToken.FIELD_NAME) {
       String key = parser.currentName();
+      keys.add(key, recordName);
       if (key.isEmpty()) {
         throw corrupt(recordName, "attribute with an empty key");
       }
@@ -389,6 +398,59 @@ final class RecordJsonReader {
       throw corrupt(recordName, "field '" + field + "' is not a count: " + value);
     }
     return (int) value;
+  }
+
+  /** Skips the current value, an unknown key's: its objects must not repeat a key either. */
+  private static void skipValue(JsonParser parser, String recordName) throws IOException {
+    JsonToken token = parser.currentToken();
+    if (token == JsonToken.START_OBJECT) {
+      Keys keys = new Keys();
+      while (parser.nextToken() == JsonToken.FIELD_NAME) {
+        keys.add(parser.currentName(), recordName);
+        parser.nextToken();
+        skipValue(parser, recordName);
+      }
+    } else if (token == JsonToken.START_ARRAY) {
+      // Jackson throws at a truncated end rather than return null; the null check keeps this loop finite anyway.
+      JsonToken next;
+      while ((next = parser.nextToken()) != JsonToken.END_ARRAY && next != null) {
+        skipValue(parser, recordName);
+      }
+    }
+  }
+
+  /**
+   * The keys of one JSON object read so far. A key given twice has no meaning a second implementation would agree
+   * on ("c" with zero IDs, then valid ones): such bytes are corrupt, in every object of the record. Jackson's own
+   * check made a HashSet per object, the largest single cost of decoding a record; the objects of a record hold a
+   * few keys, which a short array compares faster.
+   */
+  private static final class Keys {
+    private final String[] few = new String[8];
+    private int count;
+    private Set<String> many;
+
+    void add(String key, String recordName) {
+      if (many == null && count < few.length) {
+        for (int i = 0; i < count; i++) {
+          if (few[i].equals(key)) {
+            throw givenTwice(key, recordName);
+          }
+        }
+        few[count++] = key;
+        return;
+      }
+      if (many == null) {
+        many = new HashSet<>(Arrays.asList(few));
+      }
+      if (!many.add(key)) {
+        throw givenTwice(key, recordName);
+      }
+    }
+
+    private static CorruptDeferredSpanRecordException givenTwice(String key, String recordName) {
+      return corrupt(recordName, "key '" + key + "' given twice in one object");
+    }
   }
 
   private static void expect(JsonToken actual, JsonToken expected, String what, String recordName) {
