@@ -31,7 +31,8 @@ import java.util.Set;
  * says: any input yields a valid value or a {@link DeferredSpanRecordException} that names the record. Keys given
  * twice, unpaired surrogates, doubles beyond the range of a double, a byte order mark, trailing data and
  * finished-span fields in a begin record make it corrupt; a leading {@code "v"} of another version makes it
- * unsupported whatever follows. Unknown keys are skipped. {@link RecordFields} checks what was read.
+ * unsupported whatever follows. Unknown keys are skipped. {@link RecordFields} checks what was read, here or by
+ * {@link FlatRecordScanner}, which reads the common records without setting up a parser.
  */
 final class RecordJsonReader {
   private static final JsonFactory JSON =
@@ -85,6 +86,12 @@ final class RecordJsonReader {
       // RFC 8259 lets a parser skip it and Jackson does; the format forbids it, so that every reader agrees.
       throw corrupt(recordName, "starts with a byte order mark, which a record must not");
     }
+    RecordFields flat = FlatRecordScanner.scan(bytes);
+    return flat != null ? flat : parse(bytes, recordName);
+  }
+
+  /** Reads any record or finished span with Jackson; {@link FlatRecordScanner} reads the common ones faster. */
+  static RecordFields parse(byte[] bytes, String recordName) {
     try (JsonParser parser = JSON.createParser(bytes)) {
       expect(parser.nextToken(), JsonToken.START_OBJECT, "a JSON object", recordName);
       if (parser.nextToken() != JsonToken.FIELD_NAME || !"v".equals(parser.currentName())) {
@@ -337,12 +344,23 @@ final class RecordJsonReader {
   }
 
   private static SpanKind readKind(String value, String recordName) {
-    for (SpanKind kind : SpanKind.values()) {
-      if (kind.name().equals(value)) {
+    SpanKind kind = kindNamed(value);
+    if (kind == null) {
+      throw corrupt(recordName, "unknown span kind '" + value + "'");
+    }
+    return kind;
+  }
+
+  private static final SpanKind[] KINDS = SpanKind.values();
+
+  /** The span kind of that name, or null. */
+  static SpanKind kindNamed(String name) {
+    for (SpanKind kind : KINDS) {
+      if (kind.name().equals(name)) {
         return kind;
       }
     }
-    throw corrupt(recordName, "unknown span kind '" + value + "'");
+    return null;
   }
 
   private static StatusCode readStatusCode(JsonParser parser, String recordName) throws IOException {
