@@ -29,7 +29,7 @@ public record RunOptions(
 
   public static RunOptions full() {
     return new RunOptions("full", 1, 7, 300, List.of(1, 2, 4, 8), 600, List.of(1_000, 10_000, 100_000), 5,
-        List.of(Duration.ofMillis(1000), Duration.ofMillis(50)), 3, 150, 5, 1, 2, 3, Duration.ofMillis(700),
+        List.of(Duration.ofMillis(1000), Duration.ofMillis(50)), 3, 150, 5, 1, 3, 3, Duration.ofSeconds(1),
         Duration.ofSeconds(120));
   }
 
