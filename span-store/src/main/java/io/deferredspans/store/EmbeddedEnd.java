@@ -13,6 +13,7 @@ import java.util.Arrays;
 import java.util.List;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.api.transaction.CuratorOp;
+import org.apache.curator.utils.PathUtils;
 import org.apache.curator.utils.ZKPaths;
 import org.apache.zookeeper.CreateMode;
 import org.apache.zookeeper.KeeperException;
@@ -61,6 +62,7 @@ final class EmbeddedEnd {
    * span was cleaned up.
    */
   void requireOnceOnly(String itemPath, List<CuratorOp> callerOps) {
+    PathUtils.validatePath(itemPath); // IllegalArgumentException naming what is wrong with it
     String fixed = ZKPaths.fixForNamespace(client.getNamespace(), itemPath);
     for (CuratorOp op : callerOps) {
       Op raw = op.get();

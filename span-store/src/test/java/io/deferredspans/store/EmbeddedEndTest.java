@@ -212,6 +212,10 @@ class EmbeddedEndTest implements StoreTestHelpers {
           () -> host.store.endEmbeddedSpan(item("item-1"), bytes, DeferredSpanEnding.now(), ops));
       assertTrue(refused.getMessage().contains("at the version it was read with"), refused.getMessage());
     }
+    for (String notAPath : new String[] {"item-1", "", item("item-1") + "/"}) {
+      assertThrows(IllegalArgumentException.class, () -> host.store.endEmbeddedSpan(notAPath, bytes,
+          DeferredSpanEnding.now(), host.client.transactionOp().delete().withVersion(0).forPath(item("item-1"))));
+    }
     assertNotNull(host.client.checkExists().forPath(item("item-1")));
     assertNotNull(host.client.checkExists().forPath(item("other")));
     assertEquals(0, host.storedFinishedSpans());
