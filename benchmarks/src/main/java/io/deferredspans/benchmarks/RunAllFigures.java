@@ -74,6 +74,7 @@ public final class RunAllFigures {
   }
 
   public static FigureReport run(Plan plan) throws Exception {
+    lastFigureDone = System.nanoTime();
     RunOptions options = plan.options();
     FigureReport report = new FigureReport();
     String started = DateTimeFormatter.ISO_INSTANT.format(Instant.now());
@@ -146,9 +147,17 @@ public final class RunAllFigures {
     return new ArrayList<>(List.of("1", "2", "5", "6", "6a", "7", "8", "9")).stream().anyMatch(plan::includes);
   }
 
-  /** Adds rows as soon as a figure is done and prints its table, so a long run shows progress. */
+  private static long lastFigureDone;
+
+  /**
+   * Adds rows as soon as a figure is done and prints its table with the time since the previous one (what to trim
+   * when {@code --short} outgrows its budget), so a long run shows progress.
+   */
   private static void record(FigureReport report, String figure, List<FigureRow> rows) {
     report.addAll(rows);
     report.printFigure(figure, System.out);
+    long now = System.nanoTime();
+    System.out.printf("(%.1f s)%n", (now - lastFigureDone) / 1e9);
+    lastFigureDone = now;
   }
 }

@@ -70,11 +70,18 @@ final class AcknowledgingSpanExporter implements SpanExporter {
 
   /** Asks each fence in the batch once; the spans of a fence that refuses must not leave this process. */
   private static List<ExportAcknowledgements.Claim> refusedByFence(List<ExportAcknowledgements.Claim> claims) {
-    Map<ExportFence, Boolean> verdicts = new IdentityHashMap<>();
+    // Made on the first fence that is not open: most batches have none, and a batch of one span is common.
+    Map<ExportFence, Boolean> verdicts = null;
     List<ExportAcknowledgements.Claim> refused = new ArrayList<>();
     for (ExportAcknowledgements.Claim claim : claims) {
       ExportFence fence = claim.fence();
-      if (fence != ExportFence.OPEN && !verdicts.computeIfAbsent(fence, ExportFence::admits)) {
+      if (fence == ExportFence.OPEN) {
+        continue;
+      }
+      if (verdicts == null) {
+        verdicts = new IdentityHashMap<>();
+      }
+      if (!verdicts.computeIfAbsent(fence, ExportFence::admits)) {
         refused.add(claim);
       }
     }

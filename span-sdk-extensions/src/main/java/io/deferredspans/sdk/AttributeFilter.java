@@ -55,6 +55,9 @@ final class AttributeFilter {
   }
 
   List<LinkData> filterLinks(List<LinkData> links, Redactions redactions) {
+    if (links.isEmpty()) {
+      return List.of();
+    }
     List<LinkData> filtered = new ArrayList<>(links.size());
     for (LinkData link : links) {
       filtered.add(LinkData.create(link.getSpanContext(), filter(link.getAttributes(), redactions)));
@@ -63,6 +66,9 @@ final class AttributeFilter {
   }
 
   List<EventData> filterEvents(List<EventData> events, Redactions redactions) {
+    if (events.isEmpty()) {
+      return List.of();
+    }
     List<EventData> filtered = new ArrayList<>(events.size());
     for (EventData event : events) {
       filtered.add(EventData.create(event.getEpochNanos(), event.getName(), filter(event.getAttributes(), redactions)));

@@ -46,10 +46,25 @@ public final class FinishedDeferredSpan {
     this.endedBy = endedBy;
     this.droppedAttributes = droppedAttributes;
     this.droppedEvents = droppedEvents;
-    this.attributes = record.getAttributes().toBuilder().putAll(endAttributes).build();
-    List<LinkData> all = new ArrayList<>(record.getLinks());
-    all.addAll(endLinks);
-    this.links = List.copyOf(all);
+    this.attributes = merge(record.getAttributes(), endAttributes);
+    this.links = concat(record.getLinks(), this.endLinks);
+  }
+
+  // Most ends add to a record without begin attributes or links: then there is nothing to copy.
+  private static Attributes merge(Attributes begin, Attributes end) {
+    if (begin.isEmpty()) {
+      return end;
+    }
+    return end.isEmpty() ? begin : begin.toBuilder().putAll(end).build();
+  }
+
+  private static List<LinkData> concat(List<LinkData> begin, List<LinkData> end) {
+    if (begin.isEmpty() || end.isEmpty()) {
+      return begin.isEmpty() ? end : begin;
+    }
+    List<LinkData> all = new ArrayList<>(begin);
+    all.addAll(end);
+    return List.copyOf(all);
   }
 
   /** The span as compact JSON (docs/record-format.md): its record plus what the end added. */

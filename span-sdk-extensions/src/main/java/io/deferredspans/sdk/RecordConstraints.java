@@ -70,13 +70,17 @@ final class RecordConstraints {
     if (owner.endsWith("/")) {
       return "must not end with '/': '" + owner + "'";
     }
-    for (String segment : owner.substring(1).split("/", -1)) {
-      if (segment.isEmpty()) {
+    // Segment by segment without splitting: every decoded record with an owner comes through here.
+    for (int start = 1; start < owner.length(); ) {
+      int end = owner.indexOf('/', start);
+      end = end < 0 ? owner.length() : end;
+      if (end == start) {
         return "has an empty node name ('//'): '" + owner + "'";
       }
-      if (segment.equals(".") || segment.equals("..")) {
-        return "has a relative segment '" + segment + "': '" + owner + "'";
+      if (owner.charAt(start) == '.' && (end - start == 1 || (end - start == 2 && owner.charAt(start + 1) == '.'))) {
+        return "has a relative segment '" + owner.substring(start, end) + "': '" + owner + "'";
       }
+      start = end + 1;
     }
     for (int i = 0; i < owner.length(); i++) {
       char c = owner.charAt(i);

@@ -118,15 +118,15 @@ final class RecordFields {
     }
     String traceId = compact.substring(0, traceLength);
     String spanId = compact.substring(traceLength + 1, traceLength + 1 + spanLength);
-    String flags = compact.substring(traceLength + spanLength + 2);
+    int flagsStart = traceLength + spanLength + 2;
     if (!isValidId(traceId, traceLength) || !TraceId.isValid(traceId)) {
       throw corrupt(recordName, "invalid trace id '" + traceId + "'");
     }
     if (!isValidId(spanId, spanLength) || !SpanId.isValid(spanId)) {
       throw corrupt(recordName, "invalid span id '" + spanId + "'");
     }
-    if (!TraceParent.isLowerHex(flags)) {
-      throw corrupt(recordName, "invalid trace flags '" + flags + "'");
+    if (!TraceParent.isLowerHex(compact, flagsStart, compact.length())) {
+      throw corrupt(recordName, "invalid trace flags '" + compact.substring(flagsStart) + "'");
     }
     TraceState state;
     try {
@@ -134,7 +134,7 @@ final class RecordFields {
     } catch (MalformedTraceparentException e) {
       throw new CorruptDeferredSpanRecordException(recordName, e.getMessage(), e);
     }
-    return SpanContext.createFromRemoteParent(traceId, spanId, TraceFlags.fromHex(flags, 0), state);
+    return SpanContext.createFromRemoteParent(traceId, spanId, TraceFlags.fromHex(compact, flagsStart), state);
   }
 
   private static boolean isValidId(String id, int length) {

@@ -11,7 +11,6 @@ import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadConstraints;
-import com.fasterxml.jackson.core.StreamReadFeature;
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.common.Attributes;
 import io.opentelemetry.api.common.AttributesBuilder;
@@ -22,23 +21,24 @@ import io.opentelemetry.sdk.trace.data.LinkData;
 import io.opentelemetry.sdk.trace.data.StatusData;
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 
 /**
  * Reads begin records and finished spans from the compact JSON of docs/record-format.md, as strictly as the format
  * says: any input yields a valid value or a {@link DeferredSpanRecordException} that names the record. Keys given
  * twice, unpaired surrogates, doubles beyond the range of a double, a byte order mark, trailing data and
  * finished-span fields in a begin record make it corrupt; a leading {@code "v"} of another version makes it
- * unsupported whatever follows. Unknown keys are skipped. {@link RecordFields} checks what was read.
+ * unsupported whatever follows. Unknown keys are skipped. {@link RecordFields} checks what was read, here or by
+ * {@link FlatRecordScanner}, which reads the common records without setting up a parser.
  */
 final class RecordJsonReader {
   private static final JsonFactory JSON =
       JsonFactory.builder()
           .streamReadConstraints(
               StreamReadConstraints.builder().maxNestingDepth(16).maxStringLength(MAX_ENCODED_BYTES).build())
-          // A key given twice has no meaning a second implementation would agree on ("c" with zero IDs, then
-          // valid ones): such bytes are corrupt, in every object of the record.
-          .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
           .build();
 
   /** The fields only a finished span holds. */
@@ -86,6 +86,12 @@ final class RecordJsonReader {
       // RFC 8259 lets a parser skip it and Jackson does; the format forbids it, so that every reader agrees.
       throw corrupt(recordName, "starts with a byte order mark, which a record must not");
     }
+    RecordFields flat = FlatRecordScanner.scan(bytes);
+    return flat != null ? flat : parse(bytes, recordName);
+  }
+
+  /** Reads any record or finished span with Jackson; {@link FlatRecordScanner} reads the common ones faster. */
+  static RecordFields parse(byte[] bytes, String recordName) {
     try (JsonParser parser = JSON.createParser(bytes)) {
       expect(parser.nextToken(), JsonToken.START_OBJECT, "a JSON object", recordName);
       if (parser.nextToken() != JsonToken.FIELD_NAME || !"v".equals(parser.currentName())) {
@@ -99,8 +105,12 @@ final class RecordJsonReader {
         throw new UnsupportedRecordVersionException(recordName, version);
       }
       RecordFields fields = new RecordFields();
+      Keys keys = new Keys();
+      keys.add("v", recordName);
       while (parser.nextToken() == JsonToken.FIELD_NAME) {
-        readField(parser, parser.currentName(), fields, recordName);
+        String field = parser.currentName();
+        keys.add(field, recordName);
+        readField(parser, field, fields, recordName);
       }
       expect(parser.currentToken(), JsonToken.END_OBJECT, "the end of the object", recordName);
       if (parser.nextToken() != null) {
@@ -181,7 +191,7 @@ final class RecordJsonReader {
         fields.endLinks = readLinks(parser, recordName);
         break;
       default:
-        parser.skipChildren();
+        skipValue(parser, recordName);
     }
   }
 
@@ -192,8 +202,10 @@ final class RecordJsonReader {
       String context = null;
       String traceState = null;
       Attributes attributes = Attributes.empty();
+      Keys keys = new Keys();
       while (parser.nextToken() == JsonToken.FIELD_NAME) {
         String field = parser.currentName();
+        keys.add(field, recordName);
         parser.nextToken();
         if (field.equals("c")) {
           context = readString(parser, "link c", recordName);
@@ -202,7 +214,7 @@ final class RecordJsonReader {
         } else if (field.equals("a")) {
           attributes = readAttributes(parser, recordName);
         } else {
-          parser.skipChildren();
+          skipValue(parser, recordName);
         }
       }
       if (context == null) {
@@ -222,8 +234,10 @@ final class RecordJsonReader {
       Long time = null;
       Attributes attributes = Attributes.empty();
       int droppedAttributes = 0;
+      Keys keys = new Keys();
       while (parser.nextToken() == JsonToken.FIELD_NAME) {
         String field = parser.currentName();
+        keys.add(field, recordName);
         parser.nextToken();
         if (field.equals("n")) {
           name = readString(parser, "event n", recordName);
@@ -234,7 +248,7 @@ final class RecordJsonReader {
         } else if (field.equals("d")) {
           droppedAttributes = readCount(parser, "event d", recordName);
         } else {
-          parser.skipChildren();
+          skipValue(parser, recordName);
         }
       }
       if (name == null || time == null) {
@@ -252,8 +266,10 @@ final class RecordJsonReader {
   private static Attributes readAttributes(JsonParser parser, String recordName) throws IOException {
     expect(parser.currentToken(), JsonToken.START_OBJECT, "an attributes object", recordName);
     AttributesBuilder builder = Attributes.builder();
+    Keys keys = new Keys();
     while (parser.nextToken() == JsonToken.FIELD_NAME) {
       String key = parser.currentName();
+      keys.add(key, recordName);
       if (key.isEmpty()) {
         throw corrupt(recordName, "attribute with an empty key");
       }
@@ -328,12 +344,23 @@ final class RecordJsonReader {
   }
 
   private static SpanKind readKind(String value, String recordName) {
-    for (SpanKind kind : SpanKind.values()) {
-      if (kind.name().equals(value)) {
+    SpanKind kind = kindNamed(value);
+    if (kind == null) {
+      throw corrupt(recordName, "unknown span kind '" + value + "'");
+    }
+    return kind;
+  }
+
+  private static final SpanKind[] KINDS = SpanKind.values();
+
+  /** The span kind of that name, or null. */
+  static SpanKind kindNamed(String name) {
+    for (SpanKind kind : KINDS) {
+      if (kind.name().equals(name)) {
         return kind;
       }
     }
-    throw corrupt(recordName, "unknown span kind '" + value + "'");
+    return null;
   }
 
   private static StatusCode readStatusCode(JsonParser parser, String recordName) throws IOException {
@@ -389,6 +416,59 @@ final class RecordJsonReader {
       throw corrupt(recordName, "field '" + field + "' is not a count: " + value);
     }
     return (int) value;
+  }
+
+  /** Skips the current value, an unknown key's: its objects must not repeat a key either. */
+  private static void skipValue(JsonParser parser, String recordName) throws IOException {
+    JsonToken token = parser.currentToken();
+    if (token == JsonToken.START_OBJECT) {
+      Keys keys = new Keys();
+      while (parser.nextToken() == JsonToken.FIELD_NAME) {
+        keys.add(parser.currentName(), recordName);
+        parser.nextToken();
+        skipValue(parser, recordName);
+      }
+    } else if (token == JsonToken.START_ARRAY) {
+      // Jackson throws at a truncated end rather than return null; the null check keeps this loop finite anyway.
+      JsonToken next;
+      while ((next = parser.nextToken()) != JsonToken.END_ARRAY && next != null) {
+        skipValue(parser, recordName);
+      }
+    }
+  }
+
+  /**
+   * The keys of one JSON object read so far. A key given twice has no meaning a second implementation would agree
+   * on ("c" with zero IDs, then valid ones): such bytes are corrupt, in every object of the record. Jackson's own
+   * check made a HashSet per object, the largest single cost of decoding a record; the objects of a record hold a
+   * few keys, which a short array compares faster.
+   */
+  private static final class Keys {
+    private final String[] few = new String[8];
+    private int count;
+    private Set<String> many;
+
+    void add(String key, String recordName) {
+      if (many == null && count < few.length) {
+        for (int i = 0; i < count; i++) {
+          if (few[i].equals(key)) {
+            throw givenTwice(key, recordName);
+          }
+        }
+        few[count++] = key;
+        return;
+      }
+      if (many == null) {
+        many = new HashSet<>(Arrays.asList(few));
+      }
+      if (!many.add(key)) {
+        throw givenTwice(key, recordName);
+      }
+    }
+
+    private static CorruptDeferredSpanRecordException givenTwice(String key, String recordName) {
+      return corrupt(recordName, "key '" + key + "' given twice in one object");
+    }
   }
 
   private static void expect(JsonToken actual, JsonToken expected, String what, String recordName) {

@@ -26,6 +26,9 @@ final class SpanLimiting {
 
   /** End attributes, keeping room for {@code alreadyUsed} attributes (the begin's) under the count limit. */
   Attributes endAttributes(Attributes attributes, Attributes alreadyUsed) {
+    if (attributes.isEmpty()) {
+      return attributes;
+    }
     int room = Math.max(0, limits.getMaxNumberOfAttributes() - alreadyUsed.size());
     AttributesBuilder kept = Attributes.builder();
     int[] count = {0};
@@ -44,6 +47,9 @@ final class SpanLimiting {
   }
 
   List<EventData> events(List<EventData> events) {
+    if (events.isEmpty()) {
+      return List.of();
+    }
     int max = limits.getMaxNumberOfEvents();
     List<EventData> kept = new ArrayList<>(Math.min(events.size(), max));
     for (EventData event : events) {

@@ -26,6 +26,7 @@ import io.opentelemetry.sdk.trace.data.LinkData;
 import java.util.Arrays;
 import java.util.Base64;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
@@ -329,6 +330,30 @@ class DeferredSpanRecordCodecTest {
     assertRejectedByBothDecoders(json(CONTEXT, NAME, START, "\"a\":{\"k\":" + nested + "}").getBytes(UTF_8));
     assertRejectedByBothDecoders(nested.getBytes(UTF_8));
     assertRejectedByBothDecoders(("{\"v\":1,\"x\":" + "{\"y\":".repeat(depth) + "1" + "}".repeat(depth) + "}").getBytes(UTF_8));
+  }
+
+  @Test
+  void rejectsAKeyGivenTwiceInAnyObjectNamingTheKey() {
+    // The conformance vectors cover the top level, attributes and links; these are the objects they do not.
+    StringBuilder nineKeys = new StringBuilder();
+    for (int i = 0; i < 9; i++) {
+      nineKeys.append("\"k").append(i).append("\":1,");
+    }
+    Map<String, String> twice = Map.of(
+        "zz", json(CONTEXT, NAME, START, "\"x\":[1,{\"y\":{\"zz\":1,\"zz\":2}}]"),
+        "k3", json(CONTEXT, NAME, START, "\"a\":{" + nineKeys + "\"k3\":2}"),
+        "t", json(CONTEXT, NAME, START, END, "\"ev\":[{\"n\":\"x\",\"t\":1,\"t\":2}]"));
+    twice.forEach((key, json) -> {
+      byte[] bytes = json.getBytes(UTF_8);
+      assertRejectedByBothDecoders(bytes);
+      String message = assertThrows(CorruptDeferredSpanRecordException.class,
+          () -> DeferredSpanRecordCodec.decodeFinished(bytes, RECORD_NAME)).getMessage();
+      assertTrue(message.contains("key '" + key + "' given twice"), message);
+    });
+    Attributes nine = DeferredSpanRecordCodec.decodeRecord(
+        json(CONTEXT, NAME, START, "\"a\":{" + nineKeys + "\"k9\":1}").getBytes(UTF_8), RECORD_NAME)
+        .getAttributes();
+    assertEquals(10, nine.size());
   }
 
   @Test

@@ -97,6 +97,7 @@ public final class DeferredSpanStore implements Closeable {
   private final SessionFencedCall.Factory fences;
   private final ExportedSpans exported;
   private final EndTransaction endTransaction;
+  private final EmbeddedEnd embeddedEnd;
   private final StoreCore core;
   private final CompletableResultCode shutdownResult = new CompletableResultCode();
 
@@ -122,6 +123,7 @@ public final class DeferredSpanStore implements Closeable {
         builder.timedOutExportBackoff);
     this.endTransaction = new EndTransaction(client, layout, tracing, reads, fences, exported, counters,
         builder.serverMaxBufferBytes);
+    this.embeddedEnd = new EmbeddedEnd(client, layout, tracing, endTransaction, exported, counters);
     this.begin = new BeginTransaction(client, layout, endTransaction, calls, counters);
     this.core = new StoreCore(client, tracing, layout, counters, metrics, sessions, fences, exported, endTransaction);
   }
@@ -316,6 +318,60 @@ public final class DeferredSpanStore implements Closeable {
     List<CuratorOp> ops = List.copyOf(callerOps);
     long startNanos = System.nanoTime();
     EndResult result = calls.call("end " + key, fence -> endTransaction.end(fence, path, ending, ops));
+    metrics.ended(result.getOutcome(), startNanos);
+    return result;
+  }
+
+  /** {@link #endEmbeddedSpan(String, byte[], DeferredSpanEnding, List)} with operations as varargs. */
+  public EndResult endEmbeddedSpan(
+      String itemPath, byte[] recordBytes, DeferredSpanEnding ending, CuratorOp... dequeueOps) {
+    return endEmbeddedSpan(itemPath, recordBytes, ending, Arrays.asList(dequeueOps));
+  }
+
+  /**
+   * Ends a span whose record the caller keeps inside its own item znode (<b>embedded mode</b>), in one
+   * transaction with the caller's dequeue, then exports it through this host's pipeline.
+   *
+   * <p>In embedded mode the begin costs no ZooKeeper operation: the caller puts {@link
+   * DeferredSpanRecord#toBytes()} into the item's own data when it creates the item. To end, it reads the item
+   * (as every consumer does), takes the record's bytes out of it and passes them here with operations that delete
+   * or rewrite that item <b>at the version it read</b>:
+   *
+   * <pre>{@code
+   * Stat stat = new Stat();
+   * byte[] item = client.getData().storingStatIn(stat).forPath(itemPath);
+   * EndResult result = store.endEmbeddedSpan(itemPath, recordBytesOf(item), DeferredSpanEnding.now(),
+   *     client.transactionOp().delete().withVersion(stat.getVersion()).forPath(itemPath));
+   * }</pre>
+   *
+   * The caller's versioned operation is what makes the end happen once: of hosts racing with the same bytes, only
+   * one changes the item at that version (a rewrite must leave the record out of the item's new data, or a later
+   * end could end it again). So the guarantees of {@link #endDeferredSpan} hold with these
+   * differences: the item's paths must not be reused while an end of an earlier item of that path may still be
+   * in flight (ZooKeeper's sequential nodes, as queues use, are never reused; a re-created node starts again at
+   * version 0); recovery does not see open spans, so an item deleted without this call loses its span silently,
+   * as it would its data; and the outcome {@link EndResult.Outcome#ABANDONED} does not occur. Between end and
+   * export nothing differs: the finished span waits in ZooKeeper under this session's claim until an exporter
+   * took it, and recovery exports it if this host dies first.
+   *
+   * @param itemPath the item's path (in the client's namespace), for the operations' check, errors and quarantine
+   * @param recordBytes the record's bytes as {@link DeferredSpanRecord#toBytes()} wrote them, or {@code null} if
+   *     the item holds none (tracing was disabled at begin): then only the caller's operations are applied
+   *     ({@link EndResult.Outcome#NO_RECORD}). Bytes that are not a record this library reads are kept in
+   *     quarantine and the operations applied ({@link EndResult.Outcome#REJECTED_RECORD}).
+   * @throws IllegalArgumentException if no operation deletes or rewrites {@code itemPath} at a version
+   * @throws DeferredSpanLimitException as for {@link #endDeferredSpan}
+   * @throws DeferredSpanStoreUnavailableException as for {@link #endDeferredSpan}; running the same end again
+   *     is safe
+   */
+  public EndResult endEmbeddedSpan(
+      String itemPath, byte[] recordBytes, DeferredSpanEnding ending, List<CuratorOp> dequeueOps) {
+    Objects.requireNonNull(ending, "ending");
+    List<CuratorOp> ops = List.copyOf(dequeueOps);
+    embeddedEnd.requireOnceOnly(itemPath, ops);
+    long startNanos = System.nanoTime();
+    EndResult result = calls.call("end " + itemPath,
+        fence -> embeddedEnd.end(fence, itemPath, recordBytes, ending, ops));
     metrics.ended(result.getOutcome(), startNanos);
     return result;
   }

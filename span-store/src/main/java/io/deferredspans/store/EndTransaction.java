@@ -10,18 +10,14 @@ import io.deferredspans.sdk.FinishedDeferredSpan;
 import io.deferredspans.sdk.UnsupportedRecordVersionException;
 import io.deferredspans.sdk.internal.DeferredSpanRecordCodec;
 import io.deferredspans.sdk.internal.DeferredTracingUtil;
-import java.io.ByteArrayOutputStream;
-import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.api.transaction.CuratorOp;
 import org.apache.curator.utils.ZKPaths;
-import org.apache.jute.BinaryOutputArchive;
 import org.apache.zookeeper.CreateMode;
 import org.apache.zookeeper.KeeperException;
-import org.apache.zookeeper.Op;
 import org.apache.zookeeper.data.Stat;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -351,7 +347,7 @@ final class EndTransaction {
    * it (with {@code jute.maxbuffer} raised), but every recovery would find it corrupt. A record within the format's
    * limit always leaves its end this much room.
    */
-  private static byte[] requireFormatLimit(byte[] finished, String what) {
+  static byte[] requireFormatLimit(byte[] finished, String what) {
     if (finished.length > DeferredSpanRecordCodec.MAX_FINISHED_BYTES) {
       throw new DeferredSpanLimitException(what + ": the finished span takes " + finished.length + " bytes, more "
           + "than the " + DeferredSpanRecordCodec.MAX_FINISHED_BYTES + " the record format allows; nothing was "
@@ -370,7 +366,7 @@ final class EndTransaction {
   void requireFits(List<CuratorOp> ops, String what) {
     int size = 0;
     for (CuratorOp op : ops) {
-      size += serializedSize(op.get());
+      size += RequestSizes.serializedSize(op.get());
     }
     if (size > maxTransactionBytes) {
       throw new DeferredSpanLimitException(what + ": the transaction takes " + size + " bytes, more than the "
@@ -379,13 +375,4 @@ final class EndTransaction {
     }
   }
 
-  private static int serializedSize(Op op) {
-    try {
-      ByteArrayOutputStream out = new ByteArrayOutputStream();
-      op.toRequestRecord().serialize(BinaryOutputArchive.getArchive(out), "request");
-      return out.size() + 16; // the multi header of each op
-    } catch (IOException impossible) {
-      throw new IllegalStateException(impossible);
-    }
-  }
 }

@@ -5,7 +5,6 @@ import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.deferredspans.otlp.json.ReceivedSpan;
-import io.deferredspans.sdk.DeferredSpanEnding;
 import io.deferredspans.testing.otlp.OtlpTestReceiver;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -86,9 +85,8 @@ class ChaosTest {
   /** Ends an item nobody dequeued, retrying through the ensemble's recovery from the server kills. */
   private static EndResult endLeftover(TestHost local, String key) {
     // No poll delay: Awaitility's default 100 ms before the first try would cost minutes over thousands of items.
-    return await().atMost(WAIT).pollDelay(Duration.ZERO).ignoreExceptions().until(() -> local.store.endDeferredSpan(
-        key, DeferredSpanEnding.now(),
-        local.client.transactionOp().delete().forPath(HostProcessMain.ITEMS + "/" + key)), result -> true);
+    return await().atMost(WAIT).pollDelay(Duration.ZERO).ignoreExceptions()
+        .until(() -> HostProcessMain.endItem(local.client, local.store, key), result -> true);
   }
 
   /**

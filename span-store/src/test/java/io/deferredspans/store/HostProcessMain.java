@@ -43,6 +43,7 @@ import org.apache.zookeeper.CreateMode;
  */
 public final class HostProcessMain {
   static final String ITEMS = "/items";
+  private static final String EMBEDDED = "-emb-";
   /** The work mode's recovery grace period: longer than the sessions ChaosTest gives its hosts, as in production. */
   static final Duration WORK_GRACE = Duration.ofSeconds(6);
 
@@ -129,8 +130,7 @@ public final class HostProcessMain {
 
   private static void endOne(CuratorFramework client, DeferredSpanStore store, String key) {
     try {
-      EndResult result = store.endDeferredSpan(key, DeferredSpanEnding.now(),
-          client.transactionOp().delete().forPath(ITEMS + "/" + key));
+      EndResult result = endItem(client, store, key);
       switch (result.getOutcome()) {
         case ENDED:
           report("ENDED " + key + " " + result.getSpan().orElseThrow().getRecord().getSpanContext().getSpanId());
@@ -146,6 +146,31 @@ public final class HostProcessMain {
     } catch (Exception e) {
       report("FAILED " + key + " " + e);
     }
+  }
+
+  /** Whether {@code key}'s item carries its record inside (embedded mode), as {@code work} begins every third. */
+  static boolean isEmbedded(String key) {
+    return key.contains(EMBEDDED);
+  }
+
+  /**
+   * Ends {@code key}'s span and deletes its item, the way its begin stored it: in the store, or inside the item,
+   * read first as a consumer reads it. An embedded item already gone is what a standard end reports for it.
+   */
+  static EndResult endItem(CuratorFramework client, DeferredSpanStore store, String key) throws Exception {
+    String item = ITEMS + "/" + key;
+    if (!isEmbedded(key)) {
+      return store.endDeferredSpan(key, DeferredSpanEnding.now(), client.transactionOp().delete().forPath(item));
+    }
+    org.apache.zookeeper.data.Stat stat = new org.apache.zookeeper.data.Stat();
+    byte[] record;
+    try {
+      record = client.getData().storingStatIn(stat).forPath(item);
+    } catch (org.apache.zookeeper.KeeperException.NoNodeException gone) {
+      return EndResult.callerOperationsFailed(0, org.apache.zookeeper.KeeperException.Code.NONODE);
+    }
+    return store.endEmbeddedSpan(item, record, DeferredSpanEnding.now(),
+        client.transactionOp().delete().withVersion(stat.getVersion()).forPath(item));
   }
 
   private static void recover(DeferredSpanStore store) throws Exception {
@@ -199,11 +224,16 @@ public final class HostProcessMain {
     List<String> open = new ArrayList<>();
     try {
       for (int i = 0; running.get(); i++) {
-        String key = prefix + "-" + i;
+        boolean embedded = i % 3 == 2;
+        String key = prefix + (embedded ? EMBEDDED : "-") + i;
         try {
           DeferredSpanRecord record = tracing.spanBuilder("QueueItem").setNoParent().setOwner(ITEMS + "/" + key)
               .begin();
-          store.beginDeferredSpan(key, record, client.transactionOp().create().forPath(ITEMS + "/" + key));
+          if (embedded) {
+            client.create().forPath(ITEMS + "/" + key, record.toBytes()); // the whole begin: nothing of ours
+          } else {
+            store.beginDeferredSpan(key, record, client.transactionOp().create().forPath(ITEMS + "/" + key));
+          }
           report("BEGUN " + key + " " + record.getSpanContext().getTraceId() + " "
               + record.getSpanContext().getSpanId() + " " + record.getStartEpochNanos());
         } catch (Exception e) {

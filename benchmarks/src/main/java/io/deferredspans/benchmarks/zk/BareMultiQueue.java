@@ -26,26 +26,44 @@ import org.apache.zookeeper.data.Stat;
  *       creating the finished span and an ephemeral claim, and deleting the item;
  *   <li>settle: per dequeued item one multi deleting the claim and the finished span (the export cleanup).
  * </ul>
+ *
+ * <p>{@link #embedded} is the floor of embedded mode ({@link EmbeddedSpanQueue}): enqueue = one plain create of
+ * the item with the record inside; dequeue = read the item with its version, then one multi deleting it at that
+ * version, creating the finished span and an ephemeral claim; settle as above.
  */
 public final class BareMultiQueue implements QueueVariant {
   private static final int SHARDS = 256;
 
   private record Prepared(
-      String openPath, String markerPath, String endedPath, byte[] recordBytes, byte[] finishedBytes) {}
+      String openPath, String markerPath, String endedPath, byte[] recordBytes, byte[] finishedBytes,
+      byte[] embeddedItemData) {}
 
   private final CuratorFramework client;
   private final QueueItems items;
   private final DeferredTracing tracing;
   private final String base;
+  private final boolean embedded;
   private final Map<String, Prepared> prepared = new HashMap<>();
   private final List<String> awaitingCleanup = new ArrayList<>();
   private final byte[] claimBytes = BenchTracing.HOST_NAME.getBytes(StandardCharsets.UTF_8);
 
   public BareMultiQueue(CuratorFramework client, QueueItems items, DeferredTracing tracing, String base) {
+    this(client, items, tracing, base, false);
+  }
+
+  private BareMultiQueue(
+      CuratorFramework client, QueueItems items, DeferredTracing tracing, String base, boolean embedded) {
     this.client = client;
     this.items = items;
     this.tracing = tracing;
     this.base = base;
+    this.embedded = embedded;
+  }
+
+  /** The floor of embedded mode, finished spans under {@code base} (whose shards {@link #createShards} makes). */
+  public static BareMultiQueue embedded(
+      CuratorFramework client, QueueItems items, DeferredTracing tracing, String base) {
+    return new BareMultiQueue(client, items, tracing, base, true);
   }
 
   /** Creates the shard parents once, as the store's start() does for its own. */
@@ -58,7 +76,9 @@ public final class BareMultiQueue implements QueueVariant {
 
   @Override
   public String name() {
-    return "bare multi, same znodes and bytes (no library code)";
+    return embedded
+        ? "bare embedded: create item with record, read + 3-op multi (no library code)"
+        : "bare multi, same znodes and bytes (no library code)";
   }
 
   @Override
@@ -73,13 +93,18 @@ public final class BareMultiQueue implements QueueVariant {
           ZKPaths.makePath(base, "open", shard(key.hashCode()), key, "span-" + spanId),
           ZKPaths.makePath(base, "ended", spanId.substring(0, 2), spanId),
           DeferredSpanRecordCodec.encode(record),
-          DeferredSpanRecordCodec.encode(DeferredTracingUtil.finish(tracing, record, DeferredSpanEnding.now()))));
+          DeferredSpanRecordCodec.encode(DeferredTracingUtil.finish(tracing, record, DeferredSpanEnding.now())),
+          EmbeddedSpanQueue.itemData(items.payload(key), DeferredSpanRecordCodec.encode(record))));
     }
   }
 
   @Override
   public void enqueue(String key) throws Exception {
     Prepared p = prepared.get(key);
+    if (embedded) {
+      client.create().forPath(items.path(key), p.embeddedItemData());
+      return;
+    }
     client.transaction().forOperations(
         client.transactionOp().create().withMode(CreateMode.PERSISTENT).forPath(p.openPath(), p.recordBytes()),
         client.transactionOp().create().withMode(CreateMode.PERSISTENT).forPath(p.markerPath()),
@@ -90,6 +115,16 @@ public final class BareMultiQueue implements QueueVariant {
   public void dequeue(String key) throws Exception {
     Prepared p = prepared.get(key);
     Stat stat = new Stat();
+    if (embedded) {
+      client.getData().storingStatIn(stat).forPath(items.path(key));
+      client.transaction().forOperations(
+          client.transactionOp().delete().withVersion(stat.getVersion()).forPath(items.path(key)),
+          client.transactionOp().create().withMode(CreateMode.PERSISTENT).forPath(p.endedPath(), p.finishedBytes()),
+          client.transactionOp().create().withMode(CreateMode.EPHEMERAL)
+              .forPath(ZKPaths.makePath(p.endedPath(), "claim"), claimBytes));
+      awaitingCleanup.add(p.endedPath());
+      return;
+    }
     client.getData().storingStatIn(stat).forPath(p.openPath());
     client.transaction().forOperations(
         client.transactionOp().delete().forPath(p.markerPath()),

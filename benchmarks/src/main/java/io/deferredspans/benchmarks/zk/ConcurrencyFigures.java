@@ -12,6 +12,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.function.Function;
+import java.util.stream.IntStream;
 
 /**
  * Figure 6a: begin+end throughput with 1, 2, 4, 8 concurrent clients (each its own ZooKeeper session and store),
@@ -48,14 +49,18 @@ public final class ConcurrencyFigures {
       Function<BenchClient, QueueVariant> readingPlain = c -> new ReadingConsumer(plain.apply(c), c.client, items);
       Function<BenchClient, QueueVariant> readingDeferred =
           c -> new ReadingConsumer(deferred.apply(c), c.client, items);
-      List<Function<BenchClient, QueueVariant>> variants = List.of(plain, deferred, readingPlain, readingDeferred);
+      // Embedded mode's dequeue reads the item itself: its baseline is the realistic one, readingPlain.
+      Function<BenchClient, QueueVariant> embedded = c -> new EmbeddedSpanQueue(c, items);
+      List<Function<BenchClient, QueueVariant>> variants =
+          List.of(plain, deferred, readingPlain, readingDeferred, embedded);
+      List<Integer> order = IntStream.range(0, variants.size()).boxed().toList();
 
       double[][][] rate = new double[variants.size()][counts.size()][options.reps()];
       for (int rep = -options.warmupReps(); rep < options.reps(); rep++) {
         for (int level = 0; level < counts.size(); level++) {
           int n = counts.get(level);
           // Rotated, so that no variant always runs first (after a quiet spell) or last.
-          for (int v : InterleavedRun.rotated(List.of(0, 1, 2, 3), rep + level + options.warmupReps())) {
+          for (int v : InterleavedRun.rotated(order, rep + level + options.warmupReps())) {
             double cycles = cyclesPerSecond(threads, clients.subList(0, n), variants.get(v), options);
             if (rep >= 0) {
               rate[v][level][rep] = cycles;
@@ -67,6 +72,7 @@ public final class ConcurrencyFigures {
       double[][] deferredRate = rate[1];
       double[][] readingPlainRate = rate[2];
       double[][] readingDeferredRate = rate[3];
+      double[][] embeddedRate = rate[4];
 
       List<FigureRow> rows = new ArrayList<>();
       for (int level = 0; level < counts.size(); level++) {
@@ -76,6 +82,9 @@ public final class ConcurrencyFigures {
         rows.add(FigureRow.ratio(figure, n + " clients: read+begin+end / read+create+delete throughput",
             Spread.ratios(readingDeferredRate[level], readingPlainRate[level]), Target.atLeast(0.9, ">= 0.9x"),
             "realistic queue: the consumer reads the item first"));
+        rows.add(FigureRow.ratio(figure, n + " clients: embedded: begin+end / read+create+delete throughput",
+            Spread.ratios(embeddedRate[level], readingPlainRate[level]), Target.atLeast(0.9, ">= 0.9x"),
+            "embedded mode; its dequeue is the read + endEmbeddedSpan"));
         rows.add(FigureRow.ratio(figure, n + " clients: begin+end throughput / 1 client's",
             Spread.ratios(deferredRate[level], deferredRate[0]), Target.none(), "scaling; plain below"));
         rows.add(FigureRow.ratio(figure, n + " clients: plain throughput / 1 client's",
@@ -88,6 +97,8 @@ public final class ConcurrencyFigures {
             "cycles/s", ""));
         rows.add(FigureRow.context(figure, "  abs: " + n + " clients read+create+delete", readingPlainRate[level],
             "cycles/s", "realistic baseline"));
+        rows.add(FigureRow.context(figure, "  abs: " + n + " clients embedded begin+end", embeddedRate[level],
+            "cycles/s", "create with record inside; read + endEmbeddedSpan"));
       }
       return rows;
     } finally {

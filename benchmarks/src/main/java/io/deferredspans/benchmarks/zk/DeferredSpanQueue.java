@@ -40,8 +40,7 @@ public final class DeferredSpanQueue implements QueueVariant {
   @Override
   public void enqueue(String key) throws Exception {
     String itemPath = items.path(key);
-    DeferredSpanRecord record =
-        host.tracing.spanBuilder("QueueItem").setNoParent().setOwner(itemPath).begin();
+    DeferredSpanRecord record = beginRecord(host, itemPath);
     CuratorOp createItem = host.client.transactionOp().create().forPath(itemPath, items.payload(key));
     if (begin == Begin.STORE_BEGIN_DEFERRED_SPAN) {
       host.store.beginDeferredSpan(key, record, createItem);
@@ -54,9 +53,18 @@ public final class DeferredSpanQueue implements QueueVariant {
 
   @Override
   public void dequeue(String key) throws Exception {
-    EndResult result =
+    requireEnded(key,
         host.store.endDeferredSpan(
-            key, DeferredSpanEnding.now(), host.client.transactionOp().delete().forPath(items.path(key)));
+            key, DeferredSpanEnding.now(), host.client.transactionOp().delete().forPath(items.path(key))));
+  }
+
+  /** The record every variant's item gets, begun as the README does. */
+  static DeferredSpanRecord beginRecord(BenchClient host, String itemPath) {
+    return host.tracing.spanBuilder("QueueItem").setNoParent().setOwner(itemPath).begin();
+  }
+
+  /** A benchmark measures ends that end: anything else means the harness is broken. */
+  static void requireEnded(String key, EndResult result) {
     if (result.getOutcome() != EndResult.Outcome.ENDED) {
       throw new IllegalStateException("end of " + key + " did not end a span: " + result);
     }

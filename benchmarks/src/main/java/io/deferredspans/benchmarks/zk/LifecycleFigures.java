@@ -26,12 +26,18 @@ public final class LifecycleFigures {
     DeferredTracing tracing = BenchTracing.withNoopExporter();
     // beginDeferredSpan gets a host of its own: each variant's settle must flush and clean up only its own spans.
     DeferredTracing storeTracing = BenchTracing.withNoopExporter();
+    DeferredTracing embeddedTracing = BenchTracing.withNoopExporter();
+    DeferredTracing readingTracing = BenchTracing.withNoopExporter();
     try (BenchClient host = BenchClient.connect(connectString, "/lifecycle/deferred-spans", tracing);
-        BenchClient storeHost = BenchClient.connect(connectString, "/lifecycle/deferred-spans", storeTracing)) {
+        BenchClient storeHost = BenchClient.connect(connectString, "/lifecycle/deferred-spans", storeTracing);
+        BenchClient embeddedHost =
+            BenchClient.connect(connectString, "/lifecycle/deferred-spans", embeddedTracing);
+        BenchClient readingHost = BenchClient.connect(connectString, "/lifecycle/deferred-spans", readingTracing)) {
       QueueItems items = new QueueItems("/lifecycle/items");
       items.createParent(host.client);
       BareMultiQueue bare = new BareMultiQueue(host.client, items, tracing, "/lifecycle/bare");
       bare.createShards();
+      BareMultiQueue bareEmbedded = BareMultiQueue.embedded(host.client, items, tracing, "/lifecycle/bare");
       PlainQueue plain = new PlainQueue(host.client, items);
       PlainQueue transaction = PlainQueue.inOneOpTransactions(host.client, items);
       DeferredSpanQueue withBeginOps =
@@ -40,9 +46,14 @@ public final class LifecycleFigures {
           new DeferredSpanQueue(storeHost, items, DeferredSpanQueue.Begin.STORE_BEGIN_DEFERRED_SPAN);
       // A real consumer reads the item before it dequeues it: the realistic baseline, and ours with the same read.
       ReadingConsumer readingPlain = new ReadingConsumer(plain, host.client, items);
-      ReadingConsumer readingDeferred = new ReadingConsumer(withBeginOps, host.client, items);
-      List<QueueVariant> variants =
-          List.of(plain, transaction, bare, withBeginOps, withStoreBegin, readingPlain, readingDeferred);
+      // Its own host too: sharing withBeginOps' store, whichever settled first waited for both variants' cleanup.
+      ReadingConsumer readingDeferred = new ReadingConsumer(
+          new DeferredSpanQueue(readingHost, items, DeferredSpanQueue.Begin.CALLER_TRANSACTION_WITH_BEGIN_OPS),
+          readingHost.client, items);
+      // Embedded mode's dequeue reads the item itself (it needs the record's bytes): compare with readingPlain.
+      EmbeddedSpanQueue embedded = new EmbeddedSpanQueue(embeddedHost, items);
+      List<QueueVariant> variants = List.of(plain, transaction, bare, withBeginOps, withStoreBegin, readingPlain,
+          readingDeferred, embedded, bareEmbedded);
 
       Map<QueueVariant, double[]> begin = new LinkedHashMap<>();
       Map<QueueVariant, double[]> end = new LinkedHashMap<>();
@@ -76,6 +87,12 @@ public final class LifecycleFigures {
           "store runs the txn on its call thread (timeout guard)"));
       rows.add(FigureRow.ratio(BEGIN, "bare 2-op txn / 1-op txn create (ZooKeeper floor)",
           Spread.ratios(begin.get(bare), begin.get(transaction)), Target.none(), "no library code"));
+      rows.add(FigureRow.ratio(BEGIN, "embedded begin (item create with the record inside) / plain client.create()",
+          Spread.ratios(begin.get(embedded), begin.get(plain)), Target.atMost(1.10, "<= 1.10x"),
+          "includes spanBuilder.begin() and toBytes(); no op of ours"));
+      rows.add(FigureRow.ratio(BEGIN, "bare create of item with record inside / plain client.create() (floor)",
+          Spread.ratios(begin.get(bareEmbedded), begin.get(plain)), Target.none(),
+          "no library code; only the item's bytes differ"));
       // The reading consumers enqueue exactly as the variants they wrap: no begin figure of their own.
       begin.keySet().removeIf(variant -> variant instanceof ReadingConsumer);
       addAbsolute(rows, BEGIN, begin, batchNote);
@@ -92,6 +109,14 @@ public final class LifecycleFigures {
           "realistic dequeue: the consumer reads the item first"));
       rows.add(FigureRow.ratio(END, "read item + plain delete / plain client.delete()",
           Spread.ratios(end.get(readingPlain), end.get(plain)), Target.none(), "what the consumer's read costs"));
+      rows.add(FigureRow.ratio(END, "read item + endEmbeddedSpan + cleanup / read item + plain delete",
+          Spread.ratios(end.get(embedded), end.get(readingPlain)), Target.atMost(1.3, "<= 1.3x"),
+          "embedded mode, realistic dequeue: getData + 3-op multi + later batched cleanup multi"));
+      rows.add(FigureRow.ratio(END, "bare embedded same ops / read item + plain delete (ZooKeeper floor)",
+          Spread.ratios(end.get(bareEmbedded), end.get(readingPlain)), Target.none(),
+          "getData + 3-op multi + 2-op cleanup multi per span, no library code"));
+      rows.add(FigureRow.ratio(END, "read item + endEmbeddedSpan + cleanup / read item + endDeferredSpan + cleanup",
+          Spread.ratios(end.get(embedded), end.get(readingDeferred)), Target.none(), "embedded vs standard mode"));
       rows.add(FigureRow.ratio(END, "endDeferredSpan+cleanup / 1-op txn delete",
           Spread.ratios(end.get(withBeginOps), end.get(transaction)), Target.none(), ""));
       addAbsolute(rows, END, end, batchNote);
@@ -99,6 +124,8 @@ public final class LifecycleFigures {
     } finally {
       BenchTracing.shutdown(tracing);
       BenchTracing.shutdown(storeTracing);
+      BenchTracing.shutdown(embeddedTracing);
+      BenchTracing.shutdown(readingTracing);
     }
   }
 

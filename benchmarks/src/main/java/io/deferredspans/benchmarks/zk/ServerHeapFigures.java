@@ -18,7 +18,8 @@ import java.util.regex.Pattern;
 
 /**
  * Figure 9: what an open span costs the ZooKeeper server's heap (its record and marker), against what the
- * application's own queue item costs there, both opened in this run. Heap is read from the server's JVM with
+ * application's own queue item costs there, both opened in this run; and an item with its span embedded (the
+ * record's bytes inside the item's own data, {@link EmbeddedSpanQueue}). Heap is read from the server's JVM with
  * {@code jcmd GC.run} then {@code GC.heap_info}, several times, so garbage does not count.
  */
 public final class ServerHeapFigures {
@@ -36,17 +37,23 @@ public final class ServerHeapFigures {
     try (BenchClient host = BenchClient.connect(zookeeper.connectString(), BASE, tracing)) {
       QueueItems plainItems = new QueueItems("/server-heap/plain-items");
       QueueItems spanItems = new QueueItems("/server-heap/span-items");
+      // As long a parent path as the plain items': the per-item cost differs only by the data.
+      QueueItems embeddedItems = new QueueItems("/server-heap/embed-items");
       plainItems.createParent(host.client);
       spanItems.createParent(host.client);
+      embeddedItems.createParent(host.client);
       double[] before = usedBytes(zookeeper.pid(), readings);
       OpenRecordsFigures.open(fillThreads, new PlainQueue(host.client, plainItems), count);
       double[] withItems = usedBytes(zookeeper.pid(), readings);
       OpenRecordsFigures.open(fillThreads, new DeferredSpanQueue(host, spanItems,
           DeferredSpanQueue.Begin.STORE_BEGIN_DEFERRED_SPAN), count);
       double[] withSpans = usedBytes(zookeeper.pid(), readings);
+      OpenRecordsFigures.open(fillThreads, new EmbeddedSpanQueue(host, embeddedItems), count);
+      double[] withEmbedded = usedBytes(zookeeper.pid(), readings);
 
       double[] perItem = HeapProbe.bytesPer(before, withItems, count);
       double[] perItemWithSpan = HeapProbe.bytesPer(withItems, withSpans, count);
+      double[] perItemEmbedded = HeapProbe.bytesPer(withSpans, withEmbedded, count);
       double[] perSpan = new double[perItem.length];
       for (int i = 0; i < perSpan.length; i++) {
         perSpan[i] = perItemWithSpan[i] - perItem[i];
@@ -60,6 +67,10 @@ public final class ServerHeapFigures {
           Target.none(), "the difference of the two above"));
       rows.add(FigureRow.ratio(FIGURE, "item with span / plain item", Spread.ratios(perItemWithSpan, perItem),
           Target.none(), ""));
+      rows.add(FigureRow.context(FIGURE, "server heap per item with its span embedded (" + count + ")",
+          perItemEmbedded, "B/item", "one znode: the item's payload + newline + record bytes"));
+      rows.add(FigureRow.ratio(FIGURE, "item with embedded span / plain item",
+          Spread.ratios(perItemEmbedded, perItem), Target.atMost(2.0, "<= 2x"), "same payload, plus the record"));
       return rows;
     } finally {
       fillThreads.shutdownNow();

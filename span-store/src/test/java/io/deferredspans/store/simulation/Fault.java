@@ -44,6 +44,8 @@ enum Fault {
   LEADERSHIP_CHURN,
   /** Several hosts end the same span at once. */
   RACING_ENDS,
+  /** A begin in embedded mode: the record inside the caller's item, ended with {@code endEmbeddedSpan}. */
+  EMBEDDED_BEGIN,
   /** A host runs recovery with tracing enabled but no exporter (2.4). */
   RECOVERY_WITHOUT_EXPORTER,
   /** More finished spans wait than {@code maxRetainedSpans} while every exporter refuses (2.8). */
@@ -63,5 +65,7 @@ enum Fault {
   /** An orphan record with an extra child beside its marker (2.13). */
   PLANTED_EXTRA_CHILD,
   /** Bytes that are not a record, under open/ (must be quarantined, never stop anything). */
-  PLANTED_GARBAGE
+  PLANTED_GARBAGE,
+  /** A caller's item whose embedded record bytes are not a record: its end must quarantine them and dequeue it. */
+  PLANTED_EMBEDDED_GARBAGE
 }

@@ -95,6 +95,7 @@ final class Simulation {
   }
 
   private static final long HEAL_MILLIS = 6_000;
+  private static final byte[] EMBEDDED_GARBAGE = "{\"v\":1,\"c\":\"garbage".getBytes(StandardCharsets.UTF_8);
   private static final int ZNODE_SHARDS = 256;
   /** Waits poll what the store watch saw; every so many polls they ask the server all the same. */
   private static final int SERVER_POLL_EVERY = 20;
@@ -115,6 +116,8 @@ final class Simulation {
   private final List<BeginCall> begins = new ArrayList<>();
   private final List<EndCall> ends = new ArrayList<>();
   private final Set<String> droppableSpans = new HashSet<>();
+  /** Keys whose record rides inside the item (embedded mode); ended with {@code endEmbeddedSpan}. */
+  private final Set<String> embeddedKeys = new HashSet<>();
   /** Each shard's children as last listed (the checks list every shard): what tearDown need not list again. */
   private final Map<String, List<String>> listedShards = new HashMap<>();
   private final Collector collector = new Collector();
@@ -355,6 +358,10 @@ final class Simulation {
     DeferredSpanRecord record = host.tracing.spanBuilder("QueueItem").setNoParent().setOwner(item).begin();
     BeginCall call = new BeginCall(key, item, record);
     begins.add(call);
+    if (random.nextInt(3) == 0) {
+      beginEmbedded(call, host, logged);
+      return call;
+    }
     armForNextStoreCall(host, fault);
     try {
       byte[] nonce = (seed + ":" + key).getBytes(StandardCharsets.UTF_8);
@@ -380,6 +387,42 @@ final class Simulation {
       report.step("begin " + key + "@" + host.name + (fault == null ? "" : "[" + fault + "]") + "=" + call.outcome);
     }
     return call;
+  }
+
+  /**
+   * The embedded begin is the caller's own create of its item with the record inside: nothing of the store's is
+   * sent, so there is nothing of ours to fault. It goes through the observer, which no fault reaches.
+   */
+  private void beginEmbedded(BeginCall call, SimHost host, boolean logged) {
+    faults.add(Fault.EMBEDDED_BEGIN);
+    embeddedKeys.add(call.key);
+    try {
+      shared.observer.create().forPath(call.item, embeddedItem(call.key, call.record.toBytes()));
+      call.outcome = BeginOutcome.COMMITTED;
+    } catch (Exception e) {
+      call.outcome = BeginOutcome.UNKNOWN;
+      call.detail = e.toString();
+    }
+    if (logged) {
+      report.step("begin-embedded " + call.key + "@" + host.name + "=" + call.outcome);
+    }
+  }
+
+  /** An item as an embedded-mode caller frames it: its own data, a newline, the record's bytes. */
+  private byte[] embeddedItem(String key, byte[] recordBytes) {
+    byte[] head = (seed + ":" + key + "\n").getBytes(StandardCharsets.UTF_8);
+    byte[] data = Arrays.copyOf(head, head.length + recordBytes.length);
+    System.arraycopy(recordBytes, 0, data, head.length, recordBytes.length);
+    return data;
+  }
+
+  private static byte[] embeddedRecordOf(byte[] item) {
+    for (int i = 0; i < item.length; i++) {
+      if (item[i] == '\n') {
+        return Arrays.copyOfRange(item, i + 1, item.length);
+      }
+    }
+    throw new IllegalStateException("an embedded item without its record");
   }
 
   /** Whether {@code path} is absent right now, as the leader sees it; false if that cannot be told. */
@@ -413,11 +456,26 @@ final class Simulation {
     armForNextStoreCall(host, fault);
     EndCall call;
     try {
-      Stat stat = shared.observer.checkExists().forPath(item);
-      CuratorOp dequeue = host.client.transactionOp().delete()
-          .withVersion(stat == null ? 0 : stat.getVersion()).forPath(item);
-      EndResult result = host.store.endDeferredSpan(key,
-          DeferredSpanEnding.builder().setAttribute("sim.ender", host.name).build(), dequeue);
+      DeferredSpanEnding ending = DeferredSpanEnding.builder().setAttribute("sim.ender", host.name).build();
+      EndResult result;
+      if (embeddedKeys.contains(key)) {
+        // The consumer reads its item (with the record in it); an item already gone is ended with the bytes it
+        // was begun with, as a late consumer holding them would: that end must apply nothing.
+        Stat stat = new Stat();
+        byte[] data;
+        try {
+          data = shared.observer.getData().storingStatIn(stat).forPath(item);
+        } catch (KeeperException.NoNodeException gone) {
+          data = embeddedItem(key, recordBytesBegunAs(key));
+        }
+        result = host.store.endEmbeddedSpan(item, embeddedRecordOf(data), ending,
+            host.client.transactionOp().delete().withVersion(stat.getVersion()).forPath(item));
+      } else {
+        Stat stat = shared.observer.checkExists().forPath(item);
+        CuratorOp dequeue = host.client.transactionOp().delete()
+            .withVersion(stat == null ? 0 : stat.getVersion()).forPath(item);
+        result = host.store.endDeferredSpan(key, ending, dequeue);
+      }
       call = new EndCall(key, host.name, result.getOutcome().name(), result.callerOperationsApplied());
     } catch (DeferredSpanStoreUnavailableException e) {
       call = new EndCall(key, host.name, e.isOutcomeUnknown() ? "UNKNOWN" : "NOTHING_APPLIED", false);
@@ -430,6 +488,11 @@ final class Simulation {
       ends.add(call);
     }
     return call;
+  }
+
+  private byte[] recordBytesBegunAs(String key) {
+    return begins.stream().filter(call -> call.key.equals(key)).findFirst()
+        .map(call -> call.record.toBytes()).orElse(EMBEDDED_GARBAGE);
   }
 
   private void disarm(SimHost host) {
@@ -512,7 +575,7 @@ final class Simulation {
   }
 
   private void plant() throws Exception {
-    int roll = random.nextInt(7);
+    int roll = random.nextInt(8);
     Planted plant;
     switch (roll) {
       case 0:
@@ -536,6 +599,10 @@ final class Simulation {
       case 5:
         plant = writer.garbage(writer.keyInShards("garbage", 0, 0x3f, random));
         break;
+      case 6:
+        plantEmbeddedGarbage();
+        plant = writer.orphan(writer.keyInShards("orphan", 0, 0xff, random));
+        break;
       default:
         plant = writer.orphan(writer.keyInShards("orphan", 0, 0xff, random));
     }
@@ -544,6 +611,14 @@ final class Simulation {
     Planted after = writer.orphan(writer.keyInShards("after", 0x40, 0xff, random));
     faults.add(after.kind);
     report.step("plant " + plant + ", orphan " + after.path);
+  }
+
+  /** An item whose embedded record is not one: its end (by a step or at heal) quarantines the bytes, dequeues it. */
+  private void plantEmbeddedGarbage() throws Exception {
+    String key = "g" + (keys++);
+    embeddedKeys.add(key);
+    shared.observer.create().forPath(ZKPaths.makePath(items, key), embeddedItem(key, EMBEDDED_GARBAGE));
+    faults.add(Fault.PLANTED_EMBEDDED_GARBAGE);
   }
 
   /**
@@ -873,7 +948,8 @@ final class Simulation {
       if (!committed || !call.record.isSampled()) {
         continue;
       }
-      checkExported(call.record, layout.openPath(call.key), copies, call.key + " (begin " + call.outcome + ")");
+      String stillOpenAt = embeddedKeys.contains(call.key) ? call.item : layout.openPath(call.key);
+      checkExported(call.record, stillOpenAt, copies, call.key + " (begin " + call.outcome + ")");
     }
     for (Planted plant : writer.planted()) {
       if (plant.mustBeAbandoned) {
