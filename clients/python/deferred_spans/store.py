@@ -5,6 +5,9 @@ without its span. An end (``end``) is one transaction: it deletes the record and
 writes the finished span (with a claim that proves the win, released right after), and applies your operations;
 ``deferred-spans serve`` (or any Java host's recovery) then exports the span through OpenTelemetry, exactly once.
 Racing enders, Python or Java, get exactly one ``ENDED``.
+
+In embedded mode (``begin_embedded``, ``end_embedded``) the record rides inside the caller's own item znode: the
+begin sends nothing, and the end's once-only rests on the caller's versioned delete or rewrite of that item.
 """
 
 import enum
@@ -18,6 +21,8 @@ from kazoo.client import KazooClient, TransactionRequest
 from kazoo.exceptions import (ConnectionClosedError, ConnectionLoss, NodeExistsError, NoNodeError, NotEmptyError,
                               OperationTimeoutError, RolledBackError, RuntimeInconsistency, SessionExpiredError)
 from kazoo.handlers.threading import KazooTimeoutError
+from kazoo.protocol.paths import _prefix_root
+from kazoo.protocol.serialization import Delete, SetData
 
 from .keys import DEFAULT_BASE_PATH, Layout
 from .record import (MAX_EPOCH_NANOS, MAX_FINISHED_BYTES, MIN_EPOCH_NANOS, AttributeValue, CorruptRecordError, DeferredSpanRecord, Event, FinishedSpan, Link,
@@ -94,15 +99,27 @@ class _RecordChanged(Exception):
     pass
 
 
+_UNKNOWN = object()
+
+
 @dataclass(frozen=True)
 class BegunSpan:
-    """A span ready to be stored: add ``ops`` to your transaction (``add_to``) and commit it with your own."""
+    """A span ready to be stored: add ``ops`` to your transaction (``add_to``) and commit it with your own; or,
+    begun embedded, put ``record_bytes`` into your item."""
 
-    key: str
+    key: Optional[str]
+    """The span's key; None for a span begun embedded (``begin_embedded``)."""
     record: DeferredSpanRecord
-    open_path: str
+    open_path: Optional[str]
+    """Where the record is stored; None for a span begun embedded."""
     ops: Tuple[Any, ...] = field(repr=False)
-    """kazoo Create requests for the record and its marker (empty when the span is not to be stored)."""
+    """kazoo Create requests for the record and its marker (empty for a span begun embedded)."""
+
+    @property
+    def record_bytes(self) -> bytes:
+        """The record's bytes (docs/record-format.md section 3): what embedded mode puts inside the caller's item
+        and gives back to ``end_embedded``."""
+        return encode_record(self.record)
 
     @property
     def context(self) -> SpanContext:
@@ -198,6 +215,29 @@ class DeferredSpanStore:
         :raises ValueError: for a bad key, owner, name, attribute, time, parent or link; nothing is created
         """
         open_path = self.layout.open_path(key)
+        record, data = self._new_record(name, owner, parent, links, attributes, kind, start_ns, sampled)
+        scratch = self._client.transaction()  # the client's own chroot and default ACL, as tx.create applies them
+        scratch.create(open_path, data)
+        scratch.create(Layout.marker_path(open_path, record.context.span_id), b"")
+        return BegunSpan(key, record, open_path, tuple(scratch.operations))
+
+    def begin_embedded(self, name: str, **options: Any) -> BegunSpan:
+        """Begins a span in embedded mode: nothing is sent to ZooKeeper. Put ``record_bytes`` of the result into
+        the data of your own item znode when you create it, and end the span with ``end_embedded``.
+
+        Takes the options of ``begin_ops`` (owner, parent, links, attributes, kind, start_ns, sampled); the
+        result has no key, no open path and no operations.
+
+        :raises ValueError: for a bad owner, name, attribute, time, parent or link
+        """
+        record, _ = self._new_record(name, **options)
+        return BegunSpan(None, record, None, ())
+
+    def _new_record(self, name: str, owner: Optional[str] = None, parent: Optional[ParentLike] = None,
+                    links: Iterable[Union[ParentLike, Link]] = (),
+                    attributes: Optional[Mapping[str, AttributeValue]] = None, kind: str = "INTERNAL",
+                    start_ns: Optional[int] = None, sampled: Optional[bool] = None) -> Tuple[DeferredSpanRecord, bytes]:
+        """A new record and its bytes, every value checked."""
         parent_context = _context_of(parent, "parent") if parent is not None else None
         trace_id = parent_context.trace_id if parent_context else _new_id(32)
         if sampled is None:
@@ -218,11 +258,7 @@ class DeferredSpanStore:
             context=context, name=name, start_ns=self._clock() if start_ns is None else start_ns,
             parent_span_id=parent_context.span_id if parent_context else None, kind=kind,
             began_by=self.host_name, owner=owner, links=links, attributes=attributes)
-        data = encode_record(record)  # validates everything else
-        scratch = self._client.transaction()  # the client's own chroot and default ACL, as tx.create applies them
-        scratch.create(open_path, data)
-        scratch.create(Layout.marker_path(open_path, context.span_id), b"")
-        return BegunSpan(key, record, open_path, tuple(scratch.operations))
+        return record, encode_record(record)  # validates everything else
 
     def begin(self, key: str, name: str, *, ops: Optional[Ops] = None, **options: Any) -> BegunSpan:
         """Begins a span in a transaction of its own with the caller's ``ops``: all or nothing.
@@ -280,6 +316,129 @@ class DeferredSpanStore:
                 continue
         raise StoreUnavailableError("end %s: the record kept changing while being ended; nothing was applied, "
                                     "retry" % open_path, False)
+
+    def end_embedded(self, item_path: str, record_bytes: Optional[bytes], *, ops: Ops,
+                     attributes: Optional[Mapping[str, AttributeValue]] = None, events: Sequence[Event] = (),
+                     status: Tuple[str, str] = ("UNSET", ""), links: Iterable[Union[ParentLike, Link]] = (),
+                     end_ns: Optional[int] = None, claim: bool = True) -> EndResult:
+        """Ends the span whose record rides inside your item (embedded mode), in one transaction with ``ops``.
+
+        Read the item (data and stat), take the record's bytes out of it, and pass ``ops`` that delete or rewrite
+        ``item_path`` at the version read: ``lambda tx: tx.delete(item_path, version=stat.version)``. That
+        versioned operation is what makes the end happen once: of racing enders, only one changes the item at
+        that version; the others get CALLER_OPERATIONS_FAILED. The caller's operations come first in the
+        transaction (``failed_operation`` counts from them), then the finished span and its claim, as ``end``.
+
+        :param item_path: the item's path, in the client's chroot (as ``ops`` name it)
+        :param record_bytes: what ``begin_embedded(...).record_bytes`` (or Java's ``record.toBytes()``) wrote, or
+            None if the item holds no record: then only ``ops`` are applied (NO_RECORD). Bytes that are not a
+            record this client reads (corrupt, or a newer format version) are kept in quarantine with ``ops``
+            applied (REJECTED_RECORD), as is a record whose span was already ended (embedded in two items).
+        :param claim: as for ``end``
+        :raises ValueError: if no operation of ``ops`` deletes or rewrites ``item_path`` at a version, or for bad
+            end attributes, events, status or time; nothing is sent
+        :raises StoreUnavailableError: if ZooKeeper did not answer; running the same end again is safe
+        """
+        what = "end of the span embedded in %s" % item_path
+        if not isinstance(item_path, str) or not item_path.startswith("/"):
+            raise ValueError("%s: the item path must be an absolute znode path; nothing was sent" % what)
+        scratch = self._client.transaction()
+        ops(scratch)
+        caller_ops = list(scratch.operations)
+        target = _prefix_root(self._client.chroot, item_path)
+        if not any(isinstance(op, (Delete, SetData)) and op.path == target and op.version >= 0 for op in caller_ops):
+            raise ValueError("%s: the operations must delete or rewrite %s at the version it was read with "
+                             "(tx.delete(path, version=stat.version)); that is what makes the end happen once. "
+                             "Nothing was sent" % (what, item_path))
+        end_links = tuple(l if isinstance(l, Link) else Link(_context_of(l, "link")) for l in links)
+        ending = (dict(attributes or {}), tuple(events), status, end_links, end_ns)
+        session = self._client.client_id  # every write of this end goes out on this session, or none does
+        self._require_connected(session, what)
+        caller = lambda tx: tx.operations.extend(caller_ops)  # noqa: E731 - built once, checked above
+        if record_bytes is None:
+            return self._embedded_alone(item_path, None, caller, EndResult(Outcome.NO_RECORD), session)
+        try:
+            record = decode_record(bytes(record_bytes), "the item " + item_path)
+        except RecordError as e:
+            # The item goes away with its bytes, so even a newer format version is kept, for an operator.
+            return self._embedded_quarantine(item_path, record_bytes, caller, e, session)
+        finished = self._finish(record, *ending)
+        if not record.sampled:
+            return self._embedded_alone(item_path, None, caller, EndResult(Outcome.ENDED, span=finished), session)
+        span_id = record.context.span_id
+        ended = self.layout.ended_path(span_id)
+        tx = self._client.transaction()
+        tx.operations.extend(caller_ops)
+        tx.create(ended, encode_finished(finished))
+        claim_data = None
+        if claim:
+            claim_data = ("%s\n%x" % (self.host_name, secrets.randbits(63) | 1 << 63)).encode("utf-8")
+            tx.create(Layout.claim_path(ended), claim_data, ephemeral=True)
+        self._require_fits(tx.operations, what)
+        try:
+            results = self._send(tx, session, what)
+        except _UNANSWERED as e:
+            if claim_data is None:
+                raise StoreUnavailableError(
+                    what + ": ZooKeeper did not say whether the end was applied; if it was, the service exports "
+                    "the span. Retrying is safe: it reports CALLER_OPERATIONS_FAILED if the first attempt "
+                    "applied", True) from e
+            held = self._claim_on(ended, session)
+            if held == claim_data:
+                self._release(ended, session)
+                return EndResult(Outcome.ENDED, span=finished)
+            if held is _UNKNOWN:
+                raise StoreUnavailableError(
+                    what + ": ZooKeeper did not say whether the end was applied, and the claim could not be read "
+                    "back on the same session; if it was applied, the service exports the span. Retrying is "
+                    "safe: it reports CALLER_OPERATIONS_FAILED if the first attempt applied", True) from e
+            # Read on the session the transaction went to, which answers in order: no claim of ours there means
+            # the transaction was never applied, and never will be.
+            raise StoreUnavailableError(what + ": connection lost; nothing was applied, retry", False) from e
+        failed = _first_failure(results)
+        if failed is None:
+            if claim_data is not None:
+                self._release(ended, session)
+            return EndResult(Outcome.ENDED, span=finished)
+        if failed < len(caller_ops):
+            return EndResult(Outcome.CALLER_OPERATIONS_FAILED, failed_operation=failed, failure=results[failed])
+        if failed == len(caller_ops) and isinstance(results[failed], NodeExistsError):
+            return self._embedded_quarantine(item_path, record_bytes, caller, CorruptRecordError(
+                "the item " + item_path, "its span %s was already ended (the same record embedded twice, or a node "
+                "another writer put at %s)" % (span_id, ended)), session)
+        raise DeferredSpanError("%s: ZooKeeper refused the store's own operation #%d (%s); nothing was applied. "
+                                "Were the shards created (ensure_shards)?"
+                                % (what, failed - len(caller_ops), type(results[failed]).__name__))
+
+    def _embedded_quarantine(self, item_path: str, data: bytes, caller: Ops, error: RecordError,
+                             session: Session) -> EndResult:
+        """Keeps unendable bytes in quarantine, in one transaction with the caller's dequeue."""
+        kept = bytes(data[:MAX_FINISHED_BYTES])  # cut, as Java does, so that it fits with the caller's operations
+        return self._embedded_alone(
+            item_path, lambda tx: tx.create(self.layout.quarantine_prefix(item_path), kept, sequence=True), caller,
+            EndResult(Outcome.REJECTED_RECORD, record_error=error), session)
+
+    def _embedded_alone(self, item_path: str, ours: Optional[Ops], caller: Ops, result: EndResult,
+                        session: Session) -> EndResult:
+        try:
+            return self._apply_alone(item_path, ours, caller, result, session)
+        except _RecordChanged:
+            # Our only operation here is a sequential create in quarantine/, which fails only without the tree.
+            raise DeferredSpanError("end of the span embedded in %s: could not write to the store's quarantine; "
+                                    "nothing was applied. Were the shards created (ensure_shards)?"
+                                    % item_path) from None
+
+    def _claim_on(self, ended: str, session: Session) -> Any:
+        """The claim's data as read on ``session``; None if there is none; _UNKNOWN if it could not be read there."""
+        if self._client.client_id != session:
+            return _UNKNOWN
+        try:
+            held, _ = self._client.retry(self._client.get, Layout.claim_path(ended))
+        except NoNodeError:
+            held = None
+        except _UNANSWERED:
+            return _UNKNOWN
+        return held if self._client.client_id == session else _UNKNOWN
 
     def _end_once(self, open_path: str, ending: tuple, ops: Optional[Ops], claim: bool,
                   session: Session) -> EndResult:
