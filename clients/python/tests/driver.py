@@ -9,6 +9,11 @@ Reads one JSON command per line on stdin, answers one JSON line on stdout:
    "hangBeforeRelease": BOOL?}  -> {"outcome", "endedNanos" (time.monotonic_ns() once end returned), "error"?}
       hangBeforeRelease: commit the end, say so, then never release the claim (the process is to be killed).
   {"op": "raw", "key": K, "base64": DATA, "marker": SPANID?}  -> {"path"}: bytes written as a record, unchecked
+  {"op": "beginEmbedded", "item": PATH, "name": N?}  -> as begin: creates the item, b"job\n" + the record's bytes
+  {"op": "endEmbedded", "item": PATH, "claim": BOOL?, "attributes": {..}?, "version": V?, "base64": DATA?}
+      -> {"outcome", "endedNanos", "error"?}: ends the span embedded in the item (what follows its first newline)
+      with a delete of the item at its version; with "version", as given (the record's bytes in "base64")
+      instead of as read now, so that racing enders can use what one read gave them all.
   {"op": "exit"}
 """
 
@@ -78,6 +83,24 @@ def handle(zk: KazooClient, store: DeferredSpanStore, command: dict) -> dict:
         status = command.get("status") or ["UNSET", ""]
         result = store.end(command["key"], attributes=command.get("attributes"), status=(status[0], status[1]),
                            ops=(lambda tx: tx.delete(item)) if item else None, claim=command.get("claim", True))
+        out = {"outcome": result.outcome.value, "endedNanos": time.monotonic_ns()}
+        if result.record_error is not None:
+            out["error"] = str(result.record_error)
+        return out
+    if op == "beginEmbedded":
+        begun = store.begin_embedded(command.get("name", "QueueItem"))
+        zk.create(command["item"], b"job\n" + begun.record_bytes)
+        return {"traceparent": begun.traceparent, "traceId": begun.context.trace_id,
+                "spanId": begun.context.span_id, "start": begun.record.start_ns}
+    if op == "endEmbedded":
+        item = command["item"]
+        if "version" in command:
+            version, record_bytes = command["version"], base64.b64decode(command["base64"])
+        else:
+            data, stat = zk.get(item)
+            version, record_bytes = stat.version, data.split(b"\n", 1)[1]
+        result = store.end_embedded(item, record_bytes, ops=lambda tx: tx.delete(item, version=version),
+                                    attributes=command.get("attributes"), claim=command.get("claim", True))
         out = {"outcome": result.outcome.value, "endedNanos": time.monotonic_ns()}
         if result.record_error is not None:
             out["error"] = str(result.record_error)

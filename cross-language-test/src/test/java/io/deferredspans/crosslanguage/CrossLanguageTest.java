@@ -29,6 +29,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Base64;
 import java.util.List;
 import java.util.Map;
@@ -42,6 +43,7 @@ import org.apache.curator.framework.CuratorFrameworkFactory;
 import org.apache.curator.retry.ExponentialBackoffRetry;
 import org.apache.curator.test.TestingServer;
 import org.apache.curator.utils.ZKPaths;
+import org.apache.zookeeper.data.Stat;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -245,6 +247,109 @@ class CrossLanguageTest {
     List<String> quarantined = client.getChildren().forPath(BASE + "/quarantine");
     assertEquals(corruptCount, quarantined.size() - quarantinedBefore);
     assertThat(corruptCount).isGreaterThan(100);
+  }
+
+  @Test
+  void pythonBeginsEmbeddedAndJavaEndsItWithTheIdsAndStartPythonDrew() throws Exception {
+    String item = ITEMS + "/py-embedded-1";
+    JsonNode begun = python.call(Map.of("op", "beginEmbedded", "item", item, "name", "QueueItem"));
+
+    Stat stat = new Stat();
+    byte[] data = client.getData().storingStatIn(stat).forPath(item);
+    DeferredSpanRecord record = DeferredSpanRecord.fromBytes(recordBytesOf(data), item);
+    assertEquals(begun.get("traceparent").asText(), TraceParent.format(record.getSpanContext()));
+    EndResult end = store.endEmbeddedSpan(item, recordBytesOf(data),
+        DeferredSpanEnding.builder().setAttribute("zuul.result", "SUCCESS").build(),
+        client.transactionOp().delete().withVersion(stat.getVersion()).forPath(item));
+
+    assertEquals(EndResult.Outcome.ENDED, end.getOutcome());
+    ReceivedSpan span = awaitExportedOnce(begun.get("spanId").asText());
+    assertEquals(begun.get("traceId").asText(), span.traceId());
+    assertEquals(begun.get("start").asLong(), span.startEpochNanos());
+    assertEquals("QueueItem", span.name());
+    assertThat(span.attributes()).containsEntry("deferred_span.began_by", "py-1")
+        .containsEntry("deferred_span.ended_by", "java-1").containsEntry("zuul.result", "SUCCESS");
+    assertThat(span.resourceAttributes()).containsEntry("service.name", "java-executor");
+    assertNull(client.checkExists().forPath(item), "the item was dequeued with the end");
+  }
+
+  @ParameterizedTest(name = "claim={0}")
+  @ValueSource(booleans = {true, false})
+  void javaBeginsEmbeddedAndPythonEndsItAndServeExportsItOnce(boolean claim) throws Exception {
+    String item = ITEMS + "/java-embedded-" + claim;
+    DeferredSpanRecord record = tracing.spanBuilder("BuildSet").setNoParent().begin();
+    client.create().forPath(item, itemData(record));
+
+    JsonNode end = python.call(Map.of("op", "endEmbedded", "item", item, "claim", claim,
+        "attributes", Map.of("zuul.result", "SUCCESS")));
+
+    assertEquals("ENDED", end.get("outcome").asText());
+    String spanId = record.getSpanContext().getSpanId();
+    ReceivedSpan span = awaitExportedOnce(spanId);
+    assertEquals(record.getSpanContext().getTraceId(), span.traceId());
+    assertEquals(record.getStartEpochNanos(), span.startEpochNanos());
+    assertEquals("BuildSet", span.name());
+    assertThat(span.attributes()).containsEntry("deferred_span.began_by", "java-1")
+        .containsEntry("deferred_span.ended_by", "py-1").containsEntry("zuul.result", "SUCCESS");
+    assertThat(span.resourceAttributes()).containsEntry("service.name", "deferred-spans-serve");
+    assertNull(client.checkExists().forPath(item));
+  }
+
+  @Test
+  void pythonAndJavaRacingToEndOneEmbeddedItemGetOneEndedAndOneCallerOperationsFailed() throws Exception {
+    ExecutorService executor = Executors.newSingleThreadExecutor();
+    try {
+      List<String> spanIds = new ArrayList<>();
+      for (int round = 0; round < 10; round++) {
+        String item = ITEMS + "/embedded-raced-" + round;
+        DeferredSpanRecord record = tracing.spanBuilder("QueueItem").setNoParent().begin();
+        client.create().forPath(item, itemData(record));
+        spanIds.add(record.getSpanContext().getSpanId());
+        // One read for both racers: each deletes the item at the version it was read with.
+        Stat stat = new Stat();
+        byte[] bytes = recordBytesOf(client.getData().storingStatIn(stat).forPath(item));
+
+        CompletableFuture<EndResult> java = CompletableFuture.supplyAsync(() -> {
+          try {
+            return store.endEmbeddedSpan(item, bytes, DeferredSpanEnding.now(),
+                client.transactionOp().delete().withVersion(stat.getVersion()).forPath(item));
+          } catch (Exception e) {
+            throw new IllegalStateException(e);
+          }
+        }, executor);
+        python.send(Map.of("op", "endEmbedded", "item", item, "version", stat.getVersion(),
+            "base64", Base64.getEncoder().encodeToString(bytes)));
+        String pythonOutcome = python.next().get("outcome").asText();
+        String javaOutcome = java.get(60, TimeUnit.SECONDS).getOutcome().name();
+
+        List<String> outcomes = List.of(pythonOutcome, javaOutcome);
+        assertThat(outcomes).as("round " + round).containsExactlyInAnyOrder("ENDED", "CALLER_OPERATIONS_FAILED");
+        assertNull(client.checkExists().forPath(item));
+      }
+      for (String spanId : spanIds) {
+        awaitExportedOnce(spanId); // by Java if it won, by serve if Python did
+      }
+    } finally {
+      executor.shutdownNow();
+    }
+  }
+
+  /** An item as a caller might frame it: its own payload, a newline, then the record's bytes (embedded mode). */
+  private static byte[] itemData(DeferredSpanRecord record) {
+    byte[] head = "job\n".getBytes(StandardCharsets.UTF_8);
+    byte[] tail = record.toBytes();
+    byte[] data = Arrays.copyOf(head, head.length + tail.length);
+    System.arraycopy(tail, 0, data, head.length, tail.length);
+    return data;
+  }
+
+  private static byte[] recordBytesOf(byte[] item) {
+    for (int i = 0; i < item.length; i++) {
+      if (item[i] == '\n') {
+        return Arrays.copyOfRange(item, i + 1, item.length);
+      }
+    }
+    throw new AssertionError("no record in the item");
   }
 
   /** Waits until the span arrived and its stored copy is gone, then checks that it arrived exactly once. */
