@@ -140,14 +140,7 @@ class CrossLanguageTest {
         "attributes", Map.of("zuul.result", "SUCCESS")));
 
     assertEquals("ENDED", end.get("outcome").asText());
-    String spanId = record.getSpanContext().getSpanId();
-    ReceivedSpan span = awaitExportedOnce(spanId);
-    assertEquals(record.getSpanContext().getTraceId(), span.traceId());
-    assertEquals(record.getStartEpochNanos(), span.startEpochNanos());
-    assertThat(span.attributes()).containsEntry("deferred_span.began_by", "java-1")
-        .containsEntry("deferred_span.ended_by", "py-1").containsEntry("zuul.result", "SUCCESS");
-    assertThat(span.resourceAttributes()).containsEntry("service.name", "deferred-spans-serve");
-    assertNull(client.checkExists().forPath(item));
+    assertBegunByJavaEndedByPythonExportedOnceByServe(record, item);
   }
 
   @Test
@@ -284,15 +277,7 @@ class CrossLanguageTest {
         "attributes", Map.of("zuul.result", "SUCCESS")));
 
     assertEquals("ENDED", end.get("outcome").asText());
-    String spanId = record.getSpanContext().getSpanId();
-    ReceivedSpan span = awaitExportedOnce(spanId);
-    assertEquals(record.getSpanContext().getTraceId(), span.traceId());
-    assertEquals(record.getStartEpochNanos(), span.startEpochNanos());
-    assertEquals("BuildSet", span.name());
-    assertThat(span.attributes()).containsEntry("deferred_span.began_by", "java-1")
-        .containsEntry("deferred_span.ended_by", "py-1").containsEntry("zuul.result", "SUCCESS");
-    assertThat(span.resourceAttributes()).containsEntry("service.name", "deferred-spans-serve");
-    assertNull(client.checkExists().forPath(item));
+    assertEquals("BuildSet", assertBegunByJavaEndedByPythonExportedOnceByServe(record, item).name());
   }
 
   @Test
@@ -363,5 +348,18 @@ class CrossLanguageTest {
 
   private static List<ReceivedSpan> exported(String spanId) {
     return receiver.spans().stream().filter(s -> s.spanId().equals(spanId)).collect(Collectors.toList());
+  }
+
+  /** Java began {@code record}, Python ended it with {@code item}'s dequeue, and serve exported it once. */
+  private ReceivedSpan assertBegunByJavaEndedByPythonExportedOnceByServe(DeferredSpanRecord record, String item)
+      throws Exception {
+    ReceivedSpan span = awaitExportedOnce(record.getSpanContext().getSpanId());
+    assertEquals(record.getSpanContext().getTraceId(), span.traceId());
+    assertEquals(record.getStartEpochNanos(), span.startEpochNanos());
+    assertThat(span.attributes()).containsEntry("deferred_span.began_by", "java-1")
+        .containsEntry("deferred_span.ended_by", "py-1").containsEntry("zuul.result", "SUCCESS");
+    assertThat(span.resourceAttributes()).containsEntry("service.name", "deferred-spans-serve");
+    assertNull(client.checkExists().forPath(item));
+    return span;
   }
 }
