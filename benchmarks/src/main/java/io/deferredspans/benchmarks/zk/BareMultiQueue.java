@@ -11,6 +11,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.apache.curator.framework.CuratorFramework;
+import org.apache.curator.framework.api.transaction.CuratorOp;
 import org.apache.curator.utils.ZKPaths;
 import org.apache.zookeeper.CreateMode;
 import org.apache.zookeeper.KeeperException;
@@ -24,15 +25,22 @@ import org.apache.zookeeper.data.Stat;
  *   <li>enqueue: one multi creating the item, a record znode and its span marker;
  *   <li>dequeue: read the record with its version, then one multi deleting its marker and it at that version,
  *       creating the finished span and an ephemeral claim, and deleting the item;
- *   <li>settle: per dequeued item one multi deleting the claim and the finished span (the export cleanup).
+ *   <li>settle: the export cleanup as the store sends it: per 100 dequeued items a {@code sync} and a read (the
+ *       export fence) and one multi deleting each claim and finished span.
  * </ul>
  *
  * <p>{@link #embedded} is the floor of embedded mode ({@link EmbeddedSpanQueue}): enqueue = one plain create of
  * the item with the record inside; dequeue = read the item with its version, then one multi deleting it at that
- * version, creating the finished span and an ephemeral claim; settle as above.
+ * version, creating the finished span and an ephemeral claim; settle as above. {@link #embeddedWithoutClaim} is
+ * what embedded mode would send with one liveness znode per session instead of a claim per span (a design not
+ * built): the same without the claim's create and delete, to measure what that design could buy before building it.
  */
 public final class BareMultiQueue implements QueueVariant {
   private static final int SHARDS = 256;
+  // As the store's ExportedSpans: one cleanup multi per exporter batch of at most 100 spans.
+  private static final int REMOVALS_PER_TRANSACTION = 100;
+
+  private enum Mode { STANDARD, EMBEDDED, EMBEDDED_WITHOUT_CLAIM }
 
   private record Prepared(
       String openPath, String markerPath, String endedPath, byte[] recordBytes, byte[] finishedBytes,
@@ -42,28 +50,34 @@ public final class BareMultiQueue implements QueueVariant {
   private final QueueItems items;
   private final DeferredTracing tracing;
   private final String base;
-  private final boolean embedded;
+  private final Mode mode;
   private final Map<String, Prepared> prepared = new HashMap<>();
   private final List<String> awaitingCleanup = new ArrayList<>();
   private final byte[] claimBytes = BenchTracing.HOST_NAME.getBytes(StandardCharsets.UTF_8);
 
   public BareMultiQueue(CuratorFramework client, QueueItems items, DeferredTracing tracing, String base) {
-    this(client, items, tracing, base, false);
+    this(client, items, tracing, base, Mode.STANDARD);
   }
 
   private BareMultiQueue(
-      CuratorFramework client, QueueItems items, DeferredTracing tracing, String base, boolean embedded) {
+      CuratorFramework client, QueueItems items, DeferredTracing tracing, String base, Mode mode) {
     this.client = client;
     this.items = items;
     this.tracing = tracing;
     this.base = base;
-    this.embedded = embedded;
+    this.mode = mode;
   }
 
   /** The floor of embedded mode, finished spans under {@code base} (whose shards {@link #createShards} makes). */
   public static BareMultiQueue embedded(
       CuratorFramework client, QueueItems items, DeferredTracing tracing, String base) {
-    return new BareMultiQueue(client, items, tracing, base, true);
+    return new BareMultiQueue(client, items, tracing, base, Mode.EMBEDDED);
+  }
+
+  /** Embedded mode's floor without the claim per span: what a liveness znode per session would send. */
+  public static BareMultiQueue embeddedWithoutClaim(
+      CuratorFramework client, QueueItems items, DeferredTracing tracing, String base) {
+    return new BareMultiQueue(client, items, tracing, base, Mode.EMBEDDED_WITHOUT_CLAIM);
   }
 
   /** Creates the shard parents once, as the store's start() does for its own. */
@@ -76,9 +90,11 @@ public final class BareMultiQueue implements QueueVariant {
 
   @Override
   public String name() {
-    return embedded
-        ? "bare embedded: create item with record, read + 3-op multi (no library code)"
-        : "bare multi, same znodes and bytes (no library code)";
+    return switch (mode) {
+      case STANDARD -> "bare multi, same znodes and bytes (no library code)";
+      case EMBEDDED -> "bare embedded: create item with record, read + 3-op multi (no library code)";
+      case EMBEDDED_WITHOUT_CLAIM -> "bare embedded without claim: read + 2-op multi (no library code)";
+    };
   }
 
   @Override
@@ -101,7 +117,7 @@ public final class BareMultiQueue implements QueueVariant {
   @Override
   public void enqueue(String key) throws Exception {
     Prepared p = prepared.get(key);
-    if (embedded) {
+    if (mode != Mode.STANDARD) {
       client.create().forPath(items.path(key), p.embeddedItemData());
       return;
     }
@@ -115,13 +131,17 @@ public final class BareMultiQueue implements QueueVariant {
   public void dequeue(String key) throws Exception {
     Prepared p = prepared.get(key);
     Stat stat = new Stat();
-    if (embedded) {
+    if (mode != Mode.STANDARD) {
       client.getData().storingStatIn(stat).forPath(items.path(key));
-      client.transaction().forOperations(
-          client.transactionOp().delete().withVersion(stat.getVersion()).forPath(items.path(key)),
-          client.transactionOp().create().withMode(CreateMode.PERSISTENT).forPath(p.endedPath(), p.finishedBytes()),
-          client.transactionOp().create().withMode(CreateMode.EPHEMERAL)
-              .forPath(ZKPaths.makePath(p.endedPath(), "claim"), claimBytes));
+      List<CuratorOp> ops = new ArrayList<>(3);
+      ops.add(client.transactionOp().delete().withVersion(stat.getVersion()).forPath(items.path(key)));
+      ops.add(client.transactionOp().create().withMode(CreateMode.PERSISTENT)
+          .forPath(p.endedPath(), p.finishedBytes()));
+      if (mode == Mode.EMBEDDED) {
+        ops.add(client.transactionOp().create().withMode(CreateMode.EPHEMERAL)
+            .forPath(ZKPaths.makePath(p.endedPath(), "claim"), claimBytes));
+      }
+      client.transaction().forOperations(ops);
       awaitingCleanup.add(p.endedPath());
       return;
     }
@@ -138,16 +158,30 @@ public final class BareMultiQueue implements QueueVariant {
 
   @Override
   public void awaitDequeuesSettled() throws Exception {
-    for (String endedPath : awaitingCleanup) {
+    for (int from = 0; from < awaitingCleanup.size(); from += REMOVALS_PER_TRANSACTION) {
+      List<String> batch =
+          awaitingCleanup.subList(from, Math.min(awaitingCleanup.size(), from + REMOVALS_PER_TRANSACTION));
+      exportFence();
+      List<CuratorOp> ops = new ArrayList<>(2 * batch.size());
+      for (String endedPath : batch) {
+        if (mode != Mode.EMBEDDED_WITHOUT_CLAIM) {
+          ops.add(client.transactionOp().delete().forPath(ZKPaths.makePath(endedPath, "claim")));
+        }
+        ops.add(client.transactionOp().delete().forPath(endedPath));
+      }
       try {
-        client.transaction().forOperations(
-            client.transactionOp().delete().forPath(ZKPaths.makePath(endedPath, "claim")),
-            client.transactionOp().delete().forPath(endedPath));
+        client.transaction().forOperations(ops);
       } catch (KeeperException.NoNodeException impossible) {
-        throw new IllegalStateException("bare cleanup found nothing at " + endedPath, impossible);
+        throw new IllegalStateException("bare cleanup found a span missing under " + base, impossible);
       }
     }
     awaitingCleanup.clear();
+  }
+
+  /** The store's fence before an export batch: a {@code sync} through the leader, then a read in its wake. */
+  private void exportFence() throws Exception {
+    client.getZookeeperClient().getZooKeeper().sync("/", (rc, path, ctx) -> { }, null);
+    client.checkExists().forPath(base);
   }
 
   private static String shard(int hash) {

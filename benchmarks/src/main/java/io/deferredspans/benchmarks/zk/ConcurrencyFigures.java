@@ -51,8 +51,16 @@ public final class ConcurrencyFigures {
           c -> new ReadingConsumer(deferred.apply(c), c.client, items);
       // Embedded mode's dequeue reads the item itself: its baseline is the realistic one, readingPlain.
       Function<BenchClient, QueueVariant> embedded = c -> new EmbeddedSpanQueue(c, items);
-      List<Function<BenchClient, QueueVariant>> variants =
-          List.of(plain, deferred, readingPlain, readingDeferred, embedded);
+      // Its floor: the same ZooKeeper requests by hand, and the same without the claim per span (what one liveness
+      // znode per session would send), so that design's gain is measured before anyone builds it.
+      String bareBase = "/concurrency/bare";
+      BareMultiQueue.embedded(clients.get(0).client, items, tracing, bareBase).createShards();
+      Function<BenchClient, QueueVariant> bareEmbedded =
+          c -> BareMultiQueue.embedded(c.client, items, tracing, bareBase);
+      Function<BenchClient, QueueVariant> bareEmbeddedWithoutClaim =
+          c -> BareMultiQueue.embeddedWithoutClaim(c.client, items, tracing, bareBase);
+      List<Function<BenchClient, QueueVariant>> variants = List.of(
+          plain, deferred, readingPlain, readingDeferred, embedded, bareEmbedded, bareEmbeddedWithoutClaim);
       List<Integer> order = IntStream.range(0, variants.size()).boxed().toList();
 
       double[][][] rate = new double[variants.size()][counts.size()][options.reps()];
@@ -73,6 +81,8 @@ public final class ConcurrencyFigures {
       double[][] readingPlainRate = rate[2];
       double[][] readingDeferredRate = rate[3];
       double[][] embeddedRate = rate[4];
+      double[][] bareEmbeddedRate = rate[5];
+      double[][] bareWithoutClaimRate = rate[6];
 
       List<FigureRow> rows = new ArrayList<>();
       for (int level = 0; level < counts.size(); level++) {
@@ -85,6 +95,15 @@ public final class ConcurrencyFigures {
         rows.add(FigureRow.ratio(figure, n + " clients: embedded: begin+end / read+create+delete throughput",
             Spread.ratios(embeddedRate[level], readingPlainRate[level]), Target.atLeast(0.9, ">= 0.9x"),
             "embedded mode; its dequeue is the read + endEmbeddedSpan"));
+        rows.add(FigureRow.ratio(figure, n + " clients: floor: embedded's requests by hand / read+create+delete",
+            Spread.ratios(bareEmbeddedRate[level], readingPlainRate[level]), Target.none(),
+            "ZooKeeper floor of embedded mode: no library code"));
+        rows.add(FigureRow.ratio(figure, n + " clients: floor without claim per span / read+create+delete",
+            Spread.ratios(bareWithoutClaimRate[level], readingPlainRate[level]), Target.none(),
+            "what a liveness znode per session could reach (not built)"));
+        rows.add(FigureRow.ratio(figure, n + " clients: embedded / its floor",
+            Spread.ratios(embeddedRate[level], bareEmbeddedRate[level]), Target.none(),
+            "what the library costs beyond the requests it sends"));
         rows.add(FigureRow.ratio(figure, n + " clients: begin+end throughput / 1 client's",
             Spread.ratios(deferredRate[level], deferredRate[0]), Target.none(), "scaling; plain below"));
         rows.add(FigureRow.ratio(figure, n + " clients: plain throughput / 1 client's",
@@ -99,6 +118,10 @@ public final class ConcurrencyFigures {
             "cycles/s", "realistic baseline"));
         rows.add(FigureRow.context(figure, "  abs: " + n + " clients embedded begin+end", embeddedRate[level],
             "cycles/s", "create with record inside; read + endEmbeddedSpan"));
+        rows.add(FigureRow.context(figure, "  abs: " + n + " clients bare embedded", bareEmbeddedRate[level],
+            "cycles/s", "create; read + 3-op multi; cleanup per 100: sync, read, multi"));
+        rows.add(FigureRow.context(figure, "  abs: " + n + " clients bare embedded without claim",
+            bareWithoutClaimRate[level], "cycles/s", "create; read + 2-op multi; cleanup per 100"));
       }
       return rows;
     } finally {

@@ -38,6 +38,8 @@ public final class LifecycleFigures {
       BareMultiQueue bare = new BareMultiQueue(host.client, items, tracing, "/lifecycle/bare");
       bare.createShards();
       BareMultiQueue bareEmbedded = BareMultiQueue.embedded(host.client, items, tracing, "/lifecycle/bare");
+      BareMultiQueue bareWithoutClaim =
+          BareMultiQueue.embeddedWithoutClaim(host.client, items, tracing, "/lifecycle/bare");
       PlainQueue plain = new PlainQueue(host.client, items);
       PlainQueue transaction = PlainQueue.inOneOpTransactions(host.client, items);
       DeferredSpanQueue withBeginOps =
@@ -53,7 +55,7 @@ public final class LifecycleFigures {
       // Embedded mode's dequeue reads the item itself (it needs the record's bytes): compare with readingPlain.
       EmbeddedSpanQueue embedded = new EmbeddedSpanQueue(embeddedHost, items);
       List<QueueVariant> variants = List.of(plain, transaction, bare, withBeginOps, withStoreBegin, readingPlain,
-          readingDeferred, embedded, bareEmbedded);
+          readingDeferred, embedded, bareEmbedded, bareWithoutClaim);
 
       Map<QueueVariant, double[]> begin = new LinkedHashMap<>();
       Map<QueueVariant, double[]> end = new LinkedHashMap<>();
@@ -99,7 +101,7 @@ public final class LifecycleFigures {
 
       rows.add(FigureRow.ratio(END, "endDeferredSpan+cleanup / plain client.delete()",
           Spread.ratios(end.get(withBeginOps), end.get(plain)), Target.atMost(2.0, "<= 2.0x"),
-          "getData + 4-op multi + later 2-op cleanup multi"));
+          "getData + 5-op multi + later batched cleanup multi"));
       rows.add(FigureRow.ratio(END, "bare same ops / plain client.delete() (ZooKeeper floor)",
           Spread.ratios(end.get(bare), end.get(plain)), Target.none(), "no library code"));
       rows.add(FigureRow.ratio(END, "endDeferredSpan+cleanup / bare same ops",
@@ -114,7 +116,12 @@ public final class LifecycleFigures {
           "embedded mode, realistic dequeue: getData + 3-op multi + later batched cleanup multi"));
       rows.add(FigureRow.ratio(END, "bare embedded same ops / read item + plain delete (ZooKeeper floor)",
           Spread.ratios(end.get(bareEmbedded), end.get(readingPlain)), Target.none(),
-          "getData + 3-op multi + 2-op cleanup multi per span, no library code"));
+          "getData + 3-op multi + cleanup as the store sends it, no library code"));
+      rows.add(FigureRow.ratio(END, "bare embedded without claim / read item + plain delete",
+          Spread.ratios(end.get(bareWithoutClaim), end.get(readingPlain)), Target.none(),
+          "getData + 2-op multi + cleanup: what a liveness znode per session could reach (not built)"));
+      rows.add(FigureRow.ratio(END, "read item + endEmbeddedSpan + cleanup / bare embedded same ops",
+          Spread.ratios(end.get(embedded), end.get(bareEmbedded)), Target.none(), "our code's overhead"));
       rows.add(FigureRow.ratio(END, "read item + endEmbeddedSpan + cleanup / read item + endDeferredSpan + cleanup",
           Spread.ratios(end.get(embedded), end.get(readingDeferred)), Target.none(), "embedded vs standard mode"));
       rows.add(FigureRow.ratio(END, "endDeferredSpan+cleanup / 1-op txn delete",
