@@ -61,6 +61,10 @@ def shard(key: str) -> str:
     return "%02x" % (java_string_hash(key) & (SHARDS - 1))
 
 
+# The children of the base path that only the store writes (ZNodeLayout.storeOwnedRoots in Java).
+_STORE_OWNED = ("open", "ended", "quarantine", "abandoned", "recovery-leader", "recovery-progress")
+
+
 class Layout:
     """Where a store under ``base_path`` keeps what (docs/znode-layout.md)."""
 
@@ -73,6 +77,14 @@ class Layout:
     def open_path(self, key: str) -> str:
         """Where the begin record of the span under ``key`` lives."""
         return "%s/open/%s/%s" % (self.base_path, shard(key), encode_key(key))
+
+    def owns(self, path: str) -> bool:
+        """Whether ``path`` (as the server names it, with the chroot) is one of the store's own znodes: the base
+        itself or inside one of the trees only the store writes (the base's other children are the user's)."""
+        if path == self.base_path:
+            return True
+        return any(path == root or path.startswith(root + "/") for root in (
+            "%s/%s" % (self.base_path, name) for name in _STORE_OWNED))
 
     @staticmethod
     def marker_path(open_path: str, span_id: str) -> str:

@@ -22,7 +22,7 @@ from kazoo.exceptions import (ConnectionClosedError, ConnectionLoss, NodeExistsE
                               OperationTimeoutError, RolledBackError, RuntimeInconsistency, SessionExpiredError)
 from kazoo.handlers.threading import KazooTimeoutError
 from kazoo.protocol.paths import _prefix_root
-from kazoo.protocol.serialization import Delete, SetData
+from kazoo.protocol.serialization import Create, Delete, SetData
 
 from .keys import DEFAULT_BASE_PATH, Layout
 from .record import (MAX_EPOCH_NANOS, MAX_FINISHED_BYTES, MIN_EPOCH_NANOS, AttributeValue, CorruptRecordError, DeferredSpanRecord, Event, FinishedSpan, Link,
@@ -350,6 +350,16 @@ class DeferredSpanStore:
             raise ValueError("%s: the operations must delete or rewrite %s at the version it was read with "
                              "(tx.delete(path, version=stat.version)); that is what makes the end happen once. "
                              "Nothing was sent" % (what, item_path))
+        store_base = _prefix_root(self._client.chroot, self.layout.base_path)
+        for i, op in enumerate(caller_ops):
+            if Layout(store_base).owns(op.path):
+                raise ValueError("%s: the caller's operation #%d acts on %s, inside the store's own tree (%s); only "
+                                 "the store writes there. Nothing was sent" % (what, i, op.path, store_base))
+            if record_bytes and isinstance(op, (Create, SetData)) and op.path == target \
+                    and bytes(record_bytes) in bytes(op.data or b""):
+                raise ValueError("%s: the operations write %s with data that still holds the record, so its next "
+                                 "dequeue would end the span again; leave the record out of the item's new data. "
+                                 "Nothing was sent" % (what, item_path))
         end_links = tuple(l if isinstance(l, Link) else Link(_context_of(l, "link")) for l in links)
         ending = (dict(attributes or {}), tuple(events), status, end_links, end_ns)
         session = self._client.client_id  # every write of this end goes out on this session, or none does
@@ -413,9 +423,16 @@ class DeferredSpanStore:
     def _embedded_quarantine(self, item_path: str, data: bytes, caller: Ops, error: RecordError,
                              session: Session) -> EndResult:
         """Keeps unendable bytes in quarantine, in one transaction with the caller's dequeue."""
-        kept = bytes(data[:MAX_FINISHED_BYTES])  # cut, as Java does, so that it fits with the caller's operations
+        # Cut, as Java does: never above what a finished span may take, and never so much that it would not fit in
+        # one transaction with the caller's operations (keeping bytes must not block the dequeue).
+        prefix = self.layout.quarantine_prefix(item_path)
+        scratch = self._client.transaction()
+        caller(scratch)
+        scratch.create(prefix, b"", sequence=True)  # the quarantine's create, its data not yet counted
+        room = _MAX_TRANSACTION_BYTES - sum(len(op.serialize()) + 16 for op in scratch.operations)
+        kept = bytes(data[:max(0, min(room, MAX_FINISHED_BYTES))])
         return self._embedded_alone(
-            item_path, lambda tx: tx.create(self.layout.quarantine_prefix(item_path), kept, sequence=True), caller,
+            item_path, lambda tx: tx.create(prefix, kept, sequence=True), caller,
             EndResult(Outcome.REJECTED_RECORD, record_error=error), session)
 
     def _embedded_alone(self, item_path: str, ours: Optional[Ops], caller: Ops, result: EndResult,

@@ -148,6 +148,39 @@ class EmbeddedTest(unittest.TestCase):
         self.assertIsNotNone(self.zk.exists(other))
         self.assertEqual([], self.finished_spans())
 
+    def test_a_rewrite_that_keeps_the_record_in_the_item_is_refused_before_anything_is_sent(self):
+        begun, item = self.enqueue("item-1")
+        data, stat = self.zk.get(item)
+        still_holding_it = item_data("job item-1, retried", begun.record_bytes)
+        for ops in (lambda tx: tx.set_data(item, still_holding_it, version=stat.version),
+                    lambda tx: (tx.delete(item, version=stat.version), tx.create(item, still_holding_it))):
+            with self.assertRaisesRegex(ValueError, "still holds the record"):
+                self.store.end_embedded(item, record_bytes_of(data), ops=ops)
+        self.assertEqual(data, self.zk.get(item)[0])
+        self.assertEqual([], self.finished_spans())
+
+    def test_operations_on_the_stores_own_znodes_are_refused_before_anything_is_sent(self):
+        begun, item = self.enqueue("item-1")
+        data = record_bytes_of(self.zk.get(item)[0])
+        planted = self.store.layout.ended_path(begun.context.span_id)
+        with self.assertRaisesRegex(ValueError, "inside the store's own tree"):
+            self.store.end_embedded(item, data, ops=lambda tx: (tx.delete(item, version=0),
+                                                                 tx.create(planted, b"foreign")))
+        self.assertIsNone(self.zk.exists(planted))
+        self.assertIsNotNone(self.zk.exists(item))
+        self.assertIs(Outcome.ENDED, self.dequeue(item).outcome)
+
+    def test_garbage_never_blocks_a_dequeue_whose_own_operations_are_large(self):
+        item = self.items + "/big"
+        self.zk.create(item)
+        garbage = b"x" * (700 * 1024)
+        rewritten = b"r" * (600 * 1024)
+        result = self.store.end_embedded(item, garbage, ops=lambda tx: tx.set_data(item, rewritten, version=0))
+        self.assertIs(Outcome.REJECTED_RECORD, result.outcome)
+        self.assertEqual(rewritten, self.zk.get(item)[0])
+        [kept] = self.quarantined().values()
+        self.assertTrue(kept and garbage.startswith(kept), len(kept))
+
     def test_unreadable_bytes_are_quarantined_and_the_item_is_still_dequeued(self):
         garbage = b'{"v":1,"c":"not a context"}'
         newer = b'{"v":2,"x":1}'

@@ -98,6 +98,7 @@ public final class DeferredSpanStore implements Closeable {
   private final ExportedSpans exported;
   private final EndTransaction endTransaction;
   private final EmbeddedEnd embeddedEnd;
+  private final CallerOperations callerOperations;
   private final StoreCore core;
   private final CompletableResultCode shutdownResult = new CompletableResultCode();
 
@@ -105,6 +106,7 @@ public final class DeferredSpanStore implements Closeable {
     this.client = builder.client;
     this.tracing = builder.tracing;
     this.layout = new ZNodeLayout(builder.basePath);
+    this.callerOperations = new CallerOperations(client.getNamespace(), layout);
     this.operationTimeout = builder.operationTimeout;
     this.acknowledgementTimeout = builder.acknowledgementTimeout;
     this.shutdownTimeout = builder.shutdownTimeout;
@@ -267,6 +269,7 @@ public final class DeferredSpanStore implements Closeable {
    *
    * @throws DeferredSpanStoreException if a span is already open under {@code key} or a caller operation fails
    *     (nothing is written in either case)
+   * @throws IllegalArgumentException if a caller operation acts on the store's own znodes (nothing is sent)
    * @throws DeferredSpanLimitException if the record is larger than the record format allows, or the whole
    *     transaction larger than the servers accept (nothing is sent)
    * @throws DeferredSpanStoreUnavailableException if ZooKeeper cannot be reached in time; if {@linkplain
@@ -275,7 +278,8 @@ public final class DeferredSpanStore implements Closeable {
    */
   public DeferredSpanRecord beginDeferredSpan(String key, DeferredSpanRecord record, CuratorOp... callerOps) {
     long startNanos = System.nanoTime();
-    if (begin.begin(key, record, Arrays.asList(callerOps))) {
+    List<CuratorOp> ops = callerOperations.requireOutsideStore(Arrays.asList(callerOps), "begin " + key);
+    if (begin.begin(key, record, ops)) {
       counters.begun.increment();
       metrics.begun(startNanos);
       tracing.announceBegun(record); // committed: now it may be said to have begun
@@ -306,6 +310,7 @@ public final class DeferredSpanStore implements Closeable {
    * item), then exports it through this host's pipeline. Every end has exactly one of the {@linkplain
    * EndResult.Outcome outcomes}; it is safe to retry, from this or any host.
    *
+   * @throws IllegalArgumentException if a caller operation acts on the store's own znodes (nothing is sent)
    * @throws DeferredSpanLimitException if the finished span is larger than the record format allows (the end
    *     added too much), or the whole transaction larger than the servers accept (nothing is sent). A record
    *     larger than the format allows is not an exception but {@link EndResult.Outcome#REJECTED_RECORD}.
@@ -315,7 +320,7 @@ public final class DeferredSpanStore implements Closeable {
    */
   public EndResult endDeferredSpan(String key, DeferredSpanEnding ending, List<CuratorOp> callerOps) {
     String path = layout.openPath(key);
-    List<CuratorOp> ops = List.copyOf(callerOps);
+    List<CuratorOp> ops = callerOperations.requireOutsideStore(callerOps, "end " + key);
     long startNanos = System.nanoTime();
     EndResult result = calls.call("end " + key, fence -> endTransaction.end(fence, path, ending, ops));
     metrics.ended(result.getOutcome(), startNanos);
@@ -359,7 +364,9 @@ public final class DeferredSpanStore implements Closeable {
    *     the item holds none (tracing was disabled at begin): then only the caller's operations are applied
    *     ({@link EndResult.Outcome#NO_RECORD}). Bytes that are not a record this library reads are kept in
    *     quarantine and the operations applied ({@link EndResult.Outcome#REJECTED_RECORD}).
-   * @throws IllegalArgumentException if no operation deletes or rewrites {@code itemPath} at a version
+   * @throws IllegalArgumentException if no operation deletes or rewrites {@code itemPath} at a version, if one
+   *     writes the record's bytes back into {@code itemPath}, or if one acts on the store's own znodes (nothing is
+   *     sent in any of these cases)
    * @throws DeferredSpanLimitException as for {@link #endDeferredSpan}
    * @throws DeferredSpanStoreUnavailableException as for {@link #endDeferredSpan}; running the same end again
    *     is safe
@@ -367,8 +374,8 @@ public final class DeferredSpanStore implements Closeable {
   public EndResult endEmbeddedSpan(
       String itemPath, byte[] recordBytes, DeferredSpanEnding ending, List<CuratorOp> dequeueOps) {
     Objects.requireNonNull(ending, "ending");
-    List<CuratorOp> ops = List.copyOf(dequeueOps);
-    embeddedEnd.requireOnceOnly(itemPath, ops);
+    List<CuratorOp> ops = callerOperations.requireOutsideStore(dequeueOps, "end " + itemPath);
+    embeddedEnd.requireOnceOnly(itemPath, recordBytes, ops);
     long startNanos = System.nanoTime();
     EndResult result = calls.call("end " + itemPath,
         fence -> embeddedEnd.end(fence, itemPath, recordBytes, ending, ops));

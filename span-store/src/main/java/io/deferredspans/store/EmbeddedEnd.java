@@ -15,11 +15,13 @@ import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.api.transaction.CuratorOp;
 import org.apache.curator.utils.PathUtils;
 import org.apache.curator.utils.ZKPaths;
+import org.apache.jute.Record;
 import org.apache.zookeeper.CreateMode;
 import org.apache.zookeeper.KeeperException;
 import org.apache.zookeeper.Op;
-import org.apache.zookeeper.ZooDefs;
 import org.apache.zookeeper.data.Stat;
+import org.apache.zookeeper.proto.CreateRequest;
+import org.apache.zookeeper.proto.CreateTTLRequest;
 import org.apache.zookeeper.proto.DeleteRequest;
 import org.apache.zookeeper.proto.SetDataRequest;
 import org.slf4j.Logger;
@@ -59,28 +61,46 @@ final class EmbeddedEnd {
   /**
    * Refuses, before anything is sent, operations that would not make the end once-only: without a versioned
    * delete or rewrite of the item, a second end of the same bytes would apply too, after the first one's finished
-   * span was cleaned up.
+   * span was cleaned up; and an item written back with the record's bytes still in it would be ended again by
+   * its next dequeue. (A record re-encoded inside the new data cannot be told from other bytes: the rule that the
+   * record leaves the item is the caller's, and documented.)
    */
-  void requireOnceOnly(String itemPath, List<CuratorOp> callerOps) {
+  void requireOnceOnly(String itemPath, byte[] recordBytes, List<CuratorOp> callerOps) {
     PathUtils.validatePath(itemPath); // IllegalArgumentException naming what is wrong with it
     String fixed = ZKPaths.fixForNamespace(client.getNamespace(), itemPath);
+    boolean versioned = false;
     for (CuratorOp op : callerOps) {
       Op raw = op.get();
       if (!raw.getPath().equals(fixed)) {
         continue;
       }
-      if (raw.getType() == ZooDefs.OpCode.delete
-          && ((DeleteRequest) raw.toRequestRecord()).getVersion() >= 0) {
-        return;
+      Record request = raw.toRequestRecord();
+      byte[] written = request instanceof SetDataRequest setData ? setData.getData()
+          : request instanceof CreateRequest create ? create.getData()
+          : request instanceof CreateTTLRequest createTtl ? createTtl.getData()
+          : null;
+      if (recordBytes != null && recordBytes.length > 0 && written != null && contains(written, recordBytes)) {
+        throw new IllegalArgumentException("end of the span embedded in " + itemPath + ": the operations write "
+            + itemPath + " with data that still holds the record, so its next dequeue would end the span again; "
+            + "leave the record out of the item's new data. Nothing was sent");
       }
-      if (raw.getType() == ZooDefs.OpCode.setData
-          && ((SetDataRequest) raw.toRequestRecord()).getVersion() >= 0) {
-        return;
+      versioned |= request instanceof DeleteRequest delete && delete.getVersion() >= 0
+          || request instanceof SetDataRequest setData && setData.getVersion() >= 0;
+    }
+    if (!versioned) {
+      throw new IllegalArgumentException("end of the span embedded in " + itemPath + ": the operations must "
+          + "delete or rewrite " + itemPath + " at the version it was read with (withVersion(stat.getVersion())); "
+          + "that is what makes the end happen once. Nothing was sent");
+    }
+  }
+
+  private static boolean contains(byte[] data, byte[] part) {
+    for (int from = 0; from + part.length <= data.length; from++) {
+      if (Arrays.equals(data, from, from + part.length, part, 0, part.length)) {
+        return true;
       }
     }
-    throw new IllegalArgumentException("end of the span embedded in " + itemPath + ": the operations must delete "
-        + "or rewrite " + itemPath + " at the version it was read with (withVersion(stat.getVersion())); that is "
-        + "what makes the end happen once. Nothing was sent");
+    return false;
   }
 
   EndResult end(SessionFencedCall fence, String itemPath, byte[] recordBytes, DeferredSpanEnding ending,
@@ -166,10 +186,8 @@ final class EmbeddedEnd {
   private EndResult quarantineWith(SessionFencedCall fence, String itemPath, byte[] recordBytes,
       List<CuratorOp> callerOps, DeferredSpanRecordException error) throws Exception {
     log.error("{}; keeping its bytes in quarantine", error.getMessage());
-    byte[] kept = recordBytes.length <= DeferredSpanRecordCodec.MAX_FINISHED_BYTES ? recordBytes
-        : Arrays.copyOf(recordBytes, DeferredSpanRecordCodec.MAX_FINISHED_BYTES);
-    List<CuratorOp> ours = List.of(client.transactionOp().create().withMode(CreateMode.PERSISTENT_SEQUENTIAL)
-        .forPath(layout.quarantinePrefix(itemPath), kept));
+    List<CuratorOp> ours =
+        List.of(endTransaction.quarantineCreate(layout.quarantinePrefix(itemPath), recordBytes, callerOps));
     EndResult result = applyAlone(fence, itemPath, ours, callerOps, EndResult.rejected(error));
     if (result.getOutcome() == EndResult.Outcome.REJECTED_RECORD) {
       counters.rejected.increment();

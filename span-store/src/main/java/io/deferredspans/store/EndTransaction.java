@@ -260,7 +260,7 @@ final class EndTransaction {
       SessionFencedCall fence, String openPath, Stat stat, byte[] data, List<CuratorOp> callerOps,
       DeferredSpanRecordException error) throws Exception {
     log.error("{}; moving it to quarantine", error.getMessage());
-    EndResult result = applyAlone(fence, openPath, quarantineOps(openPath, stat, data), callerOps,
+    EndResult result = applyAlone(fence, openPath, quarantineOps(openPath, stat, data, callerOps), callerOps,
         EndResult.rejected(error));
     if (result.getOutcome() == EndResult.Outcome.REJECTED_RECORD) {
       counters.rejected.increment();
@@ -275,9 +275,10 @@ final class EndTransaction {
    * record's creation zxid: if the key was reused meanwhile, the new record's marker is not among them and the
    * delete fails as not empty instead of removing the new span.
    *
+   * @param callerOps what goes into the same transaction (not included in the operations returned)
    * @throws RecordChangedException if the record is no longer the one read as {@code stat}
    */
-  List<CuratorOp> quarantineOps(String path, Stat stat, byte[] data) throws Exception {
+  List<CuratorOp> quarantineOps(String path, Stat stat, byte[] data, List<CuratorOp> callerOps) throws Exception {
     Stat parent = new Stat();
     List<String> children;
     try {
@@ -293,13 +294,27 @@ final class EndTransaction {
       ops.add(client.transactionOp().delete().forPath(ZKPaths.makePath(path, child)));
     }
     ops.add(client.transactionOp().delete().withVersion(stat.getVersion()).forPath(path));
-    // Bytes larger than a finished span may be are corrupt whatever follows: their head is kept, so that moving
-    // them never takes more room in a transaction than an end does.
-    byte[] kept = data.length <= DeferredSpanRecordCodec.MAX_FINISHED_BYTES ? data
-        : Arrays.copyOf(data, DeferredSpanRecordCodec.MAX_FINISHED_BYTES);
-    ops.add(client.transactionOp().create().withMode(CreateMode.PERSISTENT_SEQUENTIAL)
-        .forPath(layout.quarantinePrefix(path), kept));
+    List<CuratorOp> others = new ArrayList<>(ops);
+    others.addAll(callerOps);
+    ops.add(quarantineCreate(layout.quarantinePrefix(path), data, others));
     return ops;
+  }
+
+  /**
+   * The create that keeps unreadable bytes in quarantine, in one transaction with {@code otherOps}: all of them,
+   * or the head of them that leaves the transaction within what the servers accept and never above what a
+   * finished span may take (bytes beyond it are corrupt whatever follows). Keeping them must never block the
+   * caller's dequeue that goes with it, and an operator learns as much from their head.
+   */
+  CuratorOp quarantineCreate(String prefix, byte[] data, List<CuratorOp> otherOps) throws Exception {
+    int overhead = RequestSizes.serializedSize(quarantineCreateOp(prefix, new byte[0]).get());
+    int room = maxTransactionBytes - serializedSize(otherOps) - overhead;
+    int kept = Math.max(0, Math.min(room, Math.min(data.length, DeferredSpanRecordCodec.MAX_FINISHED_BYTES)));
+    return quarantineCreateOp(prefix, kept == data.length ? data : Arrays.copyOf(data, kept));
+  }
+
+  private CuratorOp quarantineCreateOp(String prefix, byte[] kept) throws Exception {
+    return client.transactionOp().create().withMode(CreateMode.PERSISTENT_SEQUENTIAL).forPath(prefix, kept);
   }
 
   /**
@@ -364,10 +379,7 @@ final class EndTransaction {
    * well be larger than the server's.
    */
   void requireFits(List<CuratorOp> ops, String what) {
-    int size = 0;
-    for (CuratorOp op : ops) {
-      size += RequestSizes.serializedSize(op.get());
-    }
+    int size = serializedSize(ops);
     if (size > maxTransactionBytes) {
       throw new DeferredSpanLimitException(what + ": the transaction takes " + size + " bytes, more than the "
           + maxTransactionBytes + " ZooKeeper accepts (the servers' jute.maxbuffer less a margin); nothing was "
@@ -375,4 +387,11 @@ final class EndTransaction {
     }
   }
 
+  private static int serializedSize(List<CuratorOp> ops) {
+    int size = 0;
+    for (CuratorOp op : ops) {
+      size += RequestSizes.serializedSize(op.get());
+    }
+    return size;
+  }
 }

@@ -28,7 +28,7 @@ final class Quarantine {
    */
   boolean move(String path, Stat stat, byte[] data, ScanResult result) throws Exception {
     try {
-      core.fences().open("quarantine " + path).multi(core.endTransaction().quarantineOps(path, stat, data));
+      core.fences().open("quarantine " + path).multi(core.endTransaction().quarantineOps(path, stat, data, List.of()));
     } catch (EndTransaction.RecordChangedException | SessionFencedCall.Refused changed) {
       return false; // ended or replaced meanwhile
     }

@@ -66,7 +66,7 @@ final class RecoveryProgress {
   RecoveryProgress(CuratorFramework client, ZNodeLayout layout, LongAdder reads) {
     this.client = client;
     this.layout = layout;
-    this.path = ZKPaths.makePath(layout.base(), "recovery-progress");
+    this.path = layout.recoveryProgressPath();
     this.reads = reads;
   }
 

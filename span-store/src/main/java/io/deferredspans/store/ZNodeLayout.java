@@ -22,6 +22,7 @@ import org.apache.zookeeper.common.PathUtils;
  * BASE/quarantine/NAME-SEQ     bytes that could not be read as a record, kept for an operator
  * BASE/abandoned/KEY           tombstone of a span recovery ended as abandoned: data "SPANID\nOWNER"
  * BASE/recovery-leader         leader latch of the recovery worker
+ * BASE/recovery-progress       where the recovery leader's sweep has got to
  * </pre>
  *
  * Every format of a znode's data is written and parsed here, nowhere else: the claim ({@link #claimData},
@@ -44,6 +45,7 @@ final class ZNodeLayout {
   private final String quarantine;
   private final String abandoned;
   private final String recoveryLeader;
+  private final String recoveryProgress;
 
   ZNodeLayout(String basePath) {
     PathUtils.validatePath(basePath);
@@ -53,6 +55,7 @@ final class ZNodeLayout {
     this.quarantine = ZKPaths.makePath(basePath, "quarantine");
     this.abandoned = ZKPaths.makePath(basePath, "abandoned");
     this.recoveryLeader = ZKPaths.makePath(basePath, "recovery-leader");
+    this.recoveryProgress = ZKPaths.makePath(basePath, "recovery-progress");
   }
 
   String base() {
@@ -112,6 +115,15 @@ final class ZNodeLayout {
 
   String recoveryLeaderPath() {
     return recoveryLeader;
+  }
+
+  String recoveryProgressPath() {
+    return recoveryProgress;
+  }
+
+  /** The znodes (each with its subtree) that only the store writes: the base's other children are the user's. */
+  List<String> storeOwnedRoots() {
+    return List.of(open, ended, quarantine, abandoned, recoveryLeader, recoveryProgress);
   }
 
   List<String> openShards() {

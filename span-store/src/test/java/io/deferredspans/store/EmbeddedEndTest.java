@@ -26,6 +26,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.function.UnaryOperator;
 import java.util.stream.Collectors;
+import org.apache.curator.framework.api.transaction.CuratorOp;
 import org.apache.curator.utils.ZKPaths;
 import org.apache.zookeeper.CreateMode;
 import org.apache.zookeeper.data.Stat;
@@ -207,7 +208,7 @@ class EmbeddedEndTest implements StoreTestHelpers {
         List.of(host.client.transactionOp().delete().forPath(item("item-1"))), // any version
         List.of(host.client.transactionOp().delete().withVersion(0).forPath(item("other"))),
         List.of(host.client.transactionOp().check().withVersion(0).forPath(item("item-1"))),
-        List.<org.apache.curator.framework.api.transaction.CuratorOp>of())) {
+        List.<CuratorOp>of())) {
       IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
           () -> host.store.endEmbeddedSpan(item("item-1"), bytes, DeferredSpanEnding.now(), ops));
       assertTrue(refused.getMessage().contains("at the version it was read with"), refused.getMessage());
@@ -219,6 +220,63 @@ class EmbeddedEndTest implements StoreTestHelpers {
     assertNotNull(host.client.checkExists().forPath(item("item-1")));
     assertNotNull(host.client.checkExists().forPath(item("other")));
     assertEquals(0, host.storedFinishedSpans());
+  }
+
+  @Test
+  void aRewriteThatKeepsTheRecordInTheItemIsRefusedBeforeAnythingIsSent() throws Exception {
+    // The item would still hold the span after its end, so every later dequeue of it would end it again.
+    TestHost host = host("host-1");
+    DeferredSpanRecord record = enqueueEmbedded(host, "item-1");
+    Stat stat = new Stat();
+    byte[] item = host.client.getData().storingStatIn(stat).forPath(item("item-1"));
+    byte[] bytes = recordBytesOf(item);
+    byte[] stillHoldingIt = itemData("job item-1, retried", record);
+
+    for (List<CuratorOp> ops : List.of(
+        List.of(host.client.transactionOp().setData().withVersion(stat.getVersion())
+            .forPath(item("item-1"), stillHoldingIt)),
+        List.of(host.client.transactionOp().delete().withVersion(stat.getVersion()).forPath(item("item-1")),
+            host.client.transactionOp().create().forPath(item("item-1"), stillHoldingIt)))) {
+      IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
+          () -> host.store.endEmbeddedSpan(item("item-1"), bytes, DeferredSpanEnding.now(), ops));
+      assertTrue(refused.getMessage().contains("still holds the record"), refused.getMessage());
+    }
+    assertArrayEquals(item, host.client.getData().forPath(item("item-1")), "nothing was sent");
+    assertEquals(0, host.storedFinishedSpans());
+  }
+
+  @Test
+  void operationsOnTheStoresOwnZnodesAreRefusedBeforeAnythingIsSent() throws Exception {
+    // A caller's node where the finished span goes would be committed in its place (and exported by recovery);
+    // a caller's delete of a claim or a parent would break what the store guarantees of every other span.
+    TestHost host = host("host-1");
+    DeferredSpanRecord record = enqueueEmbedded(host, "item-1");
+    byte[] bytes = recordBytesOf(host.client.getData().forPath(item("item-1")));
+    String planted = host.store.core().layout().endedPath(record.getSpanContext().getSpanId());
+    enqueue(host, "standard");
+    String quarantine = ZKPaths.makePath(SERVERS.base(), "quarantine");
+
+    List<IllegalArgumentException> refusals = List.of(
+        assertThrows(IllegalArgumentException.class, () -> host.store.endEmbeddedSpan(item("item-1"), bytes,
+            DeferredSpanEnding.now(),
+            host.client.transactionOp().delete().withVersion(0).forPath(item("item-1")),
+            host.client.transactionOp().create().forPath(planted, "foreign".getBytes(StandardCharsets.UTF_8)))),
+        assertThrows(IllegalArgumentException.class, () -> host.store.endDeferredSpan("standard",
+            DeferredSpanEnding.now(), host.client.transactionOp().delete().forPath(item("standard")),
+            host.client.transactionOp().delete().forPath(quarantine))),
+        assertThrows(IllegalArgumentException.class, () -> host.store.beginDeferredSpan("another",
+            host.tracing.spanBuilder("QueueItem").setNoParent().begin(),
+            host.client.transactionOp().delete().forPath(SERVERS.base()))));
+
+    for (IllegalArgumentException refused : refusals) {
+      assertTrue(refused.getMessage().contains("inside the store's own tree"), refused.getMessage());
+    }
+    assertNull(host.client.checkExists().forPath(planted));
+    assertNotNull(host.client.checkExists().forPath(quarantine));
+    assertNotNull(host.client.checkExists().forPath(item("item-1")));
+    assertNotNull(host.client.checkExists().forPath(item("standard")));
+    assertEquals(1, host.openRecords(), "only the standard span is open");
+    assertEquals(EndResult.Outcome.ENDED, dequeueEmbedded(host, "item-1").getOutcome());
   }
 
   @Test

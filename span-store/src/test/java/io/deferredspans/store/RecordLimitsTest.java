@@ -167,6 +167,37 @@ class RecordLimitsTest {
   }
 
   @Test
+  void garbageNeverBlocksADequeueWhoseOwnOperationsAreLarge() throws Exception {
+    // The caller rewrites its 600 KB item as it dequeues; the garbage in its place would take 700 KB more in
+    // quarantine, and both together more than a transaction may: the quarantined copy must give way, not the item.
+    TestHost host = host("host", UnaryOperator.identity());
+    byte[] garbage = new byte[700 * 1024];
+    java.util.Arrays.fill(garbage, (byte) 'x');
+    byte[] rewritten = new byte[600 * 1024];
+    java.util.Arrays.fill(rewritten, (byte) 'r');
+    writeRaw(host, "standard", garbage);
+    host.client.create().forPath(items + "/embedded");
+
+    EndResult standard = host.store.endDeferredSpan("standard", DeferredSpanEnding.now(),
+        host.client.transactionOp().setData().forPath(items + "/standard", rewritten));
+    EndResult embedded = host.store.endEmbeddedSpan(items + "/embedded", garbage, DeferredSpanEnding.now(),
+        host.client.transactionOp().setData().withVersion(0).forPath(items + "/embedded", rewritten));
+
+    assertEquals(EndResult.Outcome.REJECTED_RECORD, standard.getOutcome());
+    assertEquals(EndResult.Outcome.REJECTED_RECORD, embedded.getOutcome());
+    for (String item : List.of("standard", "embedded")) {
+      assertThat(host.client.getData().forPath(items + "/" + item)).as(item + ": the dequeue applied")
+          .isEqualTo(rewritten);
+    }
+    assertEquals(2, quarantined(host));
+    for (String name : host.client.getChildren().forPath(ZKPaths.makePath(SERVERS.base(), "quarantine"))) {
+      byte[] kept = host.client.getData().forPath(ZKPaths.makePath(SERVERS.base(), "quarantine", name));
+      assertThat(kept).as("the head of the garbage is kept").isNotEmpty()
+          .isEqualTo(java.util.Arrays.copyOf(garbage, kept.length));
+    }
+  }
+
+  @Test
   void recoveryQuarantinesARecordLargerThanTheFormatAllowsInsteadOfFailingEveryScan() throws Exception {
     TestHost host = host("host", UnaryOperator.identity());
     String path = writeRaw(host, "too-old-and-too-large", recordOfSize(1_000_000));
