@@ -125,7 +125,7 @@ public final class DeferredSpanStore implements Closeable {
         builder.timedOutExportBackoff);
     this.endTransaction = new EndTransaction(client, layout, tracing, reads, fences, exported, counters,
         builder.serverMaxBufferBytes);
-    this.embeddedEnd = new EmbeddedEnd(client, layout, tracing, endTransaction, exported, counters);
+    this.embeddedEnd = new EmbeddedEnd(client, layout, tracing, endTransaction, exported, counters, calls);
     this.begin = new BeginTransaction(client, layout, endTransaction, calls, counters);
     this.core = new StoreCore(client, tracing, layout, counters, metrics, sessions, fences, exported, endTransaction);
   }
@@ -377,8 +377,7 @@ public final class DeferredSpanStore implements Closeable {
     List<CuratorOp> ops = callerOperations.requireOutsideStore(dequeueOps, "end " + itemPath);
     embeddedEnd.requireOnceOnly(itemPath, recordBytes, ops);
     long startNanos = System.nanoTime();
-    EndResult result = calls.call("end " + itemPath,
-        fence -> embeddedEnd.end(fence, itemPath, recordBytes, ending, ops));
+    EndResult result = embeddedEnd.end(itemPath, recordBytes, ending, ops);
     metrics.ended(result.getOutcome(), startNanos);
     return result;
   }

@@ -11,6 +11,10 @@ import io.deferredspans.sdk.internal.DeferredTracingUtil;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.api.transaction.CuratorOp;
 import org.apache.curator.utils.PathUtils;
@@ -19,6 +23,7 @@ import org.apache.jute.Record;
 import org.apache.zookeeper.CreateMode;
 import org.apache.zookeeper.KeeperException;
 import org.apache.zookeeper.Op;
+import org.apache.zookeeper.OpResult;
 import org.apache.zookeeper.data.Stat;
 import org.apache.zookeeper.proto.CreateRequest;
 import org.apache.zookeeper.proto.CreateTTLRequest;
@@ -47,10 +52,12 @@ final class EmbeddedEnd {
   private final EndTransaction endTransaction;
   private final ExportedSpans exported;
   private final StoreCounters counters;
+  private final StoreCalls calls;
 
   EmbeddedEnd(CuratorFramework client, ZNodeLayout layout, DeferredTracing tracing, EndTransaction endTransaction,
-      ExportedSpans exported, StoreCounters counters) {
+      ExportedSpans exported, StoreCounters counters, StoreCalls calls) {
     this.client = client;
+    this.calls = calls;
     this.layout = layout;
     this.tracing = tracing;
     this.endTransaction = endTransaction;
@@ -103,67 +110,129 @@ final class EmbeddedEnd {
     return false;
   }
 
-  EndResult end(SessionFencedCall fence, String itemPath, byte[] recordBytes, DeferredSpanEnding ending,
-      List<CuratorOp> callerOps) throws Exception {
+  /**
+   * Ends the span: a sampled one on the caller's own thread (it only sends one transaction and waits for its
+   * answer), anything else, and every settling that may block, as a {@link StoreCalls#call} off it.
+   */
+  EndResult end(String itemPath, byte[] recordBytes, DeferredSpanEnding ending, List<CuratorOp> callerOps) {
+    String call = "end " + itemPath;
     if (recordBytes == null) {
-      EndResult result = applyAlone(fence, itemPath, List.of(), callerOps, EndResult.noRecord());
-      if (result.getOutcome() == EndResult.Outcome.NO_RECORD) {
-        counters.noRecord.increment();
-      }
-      return result;
+      return calls.call(call, fence -> {
+        EndResult result = applyAlone(fence, itemPath, List.of(), callerOps, EndResult.noRecord());
+        if (result.getOutcome() == EndResult.Outcome.NO_RECORD) {
+          counters.noRecord.increment();
+        }
+        return result;
+      });
     }
-    String source = "the item " + itemPath;
     DeferredSpanRecord record;
     try {
-      record = DeferredSpanRecordCodec.decodeRecord(recordBytes, source);
+      record = DeferredSpanRecordCodec.decodeRecord(recordBytes, "the item " + itemPath);
     } catch (DeferredSpanRecordException e) {
       // The item is going away with its bytes, so even a newer format version is kept, for an operator.
-      return quarantineWith(fence, itemPath, recordBytes, callerOps, e);
+      return calls.call(call, fence -> quarantineWith(fence, itemPath, recordBytes, callerOps, e));
     }
     FinishedDeferredSpan finished = DeferredTracingUtil.finish(tracing, record, ending);
     if (!tracing.isEnabled() || !record.isSampled()) {
-      EndResult result = applyAlone(fence, itemPath, List.of(), callerOps, EndResult.ended(finished));
-      if (result.getOutcome() == EndResult.Outcome.ENDED) {
-        counters.ended.increment();
-      }
-      return result;
+      return calls.call(call, fence -> {
+        EndResult result = applyAlone(fence, itemPath, List.of(), callerOps, EndResult.ended(finished));
+        if (result.getOutcome() == EndResult.Outcome.ENDED) {
+          counters.ended.increment();
+        }
+        return result;
+      });
     }
+    return endSampled(itemPath, recordBytes, finished, callerOps);
+  }
+
+  private EndResult endSampled(
+      String itemPath, byte[] recordBytes, FinishedDeferredSpan finished, List<CuratorOp> callerOps) {
     String what = "end of the span embedded in " + itemPath;
-    String endedPath = layout.endedPath(record.getSpanContext().getSpanId());
+    String endedPath = layout.endedPath(finished.getRecord().getSpanContext().getSpanId());
     byte[] claim = endTransaction.claimData();
     List<CuratorOp> ops = new ArrayList<>(callerOps.size() + 2);
     ops.addAll(callerOps);
-    ops.add(client.transactionOp().create().withMode(CreateMode.PERSISTENT)
-        .forPath(endedPath, EndTransaction.requireFormatLimit(DeferredSpanRecordCodec.encode(finished), what)));
-    ops.add(client.transactionOp().create().withMode(CreateMode.EPHEMERAL)
-        .forPath(ZNodeLayout.claimPath(endedPath), claim));
-    endTransaction.requireFits(ops, what);
     try {
-      fence.multi(ops);
-    } catch (KeeperException e) {
-      return settleFailed(fence, e, itemPath, recordBytes, finished, callerOps, endedPath, claim);
-    } catch (InterruptedException stopped) {
-      exported.giveBack(endedPath, fence.session());
-      throw stopped;
+      ops.add(client.transactionOp().create().withMode(CreateMode.PERSISTENT)
+          .forPath(endedPath, EndTransaction.requireFormatLimit(DeferredSpanRecordCodec.encode(finished), what)));
+      ops.add(client.transactionOp().create().withMode(CreateMode.EPHEMERAL)
+          .forPath(ZNodeLayout.claimPath(endedPath), claim));
+    } catch (Exception e) {
+      throw new DeferredSpanStoreException(what + ": cannot build its operations; nothing was sent", e);
     }
-    counters.ended.increment();
-    exported.export(finished, endedPath, fence.session());
-    return EndResult.ended(finished);
+    endTransaction.requireFits(ops, what);
+    StoreCalls.OnCaller call = calls.admitOnCaller("end " + itemPath);
+    boolean settlingLate = false;
+    try {
+      SessionFencedCall fence = call.fence();
+      CompletableFuture<List<OpResult>> answer = fence.send(ops);
+      try {
+        answer.get(call.remainingNanos(), TimeUnit.NANOSECONDS);
+      } catch (ExecutionException e) {
+        KeeperException failure = (KeeperException) e.getCause();
+        StoreCalls.Body<EndResult> settle =
+            f -> settleFailed(f, failure, itemPath, recordBytes, finished, callerOps, endedPath, claim);
+        // A lost race's answer is final; reading back after no answer, or quarantining, sends and waits again.
+        boolean sendsMore = KeeperErrors.isConnectionProblem(failure)
+            || KeeperErrors.firstFailedIndex(failure) >= callerOps.size();
+        return sendsMore ? call.finishOnPool(settle) : settle.run(fence);
+      } catch (TimeoutException | InterruptedException e) {
+        // The caller is told "outcome unknown" now; if the end applied, its span is still exported.
+        settlingLate = true;
+        answer.whenComplete((applied, failure) -> settleLate(call, failure, finished, endedPath, claim, itemPath));
+        throw call.stoppedWaiting(e);
+      }
+      counters.ended.increment();
+      exported.export(finished, endedPath, fence.session());
+      return EndResult.ended(finished);
+    } catch (RuntimeException e) {
+      throw e;
+    } catch (Exception e) {
+      throw new DeferredSpanStoreException(what + " failed: " + e, e);
+    } finally {
+      call.fence().close();
+      if (!settlingLate) {
+        call.release();
+      }
+    }
+  }
+
+  /** The answer to an end whose caller stopped waiting for it: exports the span if the end applied. */
+  private void settleLate(StoreCalls.OnCaller call, Throwable failure, FinishedDeferredSpan finished,
+      String endedPath, byte[] claim, String itemPath) {
+    if (failure == null) {
+      try {
+        counters.ended.increment();
+        exported.export(finished, endedPath, call.fence().session());
+      } catch (Exception e) {
+        log.warn("end of the span embedded in {}: applied after its caller stopped waiting, and not exported "
+            + "here ({}); recovery exports it once this session ends", itemPath, e.toString());
+      } finally {
+        call.release();
+      }
+      return;
+    }
+    if (!(failure instanceof KeeperException lost) || !KeeperErrors.isConnectionProblem(lost)) {
+      call.release(); // refused: nothing was applied
+      return;
+    }
+    // Whether it applied is only known by reading the claim, which may block: not on ZooKeeper's event thread.
+    Threads.daemon("deferred-span-store-settle").newThread(() -> {
+      try {
+        settleUnanswered(call.fence(), lost, itemPath, finished, endedPath, claim);
+      } catch (Exception e) {
+        log.debug("end of the span embedded in {}: settled after its caller stopped waiting: {}", itemPath,
+            e.toString());
+      } finally {
+        call.release();
+      }
+    }).start();
   }
 
   private EndResult settleFailed(SessionFencedCall fence, KeeperException e, String itemPath, byte[] recordBytes,
       FinishedDeferredSpan finished, List<CuratorOp> callerOps, String endedPath, byte[] claim) throws Exception {
     if (KeeperErrors.isConnectionProblem(e)) {
-      // Read on the session the transaction went to, which answers in order: our nonce there means it applied;
-      // anything else means it never will (our live session would hold the claim).
-      if (Arrays.equals(fence.data(ZNodeLayout.claimPath(endedPath), new Stat()), claim)) {
-        counters.retriedWinners.increment();
-        counters.ended.increment();
-        exported.export(finished, endedPath, fence.session());
-        return EndResult.ended(finished);
-      }
-      throw new DeferredSpanStoreUnavailableException(
-          "end of the span embedded in " + itemPath + ": connection lost; nothing was applied, retry", false, e);
+      return settleUnanswered(fence, e, itemPath, finished, endedPath, claim);
     }
     int failed = KeeperErrors.firstFailedIndex(e);
     if (failed < callerOps.size()) {
@@ -180,6 +249,20 @@ final class EmbeddedEnd {
     throw new DeferredSpanStoreException("end of the span embedded in " + itemPath + ": ZooKeeper refused "
         + "the store's own operation #" + (failed - callerOps.size()) + " (" + KeeperErrors.codeAt(e, failed)
         + "); nothing was applied. Was the store started?", e);
+  }
+
+  private EndResult settleUnanswered(SessionFencedCall fence, KeeperException e, String itemPath,
+      FinishedDeferredSpan finished, String endedPath, byte[] claim) throws Exception {
+    // Read on the session the transaction went to, which answers in order: our nonce there means it applied;
+    // anything else means it never will (our live session would hold the claim).
+    if (Arrays.equals(fence.data(ZNodeLayout.claimPath(endedPath), new Stat()), claim)) {
+      counters.retriedWinners.increment();
+      counters.ended.increment();
+      exported.export(finished, endedPath, fence.session());
+      return EndResult.ended(finished);
+    }
+    throw new DeferredSpanStoreUnavailableException(
+        "end of the span embedded in " + itemPath + ": connection lost; nothing was applied, retry", false, e);
   }
 
   /** Keeps unendable bytes in quarantine, in one transaction with the caller's dequeue. */

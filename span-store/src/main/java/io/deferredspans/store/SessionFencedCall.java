@@ -109,7 +109,7 @@ final class SessionFencedCall {
   }
 
   /**
-   * Sends {@code ops} as one transaction, once, on this operation's session.
+   * Sends {@code ops} as one transaction, once, on this operation's session, and waits for the answer.
    *
    * @throws Refused if ZooKeeper refused it (nothing was applied); {@link Refused#getResults()} says which failed
    * @throws KeeperException of a connection problem if no answer came: it may have been applied
@@ -117,6 +117,21 @@ final class SessionFencedCall {
    *     replaced, or the operation already returned
    */
   List<OpResult> multi(List<CuratorOp> ops) throws KeeperException, InterruptedException {
+    try {
+      return send(ops).get();
+    } catch (ExecutionException e) {
+      throw (KeeperException) e.getCause();
+    }
+  }
+
+  /**
+   * Sends {@code ops} as one transaction, once, on this operation's session; the answer completes the future,
+   * or fails it with {@link Refused} (nothing was applied) or a connection problem's {@link KeeperException}
+   * (it may have been applied). For a caller that waits for it itself, with a deadline.
+   *
+   * @throws DeferredSpanStoreUnavailableException if it was not sent, as for {@link #multi}
+   */
+  CompletableFuture<List<OpResult>> send(List<CuratorOp> ops) {
     List<Op> raw = new ArrayList<>(ops.size());
     ops.forEach(op -> raw.add(op.get()));
     CompletableFuture<List<OpResult>> answer = new CompletableFuture<>();
@@ -136,21 +151,14 @@ final class SessionFencedCall {
         } else if (KeeperErrors.isConnectionProblem(KeeperException.Code.get(rc)) || results == null) {
           answer.completeExceptionally(KeeperException.create(KeeperException.Code.get(rc)));
         } else {
+          synchronized (lock) {
+            mayHaveApplied--; // refused as a whole: nothing of it was applied
+          }
           answer.completeExceptionally(new Refused(KeeperException.Code.get(rc), results));
         }
       }, null);
     }
-    try {
-      return answer.get();
-    } catch (ExecutionException e) {
-      KeeperException failure = (KeeperException) e.getCause();
-      if (failure instanceof Refused) {
-        synchronized (lock) {
-          mayHaveApplied--; // refused as a whole: nothing of it was applied
-        }
-      }
-      throw failure;
-    }
+    return answer;
   }
 
   /** The data at {@code path} as the leader has it, read on this operation's session; null if absent. */

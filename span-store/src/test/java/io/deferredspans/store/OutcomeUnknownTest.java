@@ -177,6 +177,37 @@ class OutcomeUnknownTest {
   }
 
   @Test
+  void embeddedEndWhoseReplyIsLostIsExportedOnceAfterItsCallerStoppedWaiting() throws Exception {
+    // The embedded end waits for its transaction on the caller's own thread: once the caller is told "unknown",
+    // what settles the transaction's late outcome is no longer a store thread that was waiting anyway.
+    TestHost other = host("other");
+    ReplyDroppingProxy proxy = SERVERS.closeAfterTest(new ReplyDroppingProxy(SERVERS.zookeeper().getConnectString()));
+    TestHost paused = pausableHost(proxy);
+    String item = items + "/job-embedded";
+    DeferredSpanRecord record = other.tracing.spanBuilder("QueueItem").setNoParent().begin();
+    other.client.create().forPath(item, record.toBytes());
+
+    proxy.dropNextReplyAndHoldConnections();
+    DeferredSpanStoreUnavailableException unknown = assertThrows(DeferredSpanStoreUnavailableException.class,
+        () -> paused.store.endEmbeddedSpan(item, record.toBytes(), DeferredSpanEnding.now(),
+            paused.client.transactionOp().delete().withVersion(0).forPath(item)));
+    assertTrue(unknown.isOutcomeUnknown(), unknown.getMessage());
+    assertTrue(proxy.awaitReplyDropped(WAIT), "the end's reply really was lost");
+    proxy.releaseConnections(); // the same session comes back, its claim with it: nobody else may export the span
+    awaitWokenAndIdle(paused);
+
+    assertNull(other.client.checkExists().forPath(item));
+    String spanId = record.getSpanContext().getSpanId();
+    SERVERS.receiver().awaitSpans(1, WAIT);
+    await().atMost(WAIT).until(() -> other.storedFinishedSpans() == 0); // exported and removed, without recovery
+    EndResult again = paused.store.endEmbeddedSpan(item, record.toBytes(), DeferredSpanEnding.now(),
+        paused.client.transactionOp().delete().withVersion(0).forPath(item));
+    assertEquals(EndResult.Outcome.CALLER_OPERATIONS_FAILED, again.getOutcome());
+    paused.flush();
+    assertEquals(1, copies(spanId), "exported once, by the host whose caller stopped waiting");
+  }
+
+  @Test
   void recoveryClaimWhoseReplyIsLostIsNotCreatedAgainOnTheNewSession() throws Exception {
     TestHost ender = host("ender");
     String item = items + "/job-4";
