@@ -32,6 +32,8 @@ import org.junit.jupiter.api.Test;
  * <p>{@code -Dsim.schedules=K} (default 2000; the pom sets what CI runs) schedules from seed {@code
  * -Dsim.from=S} (default 1); {@code -Dsim.seed=N} replays the one schedule of seed N and prints its steps;
  * {@code -Dsim.parallel=P} schedules at once (default 16); {@code -Dsim.log=info} keeps the store's logs.
+ * {@code -Dsim.seed=N -Dsim.repeat=R} runs that one schedule R times, P at once: a schedule that failed only on a
+ * loaded machine fails again under the load of its own copies.
  */
 class FaultSimulationTest {
   static {
@@ -47,9 +49,10 @@ class FaultSimulationTest {
   @Test
   void everyScheduleKeepsEveryInvariant() throws Exception {
     long only = Long.getLong("sim.seed", -1);
+    int repeat = only >= 0 ? Integer.getInteger("sim.repeat", 1) : 1;
     long from = only >= 0 ? only : Long.getLong("sim.from", 1);
-    int count = only >= 0 ? 1 : Integer.getInteger("sim.schedules", 2000);
-    int parallel = only >= 0 ? 1 : Integer.getInteger("sim.parallel", 16);
+    int count = only >= 0 ? repeat : Integer.getInteger("sim.schedules", 2000);
+    int parallel = only >= 0 && repeat == 1 ? 1 : Integer.getInteger("sim.parallel", 16);
 
     // tickTime 100 ms: sessions of 1 s can expire, and be expired, quickly. The server allows the observer a long
     // session all the same (tickTime alone caps sessions at 2 s): the fault-free witness must not lose its
@@ -77,8 +80,8 @@ class FaultSimulationTest {
           new Simulation.Shared(zookeeper.getConnectString(), observer, otherWriter, timer, racers);
       List<Future<ScheduleReport>> futures = new ArrayList<>();
       AtomicLong done = new AtomicLong();
-      for (long seed = from; seed < from + count; seed++) {
-        long s = seed;
+      for (int i = 0; i < count; i++) {
+        long s = only >= 0 ? only : from + i;
         futures.add(runners.submit(() -> {
           ScheduleReport report = new Simulation(shared, s).run();
           long n = done.incrementAndGet();

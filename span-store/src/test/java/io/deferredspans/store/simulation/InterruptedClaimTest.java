@@ -39,7 +39,8 @@ class InterruptedClaimTest {
     timer = Executors.newScheduledThreadPool(1);
     collector = new Collector();
     plan = new FaultPlan(zookeeper.getConnectString(), 1, 0, new FaultPlan.FaultCounts());
-    host = SimHost.start("h0", zookeeper.getConnectString(), BASE, plan, collector, timer, true, 10_000);
+    host = SimHost.start("h0", zookeeper.getConnectString(), BASE, plan, collector, timer, true, 10_000,
+        io.opentelemetry.api.metrics.MeterProvider.noop());
     await().atMost(Duration.ofSeconds(10)).until(host::leads);
   }
 

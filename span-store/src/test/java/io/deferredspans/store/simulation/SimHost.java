@@ -6,6 +6,7 @@ import io.deferredspans.store.DeferredSpanRecovery;
 import io.deferredspans.store.DeferredSpanStore;
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.common.Attributes;
+import io.opentelemetry.api.metrics.MeterProvider;
 import io.opentelemetry.sdk.resources.Resource;
 import io.opentelemetry.sdk.trace.export.BatchSpanProcessor;
 import java.time.Duration;
@@ -60,7 +61,8 @@ final class SimHost {
   }
 
   static SimHost start(String name, String connectString, String basePath, FaultPlan plan, Collector collector,
-      ScheduledExecutorService timer, boolean withExporter, int maxRetainedSpans) throws Exception {
+      ScheduledExecutorService timer, boolean withExporter, int maxRetainedSpans, MeterProvider meters)
+      throws Exception {
     CuratorFramework client = CuratorFrameworkFactory.builder()
         .connectString(connectString)
         .sessionTimeoutMs(SESSION_TIMEOUT_MS)
@@ -93,6 +95,7 @@ final class SimHost {
           // Scaled as every other timing here: the 1 min default would outlast the schedule's healing.
           .timedOutExportBackoff(TIMED_OUT_EXPORT_BACKOFF)
           .shutdownTimeout(Duration.ofSeconds(2))
+          .meterProvider(meters)
           .build();
       store.start();
       SimHost host = new SimHost(name, plan, client, exporter, tracing, store, maxRetainedSpans);
