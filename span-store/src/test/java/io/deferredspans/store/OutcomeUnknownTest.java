@@ -19,6 +19,7 @@ import org.apache.zookeeper.Watcher;
 import org.apache.zookeeper.ZooKeeper;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
@@ -55,6 +56,22 @@ class OutcomeUnknownTest {
         new RetryNTimes(1_000, 100)));
   }
 
+  /** A proxy between a host and the server that can drop one request or reply and hold the connections. */
+  private static ReplyDroppingProxy proxy() throws Exception {
+    return SERVERS.closeAfterTest(new ReplyDroppingProxy(SERVERS.zookeeper().getConnectString()));
+  }
+
+  /**
+   * Runs {@code call} with its reply dropped and the host cut off before it hears it, and checks that the caller
+   * was told "outcome unknown".
+   */
+  private static void replyLost(ReplyDroppingProxy proxy, Executable call) throws InterruptedException {
+    proxy.dropNextReplyAndHoldConnections();
+    DeferredSpanStoreUnavailableException unknown = assertThrows(DeferredSpanStoreUnavailableException.class, call);
+    assertTrue(unknown.isOutcomeUnknown(), unknown.getMessage());
+    assertTrue(proxy.awaitReplyDropped(WAIT), "the reply really was lost");
+  }
+
   /** Ends the session of {@code handle} on the server, as the ensemble does for a host paused past its timeout. */
   private static void expireOnServer(ZooKeeper handle) throws Exception {
     CountDownLatch joined = new CountDownLatch(1);
@@ -79,17 +96,14 @@ class OutcomeUnknownTest {
   @Test
   void beginWhoseReplyIsLostIsNotAppliedAgainAfterAnotherHostDequeuedIt() throws Exception {
     TestHost other = host("other");
-    ReplyDroppingProxy proxy = SERVERS.closeAfterTest(new ReplyDroppingProxy(SERVERS.zookeeper().getConnectString()));
+    ReplyDroppingProxy proxy = proxy();
     TestHost paused = pausableHost(proxy);
     String item = items + "/job-1";
     DeferredSpanRecord record = paused.tracing.spanBuilder("QueueItem").setNoParent().setOwner(item).begin();
     ZooKeeper session = paused.client.getZookeeperClient().getZooKeeper();
 
-    proxy.dropNextReplyAndHoldConnections();
-    DeferredSpanStoreUnavailableException unknown = assertThrows(DeferredSpanStoreUnavailableException.class,
+    replyLost(proxy,
         () -> paused.store.beginDeferredSpan("job-1", record, paused.client.transactionOp().create().forPath(item)));
-    assertTrue(unknown.isOutcomeUnknown(), unknown.getMessage());
-    assertTrue(proxy.awaitReplyDropped(WAIT), "the begin's reply really was lost");
 
     // The begin had committed. The host stays cut off past its session's expiry; another host dequeues the item.
     expireOnServer(session);
@@ -111,7 +125,7 @@ class OutcomeUnknownTest {
   @Test
   void endWhoseRequestIsLostIsNotAppliedAfterTheCallReturned() throws Exception {
     TestHost other = host("other");
-    ReplyDroppingProxy proxy = SERVERS.closeAfterTest(new ReplyDroppingProxy(SERVERS.zookeeper().getConnectString()));
+    ReplyDroppingProxy proxy = proxy();
     TestHost paused = pausableHost(proxy);
     String item = items + "/job-2";
     DeferredSpanRecord record = other.tracing.spanBuilder("QueueItem").setNoParent().setOwner(item).begin();
@@ -142,19 +156,16 @@ class OutcomeUnknownTest {
   @Test
   void endWhoseReplyIsLostPastTheSessionsExpiryIsExportedOnceByRecovery() throws Exception {
     TestHost other = host("other");
-    ReplyDroppingProxy proxy = SERVERS.closeAfterTest(new ReplyDroppingProxy(SERVERS.zookeeper().getConnectString()));
+    ReplyDroppingProxy proxy = proxy();
     TestHost paused = pausableHost(proxy);
     String item = items + "/job-3";
     DeferredSpanRecord record = other.tracing.spanBuilder("QueueItem").setNoParent().setOwner(item).begin();
     other.store.beginDeferredSpan("job-3", record, other.client.transactionOp().create().forPath(item));
     ZooKeeper session = paused.client.getZookeeperClient().getZooKeeper();
 
-    proxy.dropNextReplyAndHoldConnections();
-    DeferredSpanStoreUnavailableException unknown = assertThrows(DeferredSpanStoreUnavailableException.class,
+    replyLost(proxy,
         () -> paused.store.endDeferredSpan("job-3", DeferredSpanEnding.now(),
             paused.client.transactionOp().delete().forPath(item)));
-    assertTrue(unknown.isOutcomeUnknown(), unknown.getMessage());
-    assertTrue(proxy.awaitReplyDropped(WAIT), "the end's reply really was lost");
     expireOnServer(session); // the end's claim goes with the session: recovery owns the span
     DeferredSpanRecovery recovery = SERVERS.closeAfterTest(
         DeferredSpanRecovery.builder(other.store).gracePeriod(Duration.ZERO).build());
@@ -181,18 +192,15 @@ class OutcomeUnknownTest {
     // The embedded end waits for its transaction on the caller's own thread: once the caller is told "unknown",
     // what settles the transaction's late outcome is no longer a store thread that was waiting anyway.
     TestHost other = host("other");
-    ReplyDroppingProxy proxy = SERVERS.closeAfterTest(new ReplyDroppingProxy(SERVERS.zookeeper().getConnectString()));
+    ReplyDroppingProxy proxy = proxy();
     TestHost paused = pausableHost(proxy);
     String item = items + "/job-embedded";
     DeferredSpanRecord record = other.tracing.spanBuilder("QueueItem").setNoParent().begin();
     other.client.create().forPath(item, record.toBytes());
 
-    proxy.dropNextReplyAndHoldConnections();
-    DeferredSpanStoreUnavailableException unknown = assertThrows(DeferredSpanStoreUnavailableException.class,
+    replyLost(proxy,
         () -> paused.store.endEmbeddedSpan(item, record.toBytes(), DeferredSpanEnding.now(),
             paused.client.transactionOp().delete().withVersion(0).forPath(item)));
-    assertTrue(unknown.isOutcomeUnknown(), unknown.getMessage());
-    assertTrue(proxy.awaitReplyDropped(WAIT), "the end's reply really was lost");
     proxy.releaseConnections(); // the same session comes back, its claim with it: nobody else may export the span
     awaitWokenAndIdle(paused);
 
@@ -220,7 +228,7 @@ class OutcomeUnknownTest {
     await().atMost(WAIT).until(() -> ender.client.checkExists().forPath(ZNodeLayout.claimPath(endedPath)) == null);
     SERVERS.receiver().setFailing(false);
 
-    ReplyDroppingProxy proxy = SERVERS.closeAfterTest(new ReplyDroppingProxy(SERVERS.zookeeper().getConnectString()));
+    ReplyDroppingProxy proxy = proxy();
     // A long host name makes the claim's create large enough for the proxy to drop its reply.
     TestHost recoverer = SERVERS.closeAfterTest(TestHost.start("recovery-" + "r".repeat(100), proxy.connectString(),
         SERVERS.base(), TestHost.httpExporter(SERVERS.receiver().httpEndpoint()), UnaryOperator.identity(),
