@@ -1,6 +1,7 @@
 package io.deferredspans.store;
 
 import io.deferredspans.sdk.internal.ExportFence;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -9,6 +10,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.utils.ZKPaths;
+import org.apache.zookeeper.CreateMode;
 import org.apache.zookeeper.KeeperException;
 import org.apache.zookeeper.Op;
 import org.apache.zookeeper.OpResult;
@@ -24,6 +26,11 @@ import org.apache.zookeeper.data.Stat;
  * a claim, and, as an {@link ExportFence}, letting a span leave the process at all. Curator replaces its handle
  * when a session expires and the old handle refuses every request from then on, so running these requests on
  * the handle that created the claims fences them for free.
+ *
+ * <p>A session's claims are of two kinds. The spans its own ends wrote carry its holder token ("eh") and are
+ * held by its liveness node {@code BASE/live/SESSION}, which it creates before its first request: one ephemeral
+ * per session instead of one per span, gone with the session like a claim. Spans recovery takes over get an
+ * ephemeral {@code claim} child of their own.
  */
 final class ClaimSession implements ExportFence {
   private final ZooKeeper handle;
@@ -96,24 +103,55 @@ final class ClaimSession implements ExportFence {
     return handle.exists(absolutePath, false);
   }
 
+  /** Reads a node's data and stat as this session; fails if the session is gone or the node absent. */
+  byte[] data(String absolutePath, Stat stat) throws KeeperException, InterruptedException {
+    return handle.getData(absolutePath, false, stat);
+  }
+
   /** The handle's view of a store path: Curator's namespace applies to it, raw ZooKeeper does not add it. */
   String absolute(String path) {
     return ZKPaths.fixForNamespace(namespace, path);
   }
 
+  /**
+   * Creates this session's liveness node (once; an earlier attempt's node of this session is as good). Until it
+   * exists, nothing this session ends may carry its holder token: recovery would find the span's holder dead.
+   */
+  private void announce(Op create) throws KeeperException, InterruptedException {
+    String absolute = create.getPath();
+    try {
+      handle.multi(List.of(create)); // on this handle, never retried by Curator onto a later session
+    } catch (KeeperException.NodeExistsException existing) {
+      Stat stat = handle.exists(absolute, false);
+      if (stat == null || stat.getEphemeralOwner() != sessionId) {
+        throw new KeeperException.NodeExistsException(absolute + " (not this session's liveness node)");
+      }
+    }
+  }
+
   /** The session Curator uses now, as one {@link ClaimSession} per session (fences are grouped by identity). */
   static final class Tracker {
     private final CuratorFramework client;
+    private final ZNodeLayout layout;
+    private final byte[] hostName;
     private final Duration fenceTimeout;
     private final StoreCounters counters;
     private final AtomicReference<ClaimSession> last = new AtomicReference<>();
 
-    Tracker(CuratorFramework client, Duration fenceTimeout, StoreCounters counters) {
+    Tracker(CuratorFramework client, ZNodeLayout layout, String hostName, Duration fenceTimeout,
+        StoreCounters counters) {
       this.client = client;
+      this.layout = layout;
+      this.hostName = hostName.getBytes(StandardCharsets.UTF_8);
       this.fenceTimeout = fenceTimeout;
       this.counters = counters;
     }
 
+    /**
+     * The session to use now, announced alive.
+     *
+     * @throws KeeperException if its liveness node could not be created: nothing may be sent on it yet
+     */
     ClaimSession current() throws Exception {
       ZooKeeper handle = client.getZookeeperClient().getZooKeeper();
       ClaimSession known = last.get();
@@ -121,6 +159,11 @@ final class ClaimSession implements ExportFence {
         return known;
       }
       ClaimSession fresh = new ClaimSession(handle, client.getNamespace(), fenceTimeout, counters);
+      if (fresh.sessionId != 0) {
+        // Curator builds the operation (namespace, ACLs); the handle sends it.
+        fresh.announce(client.transactionOp().create().withMode(CreateMode.EPHEMERAL)
+            .forPath(layout.livePath(fresh.sessionId), hostName).get());
+      }
       last.set(fresh);
       return fresh;
     }

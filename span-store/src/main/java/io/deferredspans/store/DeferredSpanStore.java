@@ -117,7 +117,7 @@ public final class DeferredSpanStore implements Closeable {
     counters.attach(metrics);
     this.reads = new FreshReads(client);
     // A fence that cannot answer within the operation timeout fails the batch: recovery exports it later.
-    this.sessions = new ClaimSession.Tracker(client, operationTimeout, counters);
+    this.sessions = new ClaimSession.Tracker(client, layout, tracing.getHostName(), operationTimeout, counters);
     this.fences = new SessionFencedCall.Factory(client, sessions, this::isOpen, counters);
     this.calls = new StoreCalls(client, fences, builder.maxConcurrentCalls, operationTimeout,
         () -> state.get() == State.STARTED);
@@ -147,6 +147,8 @@ public final class DeferredSpanStore implements Closeable {
     ensureShards(layout.endedShards());
     ensurePersistent(layout.quarantineRoot()); // not a container: it must survive being emptied
     ensurePersistent(layout.abandonedRoot());
+    ensurePersistent(layout.liveRoot());
+    sessions.current(); // announces this session alive now rather than in the first end
     long period = Math.max(1, acknowledgementTimeout.toMillis() / 4);
     housekeeping.scheduleWithFixedDelay(
         this::expireAcknowledgements, period, period, TimeUnit.MILLISECONDS);

@@ -2,6 +2,7 @@ package io.deferredspans.store;
 
 import io.deferredspans.sdk.CorruptDeferredSpanRecordException;
 import io.deferredspans.sdk.DeferredSpanEnding;
+import io.deferredspans.sdk.DeferredSpanLimitException;
 import io.deferredspans.sdk.DeferredSpanRecord;
 import io.deferredspans.sdk.DeferredSpanRecordException;
 import io.deferredspans.sdk.DeferredTracing;
@@ -149,29 +150,28 @@ final class EmbeddedEnd {
       String itemPath, byte[] recordBytes, FinishedDeferredSpan finished, List<CuratorOp> callerOps) {
     String what = "end of the span embedded in " + itemPath;
     String endedPath = layout.endedPath(finished.getRecord().getSpanContext().getSpanId());
-    byte[] claim = endTransaction.claimData();
-    List<CuratorOp> ops = new ArrayList<>(callerOps.size() + 2);
-    ops.addAll(callerOps);
-    try {
-      ops.add(client.transactionOp().create().withMode(CreateMode.PERSISTENT)
-          .forPath(endedPath, EndTransaction.requireFormatLimit(DeferredSpanRecordCodec.encode(finished), what)));
-      ops.add(client.transactionOp().create().withMode(CreateMode.EPHEMERAL)
-          .forPath(ZNodeLayout.claimPath(endedPath), claim));
-    } catch (Exception e) {
-      throw new DeferredSpanStoreException(what + ": cannot build its operations; nothing was sent", e);
-    }
-    endTransaction.requireFits(ops, what);
     StoreCalls.OnCaller call = calls.admitOnCaller("end " + itemPath);
     boolean settlingLate = false;
     try {
       SessionFencedCall fence = call.fence();
+      String token = ZNodeLayout.holderToken(fence.session().id());
+      List<CuratorOp> ops = new ArrayList<>(callerOps.size() + 1);
+      ops.addAll(callerOps);
+      try {
+        ops.add(endTransaction.heldFinishedCreate(endedPath, finished, token, what));
+      } catch (DeferredSpanLimitException e) {
+        throw e;
+      } catch (Exception e) {
+        throw new DeferredSpanStoreException(what + ": cannot build its operations; nothing was sent", e);
+      }
+      endTransaction.requireFits(ops, what);
       CompletableFuture<List<OpResult>> answer = fence.send(ops);
       try {
         answer.get(call.remainingNanos(), TimeUnit.NANOSECONDS);
       } catch (ExecutionException e) {
         KeeperException failure = (KeeperException) e.getCause();
         StoreCalls.Body<EndResult> settle =
-            f -> settleFailed(f, failure, itemPath, recordBytes, finished, callerOps, endedPath, claim);
+            f -> settleFailed(f, failure, itemPath, recordBytes, finished, callerOps, endedPath, token);
         // A lost race's answer is final; reading back after no answer, or quarantining, sends and waits again.
         boolean sendsMore = KeeperErrors.isConnectionProblem(failure)
             || KeeperErrors.firstFailedIndex(failure) >= callerOps.size();
@@ -179,7 +179,7 @@ final class EmbeddedEnd {
       } catch (TimeoutException | InterruptedException e) {
         // The caller is told "outcome unknown" now; if the end applied, its span is still exported.
         settlingLate = true;
-        answer.whenComplete((applied, failure) -> settleLate(call, failure, finished, endedPath, claim, itemPath));
+        answer.whenComplete((applied, failure) -> settleLate(call, failure, finished, endedPath, token, itemPath));
         throw call.stoppedWaiting(e);
       }
       counters.ended.increment();
@@ -199,7 +199,7 @@ final class EmbeddedEnd {
 
   /** The answer to an end whose caller stopped waiting for it: exports the span if the end applied. */
   private void settleLate(StoreCalls.OnCaller call, Throwable failure, FinishedDeferredSpan finished,
-      String endedPath, byte[] claim, String itemPath) {
+      String endedPath, String token, String itemPath) {
     if (failure == null) {
       try {
         counters.ended.increment();
@@ -216,10 +216,11 @@ final class EmbeddedEnd {
       call.release(); // refused: nothing was applied
       return;
     }
-    // Whether it applied is only known by reading the claim, which may block: not on ZooKeeper's event thread.
+    // Whether it applied is only known by reading its token back, which may block: not on ZooKeeper's event
+    // thread.
     Threads.daemon("deferred-span-store-settle").newThread(() -> {
       try {
-        settleUnanswered(call.fence(), lost, itemPath, finished, endedPath, claim);
+        settleUnanswered(call.fence(), lost, itemPath, finished, endedPath, token);
       } catch (Exception e) {
         log.debug("end of the span embedded in {}: settled after its caller stopped waiting: {}", itemPath,
             e.toString());
@@ -230,9 +231,9 @@ final class EmbeddedEnd {
   }
 
   private EndResult settleFailed(SessionFencedCall fence, KeeperException e, String itemPath, byte[] recordBytes,
-      FinishedDeferredSpan finished, List<CuratorOp> callerOps, String endedPath, byte[] claim) throws Exception {
+      FinishedDeferredSpan finished, List<CuratorOp> callerOps, String endedPath, String token) throws Exception {
     if (KeeperErrors.isConnectionProblem(e)) {
-      return settleUnanswered(fence, e, itemPath, finished, endedPath, claim);
+      return settleUnanswered(fence, e, itemPath, finished, endedPath, token);
     }
     int failed = KeeperErrors.firstFailedIndex(e);
     if (failed < callerOps.size()) {
@@ -252,10 +253,10 @@ final class EmbeddedEnd {
   }
 
   private EndResult settleUnanswered(SessionFencedCall fence, KeeperException e, String itemPath,
-      FinishedDeferredSpan finished, String endedPath, byte[] claim) throws Exception {
-    // Read on the session the transaction went to, which answers in order: our nonce there means it applied;
-    // anything else means it never will (our live session would hold the claim).
-    if (Arrays.equals(fence.data(ZNodeLayout.claimPath(endedPath), new Stat()), claim)) {
+      FinishedDeferredSpan finished, String endedPath, String token) throws Exception {
+    // Our token there means it applied; anything else means it never will (our live session holds the span
+    // until it is exported, so it cannot have come and gone).
+    if (EndTransaction.heldWith(fence, endedPath, token)) {
       counters.retriedWinners.increment();
       counters.ended.increment();
       exported.export(finished, endedPath, fence.session());

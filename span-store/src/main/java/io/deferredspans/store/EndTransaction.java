@@ -27,9 +27,10 @@ import org.slf4j.LoggerFactory;
  * every way that transaction can fail or go unanswered, so that each end has exactly one documented outcome.
  *
  * <p>A sampled end deletes the record (at the version read) and its span marker, and creates the finished span
- * and an ephemeral claim. The claim holds a random per-attempt nonce: after a lost reply, only the attempt that
- * finds its own nonce won, whatever the finished span's bytes (two racers of the same host name and end time
- * write identical spans). An unsampled end only deletes: nothing will be exported.
+ * holding this session's holder token: the session's liveness node stands in for a claim of its own. The token
+ * holds a random per-attempt nonce: after a lost reply, only the attempt that finds its own token won, whatever
+ * the rest of the finished span's bytes (two racers of the same host name and end time write identical spans).
+ * An unsampled end only deletes: nothing will be exported.
  */
 final class EndTransaction {
   private static final Logger log = LoggerFactory.getLogger(EndTransaction.class);
@@ -134,26 +135,23 @@ final class EndTransaction {
     // The marker fails this transaction if the key now holds another span than the one we read (key reuse).
     ops.add(client.transactionOp().delete().forPath(marker));
     ops.add(client.transactionOp().delete().withVersion(read.getVersion()).forPath(openPath));
-    byte[] claim = null;
+    String token = null;
     if (exporting) {
-      claim = claimData();
-      ops.add(client.transactionOp().create().withMode(CreateMode.PERSISTENT)
-          .forPath(endedPath, requireFormatLimit(DeferredSpanRecordCodec.encode(finished), what)));
-      ops.add(client.transactionOp().create().withMode(CreateMode.EPHEMERAL)
-          .forPath(ZNodeLayout.claimPath(endedPath), claim));
+      token = ZNodeLayout.holderToken(fence.session().id());
+      ops.add(heldFinishedCreate(endedPath, finished, token, what));
     }
     int ourOps = ops.size();
     ops.addAll(callerOps);
     requireFits(ops, what);
     try {
       try {
-        fence.multi(ops); // sent once: after a lost reply the claim's nonce, read back, tells whether it applied
+        fence.multi(ops); // sent once: after a lost reply the token, read back, tells whether it applied
       } catch (KeeperException e) {
-        return settleFailed(fence, e, openPath, read, recordBytes, finished, callerOps, ourOps, claim);
+        return settleFailed(fence, e, openPath, read, recordBytes, finished, callerOps, ourOps, token);
       }
     } catch (InterruptedException stopped) {
       // Sent, and this thread stopped (a recovery worker closed) before the answer or its settling read: if the
-      // end applied, the claim of this live session would keep its span from every exporter. Give it back.
+      // end applied, this live session would hold its span from every exporter. Give it back.
       if (exporting) {
         exported.giveBack(endedPath, fence.session());
       }
@@ -168,7 +166,7 @@ final class EndTransaction {
 
   private EndResult settleFailed(
       SessionFencedCall fence, KeeperException e, String openPath, Stat read, byte[] recordBytes,
-      FinishedDeferredSpan finished, List<CuratorOp> callerOps, int ourOps, byte[] claim) throws Exception {
+      FinishedDeferredSpan finished, List<CuratorOp> callerOps, int ourOps, String token) throws Exception {
     boolean unanswered = KeeperErrors.isConnectionProblem(e);
     if (!unanswered) {
       int failed = KeeperErrors.firstFailedIndex(e);
@@ -181,8 +179,7 @@ final class EndTransaction {
     String endedPath = layout.endedPath(spanId);
     // Every read below is on the session the transaction went to, which answers in order: what it reads after
     // the reconnection shows the unanswered transaction applied, or it never will be.
-    if (unanswered && claim != null
-        && Arrays.equals(fence.data(ZNodeLayout.claimPath(endedPath), new Stat()), claim)) {
+    if (unanswered && token != null && heldWith(fence, endedPath, token)) {
       counters.retriedWinners.increment();
       counters.ended.increment();
       exported.export(finished, endedPath, fence.session());
@@ -208,13 +205,13 @@ final class EndTransaction {
       return quarantineWith(fence, openPath, now, recordBytes, callerOps,
           new CorruptDeferredSpanRecordException(openPath, "not a record this store can end: " + why, null));
     }
-    if (unanswered && claim == null) {
+    if (unanswered && token == null) {
       // An unexporting end leaves no proof of its win, and the record is gone: by our end or another host's.
       throw new DeferredSpanStoreUnavailableException(what(openPath) + ": ZooKeeper did not say whether the end "
           + "was applied, and nothing of it will be sent again. Running the same end again is safe: it reports "
           + "CALLER_OPERATIONS_FAILED if the first attempt applied", true, e);
     }
-    // Our transaction did not apply (our live session would hold its claim) and the record we read is gone:
+    // Our transaction did not apply (its finished span would hold our token) and the record we read is gone:
     // another end committed first. Was it recovery, giving up on the span?
     String tombstonePath = layout.abandonedPath(openPath);
     Stat tombstone = new Stat();
@@ -355,6 +352,25 @@ final class EndTransaction {
   /** What a claim holds: who exports the span (for an operator) and this attempt's nonce (for the settling). */
   byte[] claimData() {
     return ZNodeLayout.claimData(tracing.getHostName());
+  }
+
+  /**
+   * The create of a finished span held by {@code token}, refused before anything is sent if it is larger than
+   * the record format allows.
+   */
+  CuratorOp heldFinishedCreate(String endedPath, FinishedDeferredSpan finished, String token, String what)
+      throws Exception {
+    byte[] held = ZNodeLayout.heldFinished(DeferredSpanRecordCodec.encode(finished), token);
+    return client.transactionOp().create().withMode(CreateMode.PERSISTENT)
+        .forPath(endedPath, requireFormatLimit(held, what));
+  }
+
+  /**
+   * Whether the finished span at {@code endedPath} holds {@code token}, read on the session its end went to,
+   * which answers in order: after a lost reply, this tells whether that end applied.
+   */
+  static boolean heldWith(SessionFencedCall fence, String endedPath, String token) throws Exception {
+    return token.equals(ZNodeLayout.holderToken(fence.data(endedPath, new Stat())));
   }
 
   /**

@@ -1,5 +1,7 @@
 package io.deferredspans.store;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import java.util.concurrent.atomic.LongAdder;
@@ -8,20 +10,20 @@ import org.apache.curator.framework.recipes.watch.PersistentWatcher;
 import org.apache.zookeeper.WatchedEvent;
 
 /**
- * The persistent recursive watch on {@code ended/}, held only while this worker leads: a worker that does not
- * lead has nothing to do with its events, and every end would cost each of them four notifications. Each
- * (re)registration of the watch, when it starts and after every reconnection (when it may have missed events),
- * is reported so that a full scan follows.
+ * The persistent recursive watches on {@code ended/} and {@code live/}, held only while this worker leads: a
+ * worker that does not lead has nothing to do with their events, and every end would cost each of them two
+ * notifications. Each (re)registration of a watch, when it starts and after every reconnection (when it may have
+ * missed events), is reported so that a full scan follows.
  */
 final class EndedSpanWatch {
   private final CuratorFramework client;
-  private final String endedRoot;
+  private final List<String> roots;
   private final Consumer<WatchedEvent> events;
   private final Runnable reset;
   private final Runnable stopped;
   private final BooleanSupplier closed;
   private final Object lock = new Object();
-  private PersistentWatcher watcher; // guarded by lock; null while not leading
+  private List<PersistentWatcher> watchers; // guarded by lock; null while not leading
   private final LongAdder received = new LongAdder();
 
   /**
@@ -33,7 +35,7 @@ final class EndedSpanWatch {
   EndedSpanWatch(CuratorFramework client, ZNodeLayout layout, Consumer<WatchedEvent> events, Runnable reset,
       Runnable stopped, BooleanSupplier closed) {
     this.client = client;
-    this.endedRoot = layout.endedRoot();
+    this.roots = List.of(layout.endedRoot(), layout.liveRoot());
     this.events = events;
     this.reset = reset;
     this.stopped = stopped;
@@ -43,26 +45,29 @@ final class EndedSpanWatch {
   /** This worker leads: watch (once). */
   void start() {
     synchronized (lock) {
-      if (watcher != null || closed.getAsBoolean()) {
+      if (watchers != null || closed.getAsBoolean()) {
         return;
       }
-      PersistentWatcher added = new PersistentWatcher(client, endedRoot, true);
-      added.getListenable().addListener(event -> {
-        received.increment();
-        events.accept(event);
-      });
-      added.getResetListenable().addListener(reset::run);
-      added.start();
-      watcher = added;
+      watchers = new ArrayList<>(roots.size());
+      for (String root : roots) {
+        PersistentWatcher added = new PersistentWatcher(client, root, true);
+        added.getListenable().addListener(event -> {
+          received.increment();
+          events.accept(event);
+        });
+        added.getResetListenable().addListener(reset::run);
+        added.start();
+        watchers.add(added);
+      }
     }
   }
 
   /** This worker no longer leads, or is closed: stop watching. */
   void stop() {
     synchronized (lock) {
-      if (watcher != null) {
-        watcher.close();
-        watcher = null;
+      if (watchers != null) {
+        watchers.forEach(PersistentWatcher::close);
+        watchers = null;
       }
       stopped.run();
     }

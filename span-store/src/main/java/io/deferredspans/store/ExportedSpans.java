@@ -28,6 +28,11 @@ import org.slf4j.LoggerFactory;
  * What happens to a finished span after its end committed: it is handed to this host's pipeline, and its stored
  * copy is removed once an exporter acknowledged it, or its claim released for recovery if the export failed.
  *
+ * <p>A span is claimed in one of two ways: a span this host's end wrote holds the session's token ("eh") and
+ * is claimed by the session's liveness node; a span recovery took over has an ephemeral {@code claim} child.
+ * Releasing the first removes the token from its data, the second deletes the claim; removing the first deletes
+ * the span alone, the second the claim with it.
+ *
  * <p>Every removal and release runs on the {@link ClaimSession} that holds the span's claim. If that session is
  * gone, recovery owns the span: a release is moot, and a removal only deletes the stored copy if nobody claimed
  * it meanwhile (we exported it, so recovery must not again).
@@ -49,10 +54,20 @@ final class ExportedSpans {
   private static final class Held {
     final String endedPath;
     final ClaimSession session;
+    final boolean claimNode; // recovery's claim child; otherwise the session's token in the span's data
 
-    Held(String endedPath, ClaimSession session) {
+    Held(String endedPath, ClaimSession session, boolean claimNode) {
       this.endedPath = endedPath;
       this.session = session;
+      this.claimNode = claimNode;
+    }
+
+    /** What deletes this span's stored copy on its own session: its claim child goes with it. */
+    void addRemoval(List<Op> ops) {
+      if (claimNode) {
+        ops.add(Op.delete(session.absolute(ZNodeLayout.claimPath(endedPath)), -1));
+      }
+      ops.add(Op.delete(session.absolute(endedPath), -1));
     }
   }
 
@@ -88,7 +103,16 @@ final class ExportedSpans {
    * the caller believe nothing was applied; the claim is released instead and recovery exports the span.
    */
   void export(FinishedDeferredSpan finished, String endedPath, ClaimSession session) {
-    Held held = new Held(endedPath, session);
+    export(finished, new Held(endedPath, session, false));
+  }
+
+  /** {@link #export} of a span recovery holds through a claim child of its own. */
+  void exportClaimed(FinishedDeferredSpan finished, String endedPath, ClaimSession session) {
+    export(finished, new Held(endedPath, session, true));
+  }
+
+  private void export(FinishedDeferredSpan finished, Held held) {
+    String endedPath = held.endedPath;
     changeUnsettled(1);
     try {
       DeferredTracingUtil.export(tracing, finished, new Listener(held));
@@ -168,10 +192,22 @@ final class ExportedSpans {
     submit(this::releaseHeldAfterTimeout);
   }
 
-  /** Gives a claim this host cannot follow through back to recovery (retried while its session lives). */
+  /**
+   * Gives a span this host's end may have written, and cannot follow through, back to recovery (retried while its
+   * session lives).
+   */
   void giveBack(String endedPath, ClaimSession session) {
+    giveBack(new Held(endedPath, session, false));
+  }
+
+  /** {@link #giveBack} of a claim child recovery may have created. */
+  void giveBackClaim(String endedPath, ClaimSession session) {
+    giveBack(new Held(endedPath, session, true));
+  }
+
+  private void giveBack(Held held) {
     changeUnsettled(1);
-    submit(() -> release(new Held(endedPath, session), 1));
+    submit(() -> release(held, 1));
   }
 
   /** Waits until every span handed to the pipeline is settled, for at most {@code timeout}. */
@@ -234,10 +270,7 @@ final class ExportedSpans {
       return;
     }
     List<Op> ops = new ArrayList<>(2 * batch.size());
-    for (Held held : batch) {
-      ops.add(Op.delete(session.absolute(ZNodeLayout.claimPath(held.endedPath)), -1));
-      ops.add(Op.delete(session.absolute(held.endedPath), -1));
-    }
+    batch.forEach(held -> held.addRemoval(ops));
     try {
       session.multi(ops);
       counters.removed.add(batch.size());
@@ -257,13 +290,19 @@ final class ExportedSpans {
    * of a session lost between export and removal).
    */
   private void remove(Held held, int attempt) {
-    String claim = ZNodeLayout.claimPath(held.endedPath);
     try {
       try {
-        held.session.multi(List.of(
-            Op.delete(held.session.absolute(claim), -1), Op.delete(held.session.absolute(held.endedPath), -1)));
-      } catch (KeeperException.SessionExpiredException | KeeperException.NoNodeException sessionGone) {
+        List<Op> ops = new ArrayList<>(2);
+        held.addRemoval(ops);
+        held.session.multi(ops);
+      } catch (KeeperException.SessionExpiredException sessionGone) {
         removeAfterSessionLoss(held);
+      } catch (KeeperException.NoNodeException claimOrSpanGone) {
+        if (held.claimNode) {
+          removeAfterSessionLoss(held); // the claim child went with its session
+        } else {
+          throw claimOrSpanGone;
+        }
       }
       counters.removed.increment();
       settled();
@@ -291,7 +330,9 @@ final class ExportedSpans {
     String claim = ZNodeLayout.claimPath(held.endedPath);
     for (int attempt = 0; ; attempt++) {
       SessionFencedCall fence = fences.open("remove " + held.endedPath);
-      Stat stat = client.checkExists().forPath(claim);
+      // A span held by its token has no claim child of ours: the old session's liveness node, however long the
+      // server keeps it, holds nothing once the span is gone.
+      Stat stat = held.claimNode ? client.checkExists().forPath(claim) : null;
       try {
         if (stat != null && stat.getEphemeralOwner() == held.session.id()) {
           fence.multi(List.of(
@@ -318,15 +359,26 @@ final class ExportedSpans {
   }
 
   /**
-   * Gives an unexported span back to recovery by deleting our claim. Retried while the session lives: a claim
-   * left behind by a live session would keep the span from every exporter for as long as this host runs.
+   * Gives an unexported span back to recovery by deleting our claim, or removing our token from its data.
+   * Retried while the session lives: a claim left behind by a live session would keep the span from every
+   * exporter for as long as this host runs.
    */
   private void release(Held held, int attempt) {
-    String claim = held.session.absolute(ZNodeLayout.claimPath(held.endedPath));
     try {
-      Stat stat = held.session.exists(claim); // on a dead session this throws: recovery owns the span then
-      if (stat != null && stat.getEphemeralOwner() == held.session.id()) {
-        held.session.multi(List.of(Op.delete(claim, stat.getVersion())));
+      if (held.claimNode) {
+        String claim = held.session.absolute(ZNodeLayout.claimPath(held.endedPath));
+        Stat stat = held.session.exists(claim); // on a dead session this throws: recovery owns the span then
+        if (stat != null && stat.getEphemeralOwner() == held.session.id()) {
+          held.session.multi(List.of(Op.delete(claim, stat.getVersion())));
+        }
+      } else {
+        String span = held.session.absolute(held.endedPath);
+        Stat stat = new Stat();
+        byte[] data = held.session.data(span, stat); // throws NoNode if it never applied or is gone
+        String token = ZNodeLayout.holderToken(data);
+        if (token != null && ZNodeLayout.holderSession(token) == held.session.id()) {
+          held.session.multi(List.of(Op.setData(span, ZNodeLayout.released(data), stat.getVersion())));
+        }
       }
       settled();
     } catch (KeeperException.SessionExpiredException | KeeperException.NoNodeException sessionOrClaimGone) {

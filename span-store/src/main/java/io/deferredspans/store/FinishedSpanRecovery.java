@@ -28,10 +28,12 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Exports the finished spans nobody is exporting: their claim vanished with the ending host's session, was given
- * back after an export failure, or was never written (another implementation's end). Each is claimed by this
- * worker's session and exported through its pipeline, at once when the leader's watch reports the claim gone or
- * a claim-less span created, after the claim grace period when a full scan finds it (its host may be merely
- * slow). A failed recovery backs the span off (doubling, persisted in {@link RecoveryProgress} before the export is
+ * back after an export failure, or was never written (another implementation's end). A span a Java end wrote is
+ * claimed by its holder token ("eh"), which names the ending session: it is held for as long as that session's
+ * liveness node {@code live/SESSION} exists, and given back by removing the token. Each unclaimed span is claimed
+ * by this worker's session (a {@code claim} child) and exported through its pipeline, at once when the leader's
+ * watches report the claim, the token or the holder's liveness node gone or a claim-less span created, after the
+ * claim grace period when a full scan finds it (its host may be merely slow). A failed recovery backs the span off (doubling, persisted in {@link RecoveryProgress} before the export is
  * sent, so the next leader does not send again at once), and the backlog of undelivered spans is bounded by
  * {@link RetainedSpans}: beyond it the oldest are dropped, loudly, as they arrive.
  *
@@ -70,6 +72,11 @@ final class FinishedSpanRecovery {
   // Claims under ended/ that vanished (session expired, or released after a failed export): their spans are
   // looked at as soon as the event arrives, instead of polling every finished span.
   private final Set<String> unclaimedEvents = ConcurrentHashMap.newKeySet();
+  // Spans seen held by the token of a live session, by span: taken once that session's liveness node goes. The
+  // sessions seen gone, so that a span found held just as its holder's node went is not left waiting (both maps
+  // are emptied by every full scan, which looks at every span again).
+  private final Map<String, Long> heldBySession = new ConcurrentHashMap<>();
+  private final Set<Long> goneSessions = ConcurrentHashMap.newKeySet();
 
   FinishedSpanRecovery(StoreCore core, RecoveryReads reads, RecoveryProgress progress, RetainedSpans retained,
       RecordIsolation isolation, Quarantine quarantine, RecoveryGauges gauges, Ticks ticks, Duration gracePeriod,
@@ -107,9 +114,14 @@ final class FinishedSpanRecovery {
     }
   }
 
-  /** An event of the leader's persistent recursive watch on {@code ended/}. */
+  /** An event of the leader's persistent recursive watches on {@code ended/} and {@code live/}. */
   void onEndedEvent(WatchedEvent event) {
     String path = event.getPath();
+    if (path != null && path.startsWith(layout.liveRoot() + "/")
+        && event.getType() == Watcher.Event.EventType.NodeDeleted) {
+      onSessionGone(ZKPaths.getNodeFromPath(path));
+      return;
+    }
     if (path == null || !path.startsWith(layout.endedRoot() + "/")) {
       return;
     }
@@ -123,9 +135,15 @@ final class FinishedSpanRecovery {
         }
         takeIfStillUnclaimed(path);
       } else if (event.getType() == Watcher.Event.EventType.NodeDeleted) {
-        // Exported and removed with its claim, in one transaction, as almost every end is: nothing to look at.
+        // Exported and removed by its holder, as almost every end is: nothing to look at.
         retained.removed(path);
         unclaimedEvents.remove(path);
+        heldBySession.remove(path);
+      } else if (event.getType() == Watcher.Event.EventType.NodeDataChanged) {
+        // Its holder removed its token (given back after a failed export): nobody exports it now.
+        heldBySession.remove(path);
+        unclaimedEvents.add(path);
+        ticks.now();
       }
       return;
     }
@@ -151,14 +169,75 @@ final class FinishedSpanRecovery {
     ticks.after(CLAIMLESS_DELAY_MILLIS, () -> unclaimedEvents.contains(path));
   }
 
+  /** A liveness node went: its session holds nothing any more, and the spans seen held by it are taken. */
+  private void onSessionGone(String name) {
+    long session;
+    try {
+      session = Long.parseUnsignedLong(name, 16);
+    } catch (NumberFormatException notOurs) {
+      return;
+    }
+    goneSessions.add(session); // before the spans are looked up: see heldByLiveSession
+    boolean any = false;
+    for (Map.Entry<String, Long> held : heldBySession.entrySet()) {
+      if (held.getValue() == session && heldBySession.remove(held.getKey(), session)) {
+        unclaimedEvents.add(held.getKey());
+        any = true;
+      }
+    }
+    if (any) {
+      ticks.now();
+    }
+  }
+
+  /**
+   * Whether the span whose data is {@code data} is held by the token of a session that is alive: then it is
+   * remembered, to be taken when that session's liveness node goes. {@code alive} caches one scan's answers.
+   */
+  private boolean heldByLiveSession(String endedPath, byte[] data, Map<Long, Boolean> alive) throws Exception {
+    String token = ZNodeLayout.holderToken(data);
+    if (token == null) {
+      return false;
+    }
+    long session = ZNodeLayout.holderSession(token);
+    Boolean live = alive.get(session);
+    if (live == null) {
+      live = !goneSessions.contains(session) && sessionAlive(session);
+      alive.put(session, live);
+    }
+    if (!live) {
+      return false;
+    }
+    heldBySession.put(endedPath, session);
+    // The liveness node may have gone between our read and the line above, its event already handled: the
+    // handler records the session before it looks for its spans, so one of the two sees the other.
+    if (goneSessions.contains(session)) {
+      heldBySession.remove(endedPath);
+      return false;
+    }
+    return true;
+  }
+
+  private boolean sessionAlive(long session) throws Exception {
+    Stat stat = new Stat();
+    try {
+      reads.data(layout.livePath(session), stat);
+    } catch (KeeperException.NoNodeException gone) {
+      return false;
+    }
+    return stat.getEphemeralOwner() == session;
+  }
+
   /** This worker does not lead: the leader, whoever it is, gets the same events. */
   void forgetEvents() {
     unclaimedEvents.clear();
+    heldBySession.clear();
   }
 
   /** This worker stopped leading: the next leader gets its own events and counts its own backlog. */
   void stopLeading() {
     unclaimedEvents.clear();
+    heldBySession.clear();
     retained.clear();
   }
 
@@ -174,6 +253,7 @@ final class FinishedSpanRecovery {
    * earlier failures whose retry is due.
    */
   void recoverUnclaimed(ScanResult result, long now) throws Exception {
+    Map<Long, Boolean> alive = new HashMap<>();
     Set<String> candidates = new HashSet<>(unclaimedEvents);
     unclaimedEvents.removeAll(candidates);
     candidates.addAll(progress.backoffsDue(now));
@@ -188,9 +268,15 @@ final class FinishedSpanRecovery {
         continue;
       }
       isolation.run(endedPath, result, () -> {
-        if (!reads.exists(endedPath)) {
-          forget(endedPath); // exported and removed
+        byte[] data;
+        try {
+          data = reads.data(endedPath, new Stat());
+        } catch (KeeperException.NoNodeException exportedAndRemoved) {
+          forget(endedPath);
           return;
+        }
+        if (heldByLiveSession(endedPath, data, alive)) {
+          return; // its ender's session exports it; taken if that session goes first
         }
         // A claim is deleted only with its span, by its session's end, or by a release after a failed export:
         // an unclaimed span seen here has nobody left to deliver it, so no further grace period applies.
@@ -208,11 +294,14 @@ final class FinishedSpanRecovery {
     List<String> listed = new ArrayList<>();
     List<String> unclaimed = new ArrayList<>();
     long mark = retained.mark();
+    heldBySession.clear(); // every span is looked at again below
+    goneSessions.clear();
+    Map<Long, Boolean> alive = new HashMap<>();
     for (String shard : layout.endedShards()) {
       for (String spanId : reads.children(shard)) {
         String endedPath = ZKPaths.makePath(shard, spanId);
         listed.add(endedPath);
-        if (!reads.exists(ZNodeLayout.claimPath(endedPath))) {
+        if (!reads.exists(ZNodeLayout.claimPath(endedPath)) && !heldByLiveSession(endedPath, alive)) {
           unclaimed.add(endedPath);
         }
       }
@@ -235,6 +324,15 @@ final class FinishedSpanRecovery {
         isolation.run(endedPath, result, () -> recoverWithBackoff(endedPath, now, result),
             () -> backOffAfterFailure(endedPath, now));
       }
+    }
+  }
+
+  /** {@link #heldByLiveSession(String, byte[], Map)} of a span not read yet; false if it is gone. */
+  private boolean heldByLiveSession(String endedPath, Map<Long, Boolean> alive) throws Exception {
+    try {
+      return heldByLiveSession(endedPath, reads.data(endedPath, new Stat()), alive);
+    } catch (KeeperException.NoNodeException gone) {
+      return false; // the next step finds it gone
     }
   }
 
@@ -276,7 +374,8 @@ final class FinishedSpanRecovery {
    * drop the oldest unclaimed ones, loudly, so that ZooKeeper itself is never put at risk by a tracing outage.
    */
   private List<String> dropBeyondBound(ScanResult result) throws Exception {
-    List<String> dropped = retained.dropBeyondBound();
+    Map<Long, Boolean> alive = new HashMap<>();
+    List<String> dropped = retained.dropBeyondBound(endedPath -> heldByLiveSession(endedPath, alive));
     if (!dropped.isEmpty()) {
       dropped.forEach(this::forget);
       core.counters().recordDropped(dropped.size());
@@ -307,7 +406,7 @@ final class FinishedSpanRecovery {
       try {
         held = fence.data(claimPath, owner); // on the same session: it shows whether the create applied
       } catch (Exception e) {
-        core.exported().giveBack(endedPath, session); // it may be ours: never left held by a live session
+        core.exported().giveBackClaim(endedPath, session); // it may be ours: never left held by a live session
         throw e;
       }
       if (!Arrays.equals(held, claim) || owner.getEphemeralOwner() != session.id()) {
@@ -316,7 +415,7 @@ final class FinishedSpanRecovery {
     } catch (InterruptedException | RuntimeException stoppedWhileSending) {
       // close() (leadership given up) interrupted the create, which may have applied: a claim of this live
       // session that nobody exports would keep the span from every other worker for as long as this host runs.
-      core.exported().giveBack(endedPath, session);
+      core.exported().giveBackClaim(endedPath, session);
       throw stoppedWhileSending;
     }
     FinishedDeferredSpan finished;
@@ -328,7 +427,7 @@ final class FinishedSpanRecovery {
       } catch (UnsupportedRecordVersionException newer) {
         // record-format §5: a reader MUST leave it where it is; a host that reads its version exports it.
         log.warn("{}; leaving it for a host that reads that version", newer.getMessage());
-        core.exported().giveBack(endedPath, session);
+        core.exported().giveBackClaim(endedPath, session);
         result.leftForNewerHosts++;
         return false;
       } catch (DeferredSpanRecordException e) {
@@ -339,14 +438,14 @@ final class FinishedSpanRecovery {
         return false;
       }
     } catch (Exception e) {
-      core.exported().giveBack(endedPath, session);
+      core.exported().giveBackClaim(endedPath, session);
       throw e;
     }
     log.info("exporting {} ({}), ended by {} whose export did not complete",
         finished.getRecord().getName(), finished.getRecord().getSpanContext().getSpanId(),
         finished.getEndedBy());
     core.counters().recordRecovered();
-    core.exported().export(finished, endedPath, session);
+    core.exported().exportClaimed(finished, endedPath, session);
     return true;
   }
 }

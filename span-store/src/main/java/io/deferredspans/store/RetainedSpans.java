@@ -22,7 +22,7 @@ import org.slf4j.LoggerFactory;
  * {@code maxRetainedSpans} are stored (an exporter outage keeps them there), the oldest unclaimed ones are
  * deleted at once, loudly, so a long tracing outage can never fill ZooKeeper: as spans arrive, not only at the
  * next full scan. A claimed span is being exported by a live session and is never deleted (ZooKeeper refuses to
- * delete a span that still has its claim).
+ * delete a span that still has its claim child; one held by its ender's token is looked up first).
  *
  * <p>Order: spans reported by the watch in the order they were created; spans a full scan found that the watch
  * never reported (stored before this worker led) count as older than all of those.
@@ -112,12 +112,18 @@ final class RetainedSpans {
     return unordered;
   }
 
+  /** Whether a stored span is held by a live session that exports it (not to be dropped). */
+  interface Held {
+    boolean test(String endedPath) throws Exception;
+  }
+
   /**
    * Deletes the oldest unclaimed spans beyond the bound.
    *
+   * @param held whether a span is held by its ender's live session (it has no claim child to protect it)
    * @return the spans deleted
    */
-  List<String> dropBeyondBound() throws Exception {
+  List<String> dropBeyondBound(Held held) throws Exception {
     List<String> dropped = new ArrayList<>();
     int before = size();
     for (String endedPath : oldestFirst()) {
@@ -125,6 +131,9 @@ final class RetainedSpans {
         break;
       }
       try {
+        if (held.test(endedPath)) {
+          continue; // a live session is exporting it
+        }
         client.delete().forPath(endedPath);
         dropped.add(endedPath);
       } catch (KeeperException.NotEmptyException claimed) {

@@ -5,6 +5,7 @@ import java.net.URLDecoder;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 import org.apache.curator.utils.ZKPaths;
@@ -18,7 +19,8 @@ import org.apache.zookeeper.common.PathUtils;
  * BASE/open/XX/KEY             begin record of an open span (XX: 2 hex digits of the key's hash)
  * BASE/open/XX/KEY/span-SPANID  empty marker naming which span the record under KEY is
  * BASE/ended/YY/SPANID         finished span waiting for an exporter's acknowledgement (YY: span id prefix)
- * BASE/ended/YY/SPANID/claim   ephemeral: the session exporting it right now
+ * BASE/ended/YY/SPANID/claim   ephemeral: the session exporting it right now, if not its ender's ("eh" below)
+ * BASE/live/SESSION            ephemeral: this session is alive (it holds the spans whose "eh" names it)
  * BASE/quarantine/NAME-SEQ     bytes that could not be read as a record, kept for an operator
  * BASE/abandoned/KEY           tombstone of a span recovery ended as abandoned: data "SPANID\nOWNER"
  * BASE/recovery-leader         leader latch of the recovery worker
@@ -46,6 +48,7 @@ final class ZNodeLayout {
   private final String abandoned;
   private final String recoveryLeader;
   private final String recoveryProgress;
+  private final String live;
 
   ZNodeLayout(String basePath) {
     PathUtils.validatePath(basePath);
@@ -56,6 +59,7 @@ final class ZNodeLayout {
     this.abandoned = ZKPaths.makePath(basePath, "abandoned");
     this.recoveryLeader = ZKPaths.makePath(basePath, "recovery-leader");
     this.recoveryProgress = ZKPaths.makePath(basePath, "recovery-progress");
+    this.live = ZKPaths.makePath(basePath, "live");
   }
 
   String base() {
@@ -121,9 +125,23 @@ final class ZNodeLayout {
     return recoveryProgress;
   }
 
+  /** The parent of the liveness nodes: one ephemeral per session that ends spans, named by the session id. */
+  String liveRoot() {
+    return live;
+  }
+
+  String livePath(long sessionId) {
+    return ZKPaths.makePath(live, sessionName(sessionId));
+  }
+
+  /** A session id as a liveness node's name, and as a holder token's first part: 16 lowercase hex digits. */
+  static String sessionName(long sessionId) {
+    return String.format("%016x", sessionId);
+  }
+
   /** The znodes (each with its subtree) that only the store writes: the base's other children are the user's. */
   List<String> storeOwnedRoots() {
-    return List.of(open, ended, quarantine, abandoned, recoveryLeader, recoveryProgress);
+    return List.of(open, ended, quarantine, abandoned, recoveryLeader, recoveryProgress, live);
   }
 
   List<String> openShards() {
@@ -192,6 +210,64 @@ final class ZNodeLayout {
   /** Who holds a claim, from its data ({@link #claimData}). */
   static String claimHolder(byte[] claimData) {
     return firstLine(claimData);
+  }
+
+  // A finished span held by its ender's session carries "eh":"SESSION-NONCE" as its second member, right after
+  // the version: the store adds and removes it around the codec's bytes, which always start with this.
+  private static final String FINISHED_START = "{\"v\":1,";
+  private static final String HOLDER_START = FINISHED_START + "\"eh\":\"";
+  private static final int TOKEN_LENGTH = 33;
+
+  /**
+   * A fresh holder token for a span ended on {@code sessionId}: the session (whose liveness node then stands in
+   * for a claim) and a random nonce of this attempt (after a lost reply, only the attempt that reads back its own
+   * token won).
+   */
+  static String holderToken(long sessionId) {
+    return sessionName(sessionId) + "-"
+        + String.format("%016x", ThreadLocalRandom.current().nextLong() | 1L << 63);
+  }
+
+  /** The finished span's bytes as the codec wrote them, held by {@code token}. */
+  static byte[] heldFinished(byte[] finished, String token) {
+    String start = new String(finished, 0, Math.min(finished.length, FINISHED_START.length()),
+        StandardCharsets.ISO_8859_1);
+    if (!start.equals(FINISHED_START) || token.length() != TOKEN_LENGTH) {
+      throw new IllegalStateException("a finished span must start with " + FINISHED_START);
+    }
+    byte[] prefix = (HOLDER_START + token + "\",").getBytes(StandardCharsets.ISO_8859_1);
+    byte[] held = Arrays.copyOf(prefix, prefix.length + finished.length - FINISHED_START.length());
+    System.arraycopy(finished, FINISHED_START.length(), held, prefix.length,
+        finished.length - FINISHED_START.length());
+    return held;
+  }
+
+  /** The holder token of a finished span's data, or null if it has none (or none this store wrote). */
+  static String holderToken(byte[] data) {
+    int end = HOLDER_START.length() + TOKEN_LENGTH;
+    if (data == null || data.length < end + 2 || data[end] != '"' || data[end + 1] != ','
+        || !new String(data, 0, HOLDER_START.length(), StandardCharsets.ISO_8859_1).equals(HOLDER_START)) {
+      return null;
+    }
+    String token = new String(data, HOLDER_START.length(), TOKEN_LENGTH, StandardCharsets.ISO_8859_1);
+    return token.matches("[0-9a-f]{16}-[0-9a-f]{16}") ? token : null;
+  }
+
+  /** The session a holder token names. */
+  static long holderSession(String token) {
+    return Long.parseUnsignedLong(token.substring(0, 16), 16);
+  }
+
+  /** A held finished span's data without its holder: handed to recovery. */
+  static byte[] released(byte[] held) {
+    if (holderToken(held) == null) {
+      return held;
+    }
+    int cut = HOLDER_START.length() + TOKEN_LENGTH + 2;
+    byte[] start = FINISHED_START.getBytes(StandardCharsets.ISO_8859_1);
+    byte[] out = Arrays.copyOf(start, start.length + held.length - cut);
+    System.arraycopy(held, cut, out, start.length, held.length - cut);
+    return out;
   }
 
   /**

@@ -231,15 +231,15 @@ class ExactlyOnceTest implements StoreTestHelpers {
     enqueue(other, "failing");
     receiver.setFailing(true);
     assertEquals(EndResult.Outcome.ENDED, dequeue(ender, "failing", DeferredSpanEnding.now()).getOutcome());
-    String claim = ZNodeLayout.claimPath(ender.store.core().layout().endedPath(onlyEndedSpanId(ender)));
-    await().atMost(WAIT).until(() -> ender.client.checkExists().forPath(claim) == null); // export failed
+    String endedPath = ender.store.core().layout().endedPath(onlyEndedSpanId(ender));
+    await().atMost(WAIT).until(() -> !ender.heldForExport(endedPath)); // export failed
 
     DeferredSpanRecovery recovery = recovery(other, options -> options.retryBackoff(Duration.ofMinutes(1),
         Duration.ofMinutes(10)));
     int recovered = 0;
     for (int scan = 0; scan < 5; scan++) {
       recovered += recovery.scanNow().recovered();
-      await().atMost(WAIT).until(() -> other.client.checkExists().forPath(claim) == null); // and failed again
+      await().atMost(WAIT).until(() -> !other.heldForExport(endedPath)); // and failed again
     }
     assertEquals(1, recovered, "one attempt, then the next waits for its backoff");
     receiver.setFailing(false);
@@ -308,8 +308,8 @@ class ExactlyOnceTest implements StoreTestHelpers {
     enqueue(ender, "lost-claim");
     receiver.setFailing(true);
     assertEquals(EndResult.Outcome.ENDED, dequeue(ender, "lost-claim", DeferredSpanEnding.now()).getOutcome());
-    String claim = ZNodeLayout.claimPath(ender.store.core().layout().endedPath(onlyEndedSpanId(ender)));
-    await().atMost(WAIT).until(() -> ender.client.checkExists().forPath(claim) == null);
+    String endedPath = ender.store.core().layout().endedPath(onlyEndedSpanId(ender));
+    await().atMost(WAIT).until(() -> !ender.heldForExport(endedPath));
     receiver.setFailing(false);
     receiver.reset();
 

@@ -156,7 +156,7 @@ class ExportTimeoutTest implements StoreTestHelpers {
     receiver.holdReplies();
     assertEquals(EndResult.Outcome.ENDED, dequeue(ender, "lone").getOutcome());
     await().atMost(WAIT).until(() -> ender.store.stats().exportsTimedOut() == 1);
-    return ZNodeLayout.claimPath(ender.store.core().layout().endedPath(record.getSpanContext().getSpanId()));
+    return ender.store.core().layout().endedPath(record.getSpanContext().getSpanId());
   }
 
   @Test
@@ -164,11 +164,11 @@ class ExportTimeoutTest implements StoreTestHelpers {
     TestHost ender = host("lone-ender", realExporter(),
         options -> options.timedOutExportBackoff(Duration.ofSeconds(3)), Duration.ofMillis(20));
     TestHost other = host("other", realExporter(), UnaryOperator.identity(), Duration.ofMillis(20));
-    String claim = endOneIntoAHang(ender, other);
+    String endedPath = endOneIntoAHang(ender, other);
 
     await().during(Duration.ofSeconds(1)).atMost(Duration.ofSeconds(2))
-        .until(() -> ender.client.checkExists().forPath(claim) != null); // kept: the collector may have it
-    await().atMost(WAIT).until(() -> ender.client.checkExists().forPath(claim) == null); // then handed back
+        .until(() -> ender.heldForExport(endedPath)); // kept: the collector may have it
+    await().atMost(WAIT).until(() -> !ender.heldForExport(endedPath)); // then handed back
     assertEquals(1, ender.store.stats().exportFailed());
     receiver.releaseReplies();
   }
@@ -178,11 +178,11 @@ class ExportTimeoutTest implements StoreTestHelpers {
     TestHost ender = host("leaving", realExporter(),
         options -> options.timedOutExportBackoff(Duration.ofHours(1)), Duration.ofMillis(20));
     TestHost other = host("other", realExporter(), UnaryOperator.identity(), Duration.ofMillis(20));
-    String claim = endOneIntoAHang(ender, other);
+    String endedPath = endOneIntoAHang(ender, other);
 
     assertThat(ender.store.shutdown().join(WAIT.toSeconds(), java.util.concurrent.TimeUnit.SECONDS).isSuccess())
         .as("settled: the claim went back, not held for the hour").isTrue();
-    assertEquals(null, other.client.checkExists().forPath(claim));
+    assertThat(other.heldForExport(endedPath)).isFalse();
     receiver.releaseReplies();
   }
 

@@ -52,7 +52,7 @@ class FinishedSpanRecoveryTest {
 
     assertNotNull(host.client.checkExists().forPath(endedPath), "left for a host that reads version 2");
     assertThat(host.client.getChildren().forPath(host.store.core().layout().quarantineRoot())).isEmpty();
-    await().atMost(WAIT).until(() -> host.client.checkExists().forPath(ZNodeLayout.claimPath(endedPath)) == null);
+    await().atMost(WAIT).until(() -> !host.heldForExport(endedPath));
     assertEquals(0, host.store.stats().quarantined());
   }
 
@@ -137,8 +137,8 @@ class FinishedSpanRecoveryTest {
     fixture.enqueue(other, "failing");
     assertEquals(EndResult.Outcome.ENDED, ender.store.endDeferredSpan("failing", DeferredSpanEnding.now(),
         ender.client.transactionOp().delete().forPath(fixture.item("failing"))).getOutcome());
-    String claim = ZNodeLayout.claimPath(onlyEndedPath(ender));
-    await().atMost(WAIT).until(() -> ender.client.checkExists().forPath(claim) == null); // export failed
+    String endedPath = onlyEndedPath(ender);
+    await().atMost(WAIT).until(() -> !ender.heldForExport(endedPath)); // export failed
     int recovered = 0;
     for (int leader = 0; leader < 5; leader++) {
       DeferredSpanRecovery recovery = fixture.recovery(other, options -> options.clock(clock).scanInterval(TICK)
@@ -147,7 +147,7 @@ class FinishedSpanRecoveryTest {
         recovered += recovery.tick().recovered();
         clock.advance(Duration.ofSeconds(1));
       }
-      await().atMost(WAIT).until(() -> other.client.checkExists().forPath(claim) == null); // and failed again
+      await().atMost(WAIT).until(() -> !other.heldForExport(endedPath)); // and failed again
       recovery.close();
     }
     return recovered;
@@ -163,8 +163,8 @@ class FinishedSpanRecoveryTest {
     receiver.setFailing(true);
     assertEquals(EndResult.Outcome.ENDED, ender.store.endDeferredSpan("slow", DeferredSpanEnding.now(),
         ender.client.transactionOp().delete().forPath(fixture.item("slow"))).getOutcome());
-    String claim = ZNodeLayout.claimPath(onlyEndedPath(ender));
-    await().atMost(WAIT).until(() -> ender.client.checkExists().forPath(claim) == null);
+    String endedPath = onlyEndedPath(ender);
+    await().atMost(WAIT).until(() -> !ender.heldForExport(endedPath));
     receiver.setFailing(false);
     TestClock clock = new TestClock();
     DeferredSpanRecovery recovery = DeferredSpanRecovery.builder(recoverer.store).gracePeriod(Duration.ofSeconds(30))

@@ -225,7 +225,7 @@ class OutcomeUnknownTest {
     assertEquals(EndResult.Outcome.ENDED, ender.store.endDeferredSpan("job-4", DeferredSpanEnding.now(),
         ender.client.transactionOp().delete().forPath(item)).getOutcome());
     String endedPath = ender.store.core().layout().endedPath(record.getSpanContext().getSpanId());
-    await().atMost(WAIT).until(() -> ender.client.checkExists().forPath(ZNodeLayout.claimPath(endedPath)) == null);
+    await().atMost(WAIT).until(() -> !ender.heldForExport(endedPath));
     SERVERS.receiver().setFailing(false);
 
     ReplyDroppingProxy proxy = proxy();

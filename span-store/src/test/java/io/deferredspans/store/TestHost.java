@@ -166,6 +166,21 @@ public final class TestHost implements AutoCloseable {
   }
 
   /** Finished spans still stored, i.e. not yet acknowledged by an exporter and removed. */
+  /**
+   * Whether some session holds the finished span at {@code endedPath} for export: a claim child (recovery's),
+   * or the holder token its ender wrote and has not given back. False once it is handed back, or gone.
+   */
+  boolean heldForExport(String endedPath) throws Exception {
+    if (client.checkExists().forPath(ZNodeLayout.claimPath(endedPath)) != null) {
+      return true;
+    }
+    try {
+      return ZNodeLayout.holderToken(client.getData().forPath(endedPath)) != null;
+    } catch (org.apache.zookeeper.KeeperException.NoNodeException gone) {
+      return false;
+    }
+  }
+
   int storedFinishedSpans() throws Exception {
     return countInShards("ended");
   }
