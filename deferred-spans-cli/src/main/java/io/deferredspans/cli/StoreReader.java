@@ -6,9 +6,11 @@ import io.deferredspans.cli.StoredItems.QuarantinedRecord;
 import io.deferredspans.store.DeferredSpanStoreLayout;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Semaphore;
@@ -90,7 +92,7 @@ final class StoreReader {
     return spans;
   }
 
-  /** Every finished span waiting for export, with its claim's holder (two reads each). */
+  /** Every finished span waiting for export, with its claim's holder (two reads each, and one per holding session). */
   List<PendingSpan> pendingSpans() {
     List<String> paths = childPaths(layout.endedShards());
     List<String> spanAndClaim = new ArrayList<>(2 * paths.size());
@@ -100,12 +102,24 @@ final class StoreReader {
     }
     Map<String, Node> nodes = new HashMap<>();
     dataOf(spanAndClaim).forEach(node -> nodes.put(node.path(), node));
+    // A span its ender's session holds has no claim child: that session's liveness node names the host.
+    Set<String> liveNodes = new LinkedHashSet<>();
+    for (String path : paths) {
+      Node span = nodes.get(path);
+      if (span != null && !nodes.containsKey(ZKPaths.makePath(path, DeferredSpanStoreLayout.CLAIM))) {
+        layout.holderLivePath(span.data()).ifPresent(liveNodes::add);
+      }
+    }
+    dataOf(new ArrayList<>(liveNodes)).forEach(node -> nodes.put(node.path(), node));
     List<PendingSpan> pending = new ArrayList<>(paths.size());
     for (String path : paths) {
       Node span = nodes.get(path);
       if (span != null) {
-        Optional<String> holder = Optional.ofNullable(nodes.get(ZKPaths.makePath(path, DeferredSpanStoreLayout.CLAIM)))
-            .map(claim -> DeferredSpanStoreLayout.claimHolder(claim.data()));
+        Node claim = nodes.get(ZKPaths.makePath(path, DeferredSpanStoreLayout.CLAIM));
+        Optional<String> holder = claim != null
+            ? Optional.of(DeferredSpanStoreLayout.claimHolder(claim.data()))
+            : layout.holderLivePath(span.data()).map(nodes::get)
+                .map(live -> DeferredSpanStoreLayout.claimHolder(live.data()));
         pending.add(PendingSpan.decode(path, span.data(), holder, span.stat().getCtime()));
       }
     }

@@ -14,6 +14,8 @@ import java.util.Optional;
  * BASE/open/XX/KEY/span-SPANID  marker naming the span the record belongs to ({@link #markerSpanId})
  * BASE/ended/YY/SPANID          finished span waiting for an exporter ({@link #endedShards})
  * BASE/ended/YY/SPANID/claim    ephemeral claim of the exporting session ({@link #CLAIM}, {@link #claimHolder})
+ * BASE/live/SESSION             ephemeral liveness node of a session holding the spans it ended
+ *                               ({@link #holderLivePath}; its data is the host name, {@link #claimHolder})
  * BASE/quarantine/NAME-SEQ      unreadable bytes kept for an operator ({@link #quarantineRoot})
  * BASE/abandoned/KEY            tombstone of a span recovery ended as abandoned ({@link #abandonedPath},
  *                               {@link #tombstoneSpanId}, {@link #tombstoneOwner})
@@ -108,7 +110,17 @@ public final class DeferredSpanStoreLayout {
         : Optional.empty();
   }
 
-  /** The host name of the session holding a claim, from the claim znode's data. */
+  /**
+   * The liveness node of the session that holds a finished span through the holder token in its data (a span a
+   * Java end wrote, not given back): the span is that session's to export while the node exists. Empty if the
+   * span carries no token (it is held by a claim child, or by nobody).
+   */
+  public Optional<String> holderLivePath(byte[] finishedSpanData) {
+    String token = ZNodeLayout.holderToken(finishedSpanData);
+    return token == null ? Optional.empty() : Optional.of(layout.livePath(ZNodeLayout.holderSession(token)));
+  }
+
+  /** The host name of the session holding a claim, from the claim znode's data (or a liveness node's). */
   public static String claimHolder(byte[] claimData) {
     return ZNodeLayout.claimHolder(claimData);
   }
