@@ -202,8 +202,8 @@ class ExportTimeoutTest implements StoreTestHelpers {
         Duration.ofMillis(20));
     DeferredSpanRecord record = enqueue(other, "queued");
     assertEquals(EndResult.Outcome.ENDED, dequeue(ender, "queued").getOutcome());
-    String claim = ZNodeLayout.claimPath(ender.store.core().layout().endedPath(record.getSpanContext().getSpanId()));
-    await().atMost(WAIT).until(() -> ender.client.checkExists().forPath(claim) == null); // handed to recovery
+    String endedPath = ender.store.core().layout().endedPath(record.getSpanContext().getSpanId());
+    await().atMost(WAIT).until(() -> !ender.heldForExport(endedPath)); // handed to recovery
 
     DeferredSpanRecovery recovery = SERVERS.closeAfterTest(
         DeferredSpanRecovery.builder(other.store).gracePeriod(Duration.ZERO).build());

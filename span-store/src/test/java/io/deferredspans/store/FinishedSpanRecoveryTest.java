@@ -58,6 +58,34 @@ class FinishedSpanRecoveryTest {
 
   // ---------------------------------------------------------------- 2.8 the retention bound, as spans arrive
 
+  /**
+   * A span a Java end wrote has no claim child: its ender's session holds it through its token and liveness
+   * node. The bound must still never drop it while that session lives (it would be lost: its ender exports it
+   * from memory and then finds nothing to remove, and nobody exports it again if the export fails).
+   */
+  @Test
+  void retentionBoundNeverDropsSpansTheirEndersSessionStillHolds() throws Exception {
+    // Its batch processor holds every span for an hour: they wait in ended/, held by the ender's live session.
+    TestHost ender = fixture.host("holding", TestHost.httpExporter(receiver.httpEndpoint()),
+        UnaryOperator.identity(), Duration.ofHours(1));
+    TestHost other = fixture.host("other");
+    DeferredSpanRecovery recovery = fixture.recovery(other, options -> options.maxRetainedSpans(10)
+        .scanInterval(Duration.ofHours(1)).fullScanInterval(Duration.ofDays(1)));
+    recovery.start();
+    await().atMost(WAIT).until(recovery::hasLeadership);
+    recovery.tick(); // the full scan a new leader starts with, out of the way
+    for (int i = 0; i < 30; i++) {
+      fixture.enqueue(other, "held-" + i);
+      assertEquals(EndResult.Outcome.ENDED, ender.store.endDeferredSpan("held-" + i, DeferredSpanEnding.now(),
+          ender.client.transactionOp().delete().forPath(fixture.item("held-" + i))).getOutcome());
+    }
+
+    recovery.tick(); // enforces the bound over the 30 the watch reported
+    await().during(Duration.ofSeconds(1)).atMost(WAIT).until(() -> ender.storedFinishedSpans() == 30);
+    assertEquals(0, other.store.stats().droppedAtBound());
+    assertEquals(0, recovery.scanNow().dropped(), "a full scan does not drop them either");
+  }
+
   @Test
   void retentionBoundHoldsAsSpansArriveNotOnlyAtTheNextFullScan() throws Exception {
     TestHost host = fixture.host("host");
