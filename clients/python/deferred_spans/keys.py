@@ -62,7 +62,7 @@ def shard(key: str) -> str:
 
 
 # The children of the base path that only the store writes (ZNodeLayout.storeOwnedRoots in Java).
-_STORE_OWNED = ("open", "ended", "quarantine", "abandoned", "recovery-leader", "recovery-progress")
+_STORE_OWNED = ("open", "ended", "quarantine", "abandoned", "recovery-leader", "recovery-progress", "live")
 
 
 class Layout:

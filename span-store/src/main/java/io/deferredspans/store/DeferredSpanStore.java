@@ -40,11 +40,13 @@ import org.slf4j.LoggerFactory;
  *       (e.g. deleting it): an item never exists without its span, nor is dequeued without ending it.
  *   <li><b>Exactly one end.</b> An end deletes the record with a version check, so when several hosts race
  *       exactly one transaction commits. If ZooKeeper's reply to the winning transaction is lost, the store
- *       reads back, on the same session, the claim it wrote (it holds a nonce of this attempt) to tell "won"
- *       from "lost the race"; only when the session itself is gone does the call report the outcome unknown.
- *   <li><b>Nothing lost between end and export.</b> The winning transaction also stores the finished span and
- *       an ephemeral claim by this session. The span stays in ZooKeeper until an exporter acknowledged it; if this
- *       host dies first, its claim vanishes with its session and a {@link DeferredSpanRecovery} exports it. The
+ *       reads back, on the same session, the finished span it wrote (it holds a token of this attempt) to tell
+ *       "won" from "lost the race"; only when the session itself is gone does the call report the outcome unknown.
+ *   <li><b>Nothing lost between end and export.</b> The winning transaction also stores the finished span, held
+ *       by this session: its token names the session, whose one ephemeral liveness node ({@code BASE/live})
+ *       stands in for a claim per span. The span stays in ZooKeeper until an exporter acknowledged it; if this
+ *       host dies first, its liveness node vanishes with its session and a {@link DeferredSpanRecovery} exports
+ *       it. The
  *       one window where a span can be exported twice is a crash (or session expiry) after the exporter accepted
  *       it but before the store removed it.
  * </ul>
@@ -61,8 +63,8 @@ import org.slf4j.LoggerFactory;
  * (Curator's retries, which may re-send on the session opened after an expiry, are not used for writes). If an
  * end that gave up did apply, its span is still exported, by this host or by recovery. Removals of exported
  * spans and releases of claims that fail are retried with backoff on a timer, on the session that holds the
- * claims, while it lives. A session expiry removes this host's claims, which hands its unexported spans to the
- * recovery worker.
+ * claims, while it lives. A session expiry removes this host's liveness node and claims, which hands its
+ * unexported spans to the recovery worker.
  *
  * <p>The {@link CuratorFramework} is handed in and must be started; the store never closes it. Call {@link
  * #start()} before use and {@link #close()} when done. Thread-safe.
@@ -358,7 +360,7 @@ public final class DeferredSpanStore implements Closeable {
    * in flight (ZooKeeper's sequential nodes, as queues use, are never reused; a re-created node starts again at
    * version 0); recovery does not see open spans, so an item deleted without this call loses its span silently,
    * as it would its data; and the outcome {@link EndResult.Outcome#ABANDONED} does not occur. Between end and
-   * export nothing differs: the finished span waits in ZooKeeper under this session's claim until an exporter
+   * export nothing differs: the finished span waits in ZooKeeper, held by this session, until an exporter
    * took it, and recovery exports it if this host dies first.
    *
    * @param itemPath the item's path (in the client's namespace), for the operations' check, errors and quarantine

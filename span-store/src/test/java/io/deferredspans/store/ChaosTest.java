@@ -108,7 +108,7 @@ class ChaosTest {
 
   @Test
   void everyFaultAtOnceLosesNothingAndDuplicatesOnlyInTheDocumentedWindow() throws Exception {
-    try (TestingCluster cluster = new TestingCluster(3);
+    try (TestingCluster cluster = EnsembleRoles.threeServers();
         OtlpTestReceiver receiver = OtlpTestReceiver.start()) {
       cluster.start();
       TestHost local = TestHost.start("drainer", cluster.getConnectString(), BASE,

@@ -95,7 +95,7 @@ class ZooKeeperFaultTest {
 
   @Test
   void followerAndLeaderLossUnderContinuousLoadLoseAndDoubleNothing() throws Exception {
-    try (TestingCluster cluster = new TestingCluster(3);
+    try (TestingCluster cluster = EnsembleRoles.threeServers();
         OtlpTestReceiver receiver = OtlpTestReceiver.start()) {
       cluster.start();
       try (TestHost a = host("host-a", cluster.getConnectString(), receiver);
@@ -126,7 +126,7 @@ class ZooKeeperFaultTest {
 
   @Test
   void quorumLossFailsFastAndEverythingPendingEndsOnceItIsBack() throws Exception {
-    try (TestingCluster cluster = new TestingCluster(3);
+    try (TestingCluster cluster = EnsembleRoles.threeServers();
         OtlpTestReceiver receiver = OtlpTestReceiver.start()) {
       cluster.start();
       try (TestHost a = host("host-a", cluster.getConnectString(), receiver);

@@ -24,23 +24,25 @@ import org.apache.zookeeper.data.Stat;
  * <ul>
  *   <li>enqueue: one multi creating the item, a record znode and its span marker;
  *   <li>dequeue: read the record with its version, then one multi deleting its marker and it at that version,
- *       creating the finished span and an ephemeral claim, and deleting the item;
+ *       creating the finished span (held by the session's liveness node, so no claim of its own), and deleting
+ *       the item;
  *   <li>settle: the export cleanup as the store sends it: per 100 dequeued items a {@code sync} and a read (the
- *       export fence) and one multi deleting each claim and finished span.
+ *       export fence) and one multi deleting each finished span.
  * </ul>
  *
  * <p>{@link #embedded} is the floor of embedded mode ({@link EmbeddedSpanQueue}): enqueue = one plain create of
  * the item with the record inside; dequeue = read the item with its version, then one multi deleting it at that
- * version, creating the finished span and an ephemeral claim; settle as above. {@link #embeddedWithoutClaim} is
- * what embedded mode would send with one liveness znode per session instead of a claim per span (a design not
- * built): the same without the claim's create and delete, to measure what that design could buy before building it.
+ * version and creating the finished span; settle as above. The finished span's bytes are the codec's, without the
+ * 43 bytes of the holder token the store adds. {@link #embeddedWithClaim} is what embedded mode sent before,
+ * with an ephemeral claim per span created in the dequeue's multi and deleted in the cleanup: the reference for
+ * what the liveness node bought.
  */
 public final class BareMultiQueue implements QueueVariant {
   private static final int SHARDS = 256;
   // As the store's ExportedSpans: one cleanup multi per exporter batch of at most 100 spans.
   private static final int REMOVALS_PER_TRANSACTION = 100;
 
-  private enum Mode { STANDARD, EMBEDDED, EMBEDDED_WITHOUT_CLAIM }
+  private enum Mode { STANDARD, EMBEDDED, EMBEDDED_WITH_CLAIM }
 
   private record Prepared(
       String openPath, String markerPath, String endedPath, byte[] recordBytes, byte[] finishedBytes,
@@ -74,10 +76,10 @@ public final class BareMultiQueue implements QueueVariant {
     return new BareMultiQueue(client, items, tracing, base, Mode.EMBEDDED);
   }
 
-  /** Embedded mode's floor without the claim per span: what a liveness znode per session would send. */
-  public static BareMultiQueue embeddedWithoutClaim(
+  /** Embedded mode's floor with a claim per span, as the store sent it before the liveness node. */
+  public static BareMultiQueue embeddedWithClaim(
       CuratorFramework client, QueueItems items, DeferredTracing tracing, String base) {
-    return new BareMultiQueue(client, items, tracing, base, Mode.EMBEDDED_WITHOUT_CLAIM);
+    return new BareMultiQueue(client, items, tracing, base, Mode.EMBEDDED_WITH_CLAIM);
   }
 
   /** Creates the shard parents once, as the store's start() does for its own. */
@@ -92,8 +94,8 @@ public final class BareMultiQueue implements QueueVariant {
   public String name() {
     return switch (mode) {
       case STANDARD -> "bare multi, same znodes and bytes (no library code)";
-      case EMBEDDED -> "bare embedded: create item with record, read + 3-op multi (no library code)";
-      case EMBEDDED_WITHOUT_CLAIM -> "bare embedded without claim: read + 2-op multi (no library code)";
+      case EMBEDDED -> "bare embedded: create item with record, read + 2-op multi (no library code)";
+      case EMBEDDED_WITH_CLAIM -> "bare embedded with a claim per span: read + 3-op multi (no library code)";
     };
   }
 
@@ -137,7 +139,7 @@ public final class BareMultiQueue implements QueueVariant {
       ops.add(client.transactionOp().delete().withVersion(stat.getVersion()).forPath(items.path(key)));
       ops.add(client.transactionOp().create().withMode(CreateMode.PERSISTENT)
           .forPath(p.endedPath(), p.finishedBytes()));
-      if (mode == Mode.EMBEDDED) {
+      if (mode == Mode.EMBEDDED_WITH_CLAIM) {
         ops.add(client.transactionOp().create().withMode(CreateMode.EPHEMERAL)
             .forPath(ZKPaths.makePath(p.endedPath(), "claim"), claimBytes));
       }
@@ -150,8 +152,6 @@ public final class BareMultiQueue implements QueueVariant {
         client.transactionOp().delete().forPath(p.markerPath()),
         client.transactionOp().delete().withVersion(stat.getVersion()).forPath(p.openPath()),
         client.transactionOp().create().withMode(CreateMode.PERSISTENT).forPath(p.endedPath(), p.finishedBytes()),
-        client.transactionOp().create().withMode(CreateMode.EPHEMERAL)
-            .forPath(ZKPaths.makePath(p.endedPath(), "claim"), claimBytes),
         client.transactionOp().delete().forPath(items.path(key)));
     awaitingCleanup.add(p.endedPath());
   }
@@ -164,7 +164,7 @@ public final class BareMultiQueue implements QueueVariant {
       exportFence();
       List<CuratorOp> ops = new ArrayList<>(2 * batch.size());
       for (String endedPath : batch) {
-        if (mode != Mode.EMBEDDED_WITHOUT_CLAIM) {
+        if (mode == Mode.EMBEDDED_WITH_CLAIM) {
           ops.add(client.transactionOp().delete().forPath(ZKPaths.makePath(endedPath, "claim")));
         }
         ops.add(client.transactionOp().delete().forPath(endedPath));

@@ -101,7 +101,7 @@ public final class RecoveryLoadFigures {
 
   /**
    * How long after an ending host's session ends the leader holds its finished span (claimed, handed to the
-   * leader's exporter): the watch reports the vanished claim, whatever the number of open spans. The host's
+   * leader's exporter): the watch reports the vanished liveness node, whatever the number of open spans. The host's
    * pipeline never exports (an hour's batch delay), as a host that dies between end and export.
    */
   private static double[] takeovers(BenchClient leader, String connectString, QueueVariant opener,
@@ -125,7 +125,7 @@ public final class RecoveryLoadFigures {
       String claim = ZKPaths.makePath(layout.endedPath(end.getSpan().orElseThrow().getRecord().getSpanContext()
           .getSpanId()), DeferredSpanStoreLayout.CLAIM);
       long died = System.nanoTime();
-      client.close(); // the session ends now, and its claim with it
+      client.close(); // the session ends now, and its liveness node (its hold on the span) with it
       long deadline = died + TimeUnit.SECONDS.toNanos(60);
       while (System.nanoTime() < deadline) {
         Stat stat = leader.client.checkExists().forPath(claim);
