@@ -58,6 +58,16 @@ class FinishedSpanRecoveryTest {
 
   // ---------------------------------------------------------------- 2.8 the retention bound, as spans arrive
 
+  /** A leading recovery worker on {@code host} that retains at most 10 finished spans, its first scan done. */
+  private DeferredSpanRecovery leaderBoundTo10(TestHost host) throws Exception {
+    DeferredSpanRecovery recovery = fixture.recovery(host, options -> options.maxRetainedSpans(10)
+        .scanInterval(Duration.ofHours(1)).fullScanInterval(Duration.ofDays(1)));
+    recovery.start();
+    await().atMost(WAIT).until(recovery::hasLeadership);
+    recovery.tick(); // the full scan a new leader starts with, out of the way
+    return recovery;
+  }
+
   /**
    * A span a Java end wrote has no claim child: its ender's session holds it through its token and liveness
    * node. The bound must still never drop it while that session lives (it would be lost: its ender exports it
@@ -69,11 +79,7 @@ class FinishedSpanRecoveryTest {
     TestHost ender = fixture.host("holding", TestHost.httpExporter(receiver.httpEndpoint()),
         UnaryOperator.identity(), Duration.ofHours(1));
     TestHost other = fixture.host("other");
-    DeferredSpanRecovery recovery = fixture.recovery(other, options -> options.maxRetainedSpans(10)
-        .scanInterval(Duration.ofHours(1)).fullScanInterval(Duration.ofDays(1)));
-    recovery.start();
-    await().atMost(WAIT).until(recovery::hasLeadership);
-    recovery.tick(); // the full scan a new leader starts with, out of the way
+    DeferredSpanRecovery recovery = leaderBoundTo10(other);
     for (int i = 0; i < 30; i++) {
       fixture.enqueue(other, "held-" + i);
       assertEquals(EndResult.Outcome.ENDED, ender.store.endDeferredSpan("held-" + i, DeferredSpanEnding.now(),
@@ -89,11 +95,7 @@ class FinishedSpanRecoveryTest {
   @Test
   void retentionBoundHoldsAsSpansArriveNotOnlyAtTheNextFullScan() throws Exception {
     TestHost host = fixture.host("host");
-    DeferredSpanRecovery recovery = fixture.recovery(host, options -> options.maxRetainedSpans(10)
-        .scanInterval(Duration.ofHours(1)).fullScanInterval(Duration.ofDays(1)));
-    recovery.start();
-    await().atMost(WAIT).until(recovery::hasLeadership);
-    recovery.tick(); // the full scan a new leader starts with, out of the way
+    DeferredSpanRecovery recovery = leaderBoundTo10(host);
     for (int i = 0; i < 30; i++) {
       fixture.enqueue(host, "outage-" + i);
     }
