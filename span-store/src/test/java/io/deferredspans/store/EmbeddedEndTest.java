@@ -174,6 +174,27 @@ class EmbeddedEndTest implements StoreTestHelpers {
     assertEquals(1, SERVERS.receiver().spans().size());
   }
 
+  /**
+   * The window the embedded mode leaves to its caller (embedding.md, 5b): the begin is the caller's create, so a
+   * create applied twice (Curator retrying it after a lost reply, once another host had dequeued the first copy)
+   * is an item dequeued twice, and its span is ended twice. Nothing of ours was written at the begin that could
+   * tell the copy from a new item; the standard begin, sent once, cannot be applied twice.
+   */
+  @Test
+  void anItemCreatedAgainAfterItsEndIsEndedAgainSoTheCallersCreateMustBeSentOnce() throws Exception {
+    TestHost host = host("host-1");
+    DeferredSpanRecord record = enqueueEmbedded(host, "item-1");
+    assertEquals(EndResult.Outcome.ENDED, dequeueEmbedded(host, "item-1").getOutcome());
+    await().atMost(Duration.ofSeconds(30)).until(() -> host.store.stats().removed() == 1);
+
+    host.client.create().forPath(item("item-1"), itemData("job item-1", record)); // the retried create
+
+    assertEquals(EndResult.Outcome.ENDED, dequeueEmbedded(host, "item-1").getOutcome());
+    SERVERS.receiver().awaitSpans(2, Duration.ofSeconds(30));
+    String spanId = record.getSpanContext().getSpanId();
+    assertEquals(List.of(spanId, spanId), SERVERS.receiver().spans().stream().map(ReceivedSpan::spanId).toList());
+  }
+
   @Test
   void anItemRewrittenAtItsVersionEndsOnceToo() throws Exception {
     TestHost host = host("host-1");

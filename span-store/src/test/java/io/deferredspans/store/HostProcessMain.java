@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
@@ -23,6 +24,8 @@ import org.apache.curator.framework.CuratorFrameworkFactory;
 import org.apache.curator.framework.recipes.nodes.PersistentNode;
 import org.apache.curator.retry.ExponentialBackoffRetry;
 import org.apache.zookeeper.CreateMode;
+import org.apache.zookeeper.KeeperException;
+import org.apache.zookeeper.ZooDefs;
 
 /**
  * One simulated host in its own JVM, for fault tests that kill hosts for real. Reports what it did as one line
@@ -166,8 +169,8 @@ public final class HostProcessMain {
     byte[] record;
     try {
       record = client.getData().storingStatIn(stat).forPath(item);
-    } catch (org.apache.zookeeper.KeeperException.NoNodeException gone) {
-      return EndResult.callerOperationsFailed(0, org.apache.zookeeper.KeeperException.Code.NONODE);
+    } catch (KeeperException.NoNodeException gone) {
+      return EndResult.callerOperationsFailed(0, KeeperException.Code.NONODE);
     }
     return store.endEmbeddedSpan(item, record, DeferredSpanEnding.now(),
         client.transactionOp().delete().withVersion(stat.getVersion()).forPath(item));
@@ -230,7 +233,7 @@ public final class HostProcessMain {
           DeferredSpanRecord record = tracing.spanBuilder("QueueItem").setNoParent().setOwner(ITEMS + "/" + key)
               .begin();
           if (embedded) {
-            client.create().forPath(ITEMS + "/" + key, record.toBytes()); // the whole begin: nothing of ours
+            createOnce(client, ITEMS + "/" + key, record.toBytes()); // the whole begin: nothing of ours
           } else {
             store.beginDeferredSpan(key, record, client.transactionOp().create().forPath(ITEMS + "/" + key));
           }
@@ -253,6 +256,33 @@ public final class HostProcessMain {
       }
     } finally {
       loopDone.countDown();
+    }
+  }
+
+  /**
+   * An embedded begin as a careful caller writes it: its item's create sent once, a lost reply settled by reading
+   * the item back. Curator's retrying create would, after a lost reply, create the item a second time if another
+   * host had dequeued and ended it in between (a host paused with its create in flight), and its span would be
+   * ended twice (docs/embedding.md, 5b).
+   */
+  static void createOnce(CuratorFramework client, String path, byte[] data) throws Exception {
+    try {
+      client.getZookeeperClient().getZooKeeper().create(path, data, ZooDefs.Ids.OPEN_ACL_UNSAFE,
+          CreateMode.PERSISTENT);
+    } catch (KeeperException e) {
+      if (!KeeperErrors.isConnectionProblem(e)) {
+        throw e;
+      }
+      // Ordered after the create on its session, or read after that session ended: the create's outcome is final.
+      byte[] stored;
+      try {
+        stored = client.getData().forPath(path);
+      } catch (KeeperException.NoNodeException absent) {
+        throw new IllegalStateException("no answer, and no item: not created, or created and already ended", e);
+      }
+      if (!Arrays.equals(stored, data)) {
+        throw new IllegalStateException("no answer, and another item under the path", e);
+      }
     }
   }
 
