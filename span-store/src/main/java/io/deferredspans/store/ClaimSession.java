@@ -14,8 +14,12 @@ import org.apache.zookeeper.CreateMode;
 import org.apache.zookeeper.KeeperException;
 import org.apache.zookeeper.Op;
 import org.apache.zookeeper.OpResult;
+import org.apache.zookeeper.WatchedEvent;
+import org.apache.zookeeper.Watcher;
 import org.apache.zookeeper.ZooKeeper;
 import org.apache.zookeeper.data.Stat;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The ZooKeeper session that holds some claims, pinned to its own client handle.
@@ -33,11 +37,16 @@ import org.apache.zookeeper.data.Stat;
  * ephemeral {@code claim} child of their own.
  */
 final class ClaimSession implements ExportFence {
+  private static final Logger log = LoggerFactory.getLogger(ClaimSession.class);
   private final ZooKeeper handle;
   private final long sessionId;
   private final String namespace;
   private final Duration fenceTimeout;
   private final StoreCounters counters;
+  // Whether its liveness node is known to exist: false until announced, and again if another writer deletes it
+  // while the session lives (its watch says so), so that the next request of the session creates it again.
+  private volatile boolean announced;
+  private final Watcher livenessWatch = this::onLivenessEvent; // one object: ZooKeeper keeps a watcher per path once
 
   private ClaimSession(ZooKeeper handle, String namespace, Duration fenceTimeout, StoreCounters counters) {
     this.handle = handle;
@@ -119,13 +128,40 @@ final class ClaimSession implements ExportFence {
    */
   private void announce(Op create) throws KeeperException, InterruptedException {
     String absolute = create.getPath();
-    try {
-      handle.multi(List.of(create)); // on this handle, never retried by Curator onto a later session
-    } catch (KeeperException.NodeExistsException existing) {
-      Stat stat = handle.exists(absolute, false);
-      if (stat == null || stat.getEphemeralOwner() != sessionId) {
+    // A node deleted between the create and the watch is created again; a writer that keeps deleting it wins.
+    for (int attempt = 0; attempt < 3; attempt++) {
+      try {
+        handle.multi(List.of(create)); // on this handle, never retried by Curator onto a later session
+      } catch (KeeperException.NodeExistsException existing) {
+        // an earlier attempt's node of this session, or another session's: the watch below tells
+      }
+      Stat stat = handle.exists(absolute, livenessWatch);
+      if (stat != null && stat.getEphemeralOwner() != sessionId) {
         throw new KeeperException.NodeExistsException(absolute + " (not this session's liveness node)");
       }
+      if (stat != null) {
+        announced = true;
+        return;
+      }
+    }
+    throw new KeeperException.NoNodeException(absolute + " (deleted as often as this session created it)");
+  }
+
+  /**
+   * Its liveness node was deleted while the session lives (by an operator or another writer: the store never
+   * deletes it): recovery has taken the spans it held, and would take every span this session ends from now on,
+   * each exported twice. The next request of the session creates it again first.
+   */
+  private void onLivenessEvent(WatchedEvent event) {
+    if (event.getType() == Watcher.Event.EventType.None) {
+      return; // the connection's state: the watch stays registered, and is set again on reconnection
+    }
+    // Any change uses the watch up: the next request sets it again (for a change of its data, that is all).
+    announced = false;
+    if (event.getType() == Watcher.Event.EventType.NodeDeleted) {
+      log.warn("The liveness node {} of this ZooKeeper session was deleted by another writer; it is created "
+          + "again before the session's next request. The spans it held were handed to recovery and may be "
+          + "exported twice (docs/reliability.md)", event.getPath());
     }
   }
 
@@ -156,16 +192,23 @@ final class ClaimSession implements ExportFence {
       ZooKeeper handle = client.getZookeeperClient().getZooKeeper();
       ClaimSession known = last.get();
       if (known != null && known.handle == handle && known.sessionId == handle.getSessionId()) {
+        if (!known.announced && known.sessionId != 0) {
+          announce(known);
+        }
         return known;
       }
       ClaimSession fresh = new ClaimSession(handle, client.getNamespace(), fenceTimeout, counters);
       if (fresh.sessionId != 0) {
-        // Curator builds the operation (namespace, ACLs); the handle sends it.
-        fresh.announce(client.transactionOp().create().withMode(CreateMode.EPHEMERAL)
-            .forPath(layout.livePath(fresh.sessionId), hostName).get());
+        announce(fresh);
       }
       last.set(fresh);
       return fresh;
+    }
+
+    private void announce(ClaimSession session) throws Exception {
+      // Curator builds the operation (namespace, ACLs); the handle sends it.
+      session.announce(client.transactionOp().create().withMode(CreateMode.EPHEMERAL)
+          .forPath(layout.livePath(session.sessionId), hostName).get());
     }
   }
 

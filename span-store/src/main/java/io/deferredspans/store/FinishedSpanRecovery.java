@@ -117,9 +117,12 @@ final class FinishedSpanRecovery {
   /** An event of the leader's persistent recursive watches on {@code ended/} and {@code live/}. */
   void onEndedEvent(WatchedEvent event) {
     String path = event.getPath();
-    if (path != null && path.startsWith(layout.liveRoot() + "/")
-        && event.getType() == Watcher.Event.EventType.NodeDeleted) {
-      onSessionGone(ZKPaths.getNodeFromPath(path));
+    if (path != null && path.startsWith(layout.liveRoot() + "/")) {
+      if (event.getType() == Watcher.Event.EventType.NodeDeleted) {
+        onSessionGone(ZKPaths.getNodeFromPath(path));
+      } else if (event.getType() == Watcher.Event.EventType.NodeCreated) {
+        onSessionBack(ZKPaths.getNodeFromPath(path));
+      }
       return;
     }
     if (path == null || !path.startsWith(layout.endedRoot() + "/")) {
@@ -171,10 +174,8 @@ final class FinishedSpanRecovery {
 
   /** A liveness node went: its session holds nothing any more, and the spans seen held by it are taken. */
   private void onSessionGone(String name) {
-    long session;
-    try {
-      session = Long.parseUnsignedLong(name, 16);
-    } catch (NumberFormatException notOurs) {
+    long session = sessionOf(name);
+    if (session == 0) {
       return;
     }
     goneSessions.add(session); // before the spans are looked up: see heldByLiveSession
@@ -187,6 +188,26 @@ final class FinishedSpanRecovery {
     }
     if (any) {
       ticks.now();
+    }
+  }
+
+  /**
+   * A liveness node was created: a new session, or a live one whose node another writer had deleted, which its
+   * session creates again (ClaimSession). The spans it ends from then on are held by it again.
+   */
+  private void onSessionBack(String name) {
+    long session = sessionOf(name);
+    if (session != 0) {
+      goneSessions.remove(session);
+    }
+  }
+
+  /** The session a liveness node's name gives, 0 for a name that is not one. */
+  private static long sessionOf(String name) {
+    try {
+      return Long.parseUnsignedLong(name, 16);
+    } catch (NumberFormatException notOurs) {
+      return 0;
     }
   }
 

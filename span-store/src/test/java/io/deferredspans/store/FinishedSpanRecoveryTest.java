@@ -13,11 +13,14 @@ import io.deferredspans.sdk.DeferredSpanRecord;
 import io.deferredspans.sdk.FinishedDeferredSpan;
 import io.deferredspans.sdk.internal.DeferredSpanRecordCodec;
 import io.deferredspans.sdk.internal.DeferredTracingUtil;
+import io.deferredspans.otlp.json.ReceivedSpan;
 import io.deferredspans.testing.otlp.OtlpTestReceiver;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
 import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -75,21 +78,68 @@ class FinishedSpanRecoveryTest {
    */
   @Test
   void retentionBoundNeverDropsSpansTheirEndersSessionStillHolds() throws Exception {
-    // Its batch processor holds every span for an hour: they wait in ended/, held by the ender's live session.
-    TestHost ender = fixture.host("holding", TestHost.httpExporter(receiver.httpEndpoint()),
-        UnaryOperator.identity(), Duration.ofHours(1));
+    TestHost ender = holdingEnder();
     TestHost other = fixture.host("other");
     DeferredSpanRecovery recovery = leaderBoundTo10(other);
     for (int i = 0; i < 30; i++) {
-      fixture.enqueue(other, "held-" + i);
-      assertEquals(EndResult.Outcome.ENDED, ender.store.endDeferredSpan("held-" + i, DeferredSpanEnding.now(),
-          ender.client.transactionOp().delete().forPath(fixture.item("held-" + i))).getOutcome());
+      endHeld(ender, other, "held-" + i);
     }
 
     recovery.tick(); // enforces the bound over the 30 the watch reported
     await().during(Duration.ofSeconds(1)).atMost(WAIT).until(() -> ender.storedFinishedSpans() == 30);
     assertEquals(0, other.store.stats().droppedAtBound());
     assertEquals(0, recovery.scanNow().dropped(), "a full scan does not drop them either");
+  }
+
+  /**
+   * Another writer (an operator's {@code deleteall}, a hostile client) deletes a live session's liveness node.
+   * Recovery takes what the session held, which its host exports too: that window is the lost session's. But the
+   * session must create its node again before it ends more, or recovery takes, and exports a second time, every
+   * span it ends for the rest of its life (10 of 10 below, before the fix).
+   */
+  @Test
+  void aLivenessNodeDeletedByAnotherWriterIsCreatedAgainBeforeTheSessionEndsMore() throws Exception {
+    TestHost ender = holdingEnder();
+    TestHost other = fixture.host("other");
+    DeferredSpanRecovery recovery = leaderBoundTo10(other);
+    List<String> before = List.of(endHeld(ender, other, "before"));
+    String live = ender.store.core().layout().livePath(ender.client.getZookeeperClient().getZooKeeper()
+        .getSessionId());
+
+    other.client.delete().forPath(live);
+    receiver.awaitSpans(1, WAIT); // recovery took the span the session held
+    // The session's next request (every end's first step) creates its node again once it heard of the delete.
+    await().atMost(Duration.ofSeconds(10)).until(() -> {
+      ender.store.core().sessions().current();
+      return other.client.checkExists().forPath(live) != null;
+    });
+    List<String> after = new ArrayList<>();
+    for (int i = 0; i < 10; i++) {
+      after.add(endHeld(ender, other, "after-" + i));
+    }
+    recovery.tick();
+
+    await().during(Duration.ofSeconds(1)).atMost(WAIT).until(() -> ender.storedFinishedSpans() == 10);
+    ender.flush();
+    receiver.awaitSpans(12, WAIT); // the 10 once each, and the one it held at the delete twice (the window)
+    Map<String, Long> copies = receiver.spans().stream()
+        .collect(Collectors.groupingBy(ReceivedSpan::spanId, Collectors.counting()));
+    after.forEach(spanId -> assertEquals(1L, copies.get(spanId), "copies of a span ended after the delete"));
+    assertEquals(2L, copies.get(before.get(0)), "copies of the span held at the delete");
+  }
+
+  /** A host whose batch processor holds every span for an hour: they wait in ended/, held by its live session. */
+  private TestHost holdingEnder() throws Exception {
+    return fixture.host("holding", TestHost.httpExporter(receiver.httpEndpoint()), UnaryOperator.identity(),
+        Duration.ofHours(1));
+  }
+
+  /** Begins {@code key} on {@code begin}'s host and ends it on {@code ender}; its span ID. */
+  private String endHeld(TestHost ender, TestHost begin, String key) throws Exception {
+    DeferredSpanRecord record = fixture.enqueue(begin, key);
+    assertEquals(EndResult.Outcome.ENDED, ender.store.endDeferredSpan(key, DeferredSpanEnding.now(),
+        ender.client.transactionOp().delete().forPath(fixture.item(key))).getOutcome());
+    return record.getSpanContext().getSpanId();
   }
 
   @Test
