@@ -46,6 +46,9 @@ final class ClaimSession implements ExportFence {
   // Whether its liveness node is known to exist: false until announced, and again if another writer deletes it
   // while the session lives (its watch says so), so that the next request of the session creates it again.
   private volatile boolean announced;
+  // Its liveness node was deleted since it was last announced (said at the next announcement, not when heard:
+  // the session's own close deletes it too, and that is no news).
+  private volatile boolean livenessNodeDeleted;
   private final Watcher livenessWatch = this::onLivenessEvent; // one object: ZooKeeper keeps a watcher per path once
 
   private ClaimSession(ZooKeeper handle, String namespace, Duration fenceTimeout, StoreCounters counters) {
@@ -140,6 +143,12 @@ final class ClaimSession implements ExportFence {
         throw new KeeperException.NodeExistsException(absolute + " (not this session's liveness node)");
       }
       if (stat != null) {
+        if (livenessNodeDeleted) {
+          livenessNodeDeleted = false;
+          log.warn("The liveness node {} of this live ZooKeeper session was deleted by another writer, and is "
+              + "created again. The spans it held were handed to recovery and may be exported twice "
+              + "(docs/reliability.md)", absolute);
+        }
         announced = true;
         return;
       }
@@ -148,21 +157,19 @@ final class ClaimSession implements ExportFence {
   }
 
   /**
-   * Its liveness node was deleted while the session lives (by an operator or another writer: the store never
-   * deletes it): recovery has taken the spans it held, and would take every span this session ends from now on,
-   * each exported twice. The next request of the session creates it again first.
+   * Its liveness node changed. Deleted while the session lives (by an operator or another writer: the store
+   * never deletes it), recovery has taken the spans it held, and would take every span this session ends from
+   * now on, each exported twice: the next request of the session creates it again first.
    */
   private void onLivenessEvent(WatchedEvent event) {
     if (event.getType() == Watcher.Event.EventType.None) {
       return; // the connection's state: the watch stays registered, and is set again on reconnection
     }
     // Any change uses the watch up: the next request sets it again (for a change of its data, that is all).
-    announced = false;
     if (event.getType() == Watcher.Event.EventType.NodeDeleted) {
-      log.warn("The liveness node {} of this ZooKeeper session was deleted by another writer; it is created "
-          + "again before the session's next request. The spans it held were handed to recovery and may be "
-          + "exported twice (docs/reliability.md)", event.getPath());
+      livenessNodeDeleted = true;
     }
+    announced = false;
   }
 
   /** The session Curator uses now, as one {@link ClaimSession} per session (fences are grouped by identity). */
