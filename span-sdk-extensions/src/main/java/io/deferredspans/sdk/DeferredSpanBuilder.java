@@ -175,7 +175,7 @@ public final class DeferredSpanBuilder {
       beginAttributes = beginAttributes.toBuilder()
           .put(DeferredSpanAttributes.REDACTED_ATTRIBUTES, (long) redactions.count()).build();
     }
-    tracing.checkSize(beginAttributes, beginLinks, "begin of " + name);
+    tracing.checkSize(beginAttributes, beginLinks, "begin", name);
 
     String traceId =
         parentSpan.isValid() ? parentSpan.getTraceId() : tracing.getIdGenerator().generateTraceId();

@@ -1,7 +1,6 @@
 package io.deferredspans.sdk;
 
 import io.deferredspans.sdk.internal.ExportListener;
-import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.common.Attributes;
 import io.opentelemetry.api.common.AttributesBuilder;
 import io.opentelemetry.api.logs.Logger;
@@ -259,22 +258,28 @@ public final class DeferredTracing {
         limiting.endAttributes(attributeFilter.filter(ending.getAttributes(), redactions), record.getAttributes());
     List<LinkData> endLinks = attributeFilter.filterLinks(ending.getLinks(), redactions);
     List<EventData> events = limiting.events(attributeFilter.filterEvents(ending.getEvents(), redactions));
-    checkSize(endAttributes, endLinks, "end of " + record.getName());
+    checkSize(endAttributes, endLinks, "end", record.getName());
     long end = ending.getEndEpochNanos().orElseGet(
         () -> RecordConstraints.requireTimeInRange(clock.now(), "end time from this host's clock"));
-    var attributes = endAttributes.toBuilder();
-    // A record may not say who began it (the field is optional for other writers): then the span says nothing.
-    putIfNotEmpty(attributes, DeferredSpanAttributes.BEGAN_BY, record.getBeganBy());
-    putIfNotEmpty(attributes, DeferredSpanAttributes.ENDED_BY, hostName);
-    if (end < record.getStartEpochNanos()) {
-      attributes.put(DeferredSpanAttributes.CLOCK_SKEW_CLAMPED_NANOS, record.getStartEpochNanos() - end);
-      end = record.getStartEpochNanos();
+    Attributes library = libraryAttributes(record.getBeganBy());
+    boolean clamped = end < record.getStartEpochNanos();
+    Attributes attributes;
+    if (endAttributes.isEmpty() && !clamped && redactions.count() == 0) {
+      // Nearly every end adds nothing of its own: then no builder, and no sort of what is sorted already.
+      attributes = library;
+    } else {
+      var builder = endAttributes.toBuilder().putAll(library);
+      if (clamped) {
+        builder.put(DeferredSpanAttributes.CLOCK_SKEW_CLAMPED_NANOS, record.getStartEpochNanos() - end);
+        end = record.getStartEpochNanos();
+      }
+      if (redactions.count() > 0) {
+        Long atBegin = record.getAttributes().get(DeferredSpanAttributes.REDACTED_ATTRIBUTES);
+        builder.put(DeferredSpanAttributes.REDACTED_ATTRIBUTES, (atBegin == null ? 0 : atBegin) + redactions.count());
+      }
+      attributes = builder.build();
     }
-    if (redactions.count() > 0) {
-      Long atBegin = record.getAttributes().get(DeferredSpanAttributes.REDACTED_ATTRIBUTES);
-      attributes.put(DeferredSpanAttributes.REDACTED_ATTRIBUTES, (atBegin == null ? 0 : atBegin) + redactions.count());
-    }
-    return new FinishedDeferredSpan(record, end, attributes.build(), events, ending.getStatus(), endLinks, hostName,
+    return new FinishedDeferredSpan(record, end, attributes, events, ending.getStatus(), endLinks, hostName,
         limiting.droppedAttributes(), limiting.droppedEvents());
   }
 
@@ -377,11 +382,15 @@ public final class DeferredTracing {
     return spanLimits;
   }
 
-  /** Rejects attributes and links that would make a stored record large, before anything is written. */
-  void checkSize(Attributes attributes, List<LinkData> links, String what) {
+  /**
+   * Rejects attributes and links that would make a stored record large, before anything is written. {@code phase}
+   * and {@code spanName} name the span in the error ("end of QueueItem"), which is built only then.
+   */
+  void checkSize(Attributes attributes, List<LinkData> links, String phase, String spanName) {
     if (links.size() > spanLimits.getMaxNumberOfLinks()) {
       throw new DeferredSpanLimitException(
-          what + ": " + links.size() + " links exceed the limit of " + spanLimits.getMaxNumberOfLinks());
+          phase + " of " + spanName + ": " + links.size() + " links exceed the limit of "
+              + spanLimits.getMaxNumberOfLinks());
     }
     if (attributes.isEmpty() && links.isEmpty()) {
       return;
@@ -389,15 +398,22 @@ public final class DeferredTracing {
     int size = RecordJsonWriter.encodedSize(attributes, links);
     if (size > maxAttributeBytes) {
       throw new DeferredSpanLimitException(
-          what + ": attributes and links take " + size + " bytes encoded, more than the limit of "
-              + maxAttributeBytes + " (DeferredTracingBuilder.setMaxAttributeBytes)");
+          phase + " of " + spanName + ": attributes and links take " + size + " bytes encoded, more than the "
+              + "limit of " + maxAttributeBytes + " (DeferredTracingBuilder.setMaxAttributeBytes)");
     }
   }
 
-  private static void putIfNotEmpty(AttributesBuilder attributes, AttributeKey<String> key, String value) {
-    if (!value.isEmpty()) {
-      attributes.put(key, value);
+  /**
+   * Who began and who ended the span, as its attributes. A record may not say who began it (the field is optional
+   * for other writers): then the span says nothing of it.
+   */
+  private Attributes libraryAttributes(String beganBy) {
+    if (beganBy.isEmpty()) {
+      return hostName.isEmpty() ? Attributes.empty() : Attributes.of(DeferredSpanAttributes.ENDED_BY, hostName);
     }
+    return hostName.isEmpty()
+        ? Attributes.of(DeferredSpanAttributes.BEGAN_BY, beganBy)
+        : Attributes.of(DeferredSpanAttributes.BEGAN_BY, beganBy, DeferredSpanAttributes.ENDED_BY, hostName);
   }
 
   private static void requireValid(DeferredSpanRecord record) {

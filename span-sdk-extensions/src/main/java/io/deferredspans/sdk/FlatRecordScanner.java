@@ -2,7 +2,10 @@ package io.deferredspans.sdk;
 
 import static java.nio.charset.StandardCharsets.ISO_8859_1;
 
+import io.opentelemetry.api.trace.SpanId;
 import io.opentelemetry.api.trace.SpanKind;
+import io.opentelemetry.api.trace.TraceFlags;
+import io.opentelemetry.api.trace.TraceId;
 
 /**
  * The fast path of {@link RecordJsonReader} for the shape nearly every stored record has: a begin record as this
@@ -114,14 +117,14 @@ final class FlatRecordScanner {
       fields.startEpochNanos = number;
       return true;
     }
+    if (key == C) {
+      return context(fields);
+    }
     String text = string();
     if (text == null) {
       return false;
     }
     switch (key) {
-      case C:
-        fields.context = text;
-        return true;
       case P:
         fields.parentSpanId = text;
         return true;
@@ -143,18 +146,77 @@ final class FlatRecordScanner {
     }
   }
 
+  /**
+   * The span context {@code "<trace id>-<span id>-<flags>"} straight from the bytes into the IDs the SDK takes,
+   * without the string of the whole: lowercase hex, IDs not all zeros. Anything else is for the full reader, which
+   * names what is wrong.
+   */
+  private boolean context(RecordFields fields) {
+    int traceLength = TraceId.getLength();
+    int spanLength = SpanId.getLength();
+    int start = at + 1;
+    int spanStart = start + traceLength + 1;
+    int flagsStart = spanStart + spanLength + 1;
+    int end = flagsStart + 2;
+    if (end >= bytes.length
+        || bytes[at] != '"'
+        || bytes[spanStart - 1] != '-'
+        || bytes[flagsStart - 1] != '-'
+        || bytes[end] != '"'
+        || !isNonZeroLowerHex(start, spanStart - 1)
+        || !isNonZeroLowerHex(spanStart, flagsStart - 1)
+        || !isLowerHex(flagsStart, end)) {
+      return false;
+    }
+    fields.traceId = new String(bytes, start, traceLength, ISO_8859_1);
+    fields.spanId = new String(bytes, spanStart, spanLength, ISO_8859_1);
+    fields.traceFlags =
+        TraceFlags.fromByte((byte) (hexValue(bytes[flagsStart]) << 4 | hexValue(bytes[flagsStart + 1])));
+    at = end + 1;
+    return true;
+  }
+
+  private boolean isNonZeroLowerHex(int from, int to) {
+    boolean nonZero = false;
+    for (int i = from; i < to; i++) {
+      byte c = bytes[i];
+      if ((c < '0' || c > '9') && (c < 'a' || c > 'f')) {
+        return false;
+      }
+      nonZero |= c != '0';
+    }
+    return nonZero;
+  }
+
+  private boolean isLowerHex(int from, int to) {
+    for (int i = from; i < to; i++) {
+      byte c = bytes[i];
+      if ((c < '0' || c > '9') && (c < 'a' || c > 'f')) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static int hexValue(byte digit) {
+    return digit <= '9' ? digit - '0' : digit - 'a' + 10;
+  }
+
   /** A string of printable ASCII without escapes, or null. */
   private String string() {
-    if (at >= bytes.length || bytes[at] != '"') {
+    byte[] in = bytes;
+    int start = at + 1;
+    if (start > in.length || in[at] != '"') {
       return null;
     }
-    int start = ++at;
-    for (; at < bytes.length; at++) {
-      byte next = bytes[at];
+    // Bytes are signed: every byte of a multi-byte UTF-8 sequence is below 0x20 here.
+    for (int i = start; i < in.length; i++) {
+      byte next = in[i];
       if (next == '"') {
-        return new String(bytes, start, at++ - start, ISO_8859_1);
+        at = i + 1;
+        return new String(in, start, i - start, ISO_8859_1);
       }
-      if (next < 0x20 || next > 0x7e || next == '\\') {
+      if (next < 0x20 || next == 0x7f || next == '\\') {
         return null;
       }
     }
@@ -163,19 +225,29 @@ final class FlatRecordScanner {
 
   /** A JSON integer without sign that fits a long, into {@link #number}; false if there is none. */
   private boolean number() {
+    byte[] in = bytes;
     int start = at;
+    int i = start;
     long value = 0;
-    for (; at < bytes.length && bytes[at] >= '0' && bytes[at] <= '9'; at++) {
-      int digit = bytes[at] - '0';
+    // 18 digits cannot overflow a long; only a 19th needs the check.
+    for (int safeEnd = Math.min(in.length, start + 18); i < safeEnd && in[i] >= '0' && in[i] <= '9'; i++) {
+      value = value * 10 + (in[i] - '0');
+    }
+    if (i < in.length && in[i] >= '0' && in[i] <= '9') {
+      int digit = in[i++] - '0';
       if (value > (Long.MAX_VALUE - digit) / 10) {
         return false;
       }
       value = value * 10 + digit;
+      if (i < in.length && in[i] >= '0' && in[i] <= '9') {
+        return false; // 20 digits or more: beyond a long, the full reader says so
+      }
     }
     // JSON has no leading zeros; the full reader refuses them.
-    if (at == start || (bytes[start] == '0' && at - start > 1)) {
+    if (i == start || (in[start] == '0' && i - start > 1)) {
       return false;
     }
+    at = i;
     number = value;
     return true;
   }

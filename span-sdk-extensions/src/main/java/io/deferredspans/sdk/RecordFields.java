@@ -21,7 +21,11 @@ import java.util.List;
  * order, and the checks that turn them into a valid record or finished span: nothing decoded has invalid IDs.
  */
 final class RecordFields {
+  // The span context as the compact string 'c', or (from FlatRecordScanner) its parts, already checked.
   String context;
+  String traceId;
+  String spanId;
+  TraceFlags traceFlags;
   String parentSpanId;
   String traceState;
   String name;
@@ -43,7 +47,7 @@ final class RecordFields {
   String finishedField;
 
   DeferredSpanRecord toRecord(String recordName) {
-    if (context == null) {
+    if (context == null && traceId == null) {
       throw corrupt(recordName, "missing span context 'c'");
     }
     if (name == null) {
@@ -62,7 +66,9 @@ final class RecordFields {
       }
       parent = parentSpanId;
     }
-    SpanContext spanContext = parseContext(context, traceState, recordName);
+    SpanContext spanContext = context != null
+        ? parseContext(context, traceState, recordName)
+        : remoteContext(traceId, spanId, traceFlags, traceState, recordName);
     if (parent.equals(spanContext.getSpanId())) {
       throw corrupt(recordName, "the span is its own parent " + parent);
     }
@@ -128,13 +134,18 @@ final class RecordFields {
     if (!TraceParent.isLowerHex(compact, flagsStart, compact.length())) {
       throw corrupt(recordName, "invalid trace flags '" + compact.substring(flagsStart) + "'");
     }
+    return remoteContext(traceId, spanId, TraceFlags.fromHex(compact, flagsStart), traceState, recordName);
+  }
+
+  private static SpanContext remoteContext(
+      String traceId, String spanId, TraceFlags flags, String traceState, String recordName) {
     TraceState state;
     try {
       state = TraceParent.parseTraceState(traceState);
     } catch (MalformedTraceparentException e) {
       throw new CorruptDeferredSpanRecordException(recordName, e.getMessage(), e);
     }
-    return SpanContext.createFromRemoteParent(traceId, spanId, TraceFlags.fromHex(compact, flagsStart), state);
+    return SpanContext.createFromRemoteParent(traceId, spanId, flags, state);
   }
 
   private static boolean isValidId(String id, int length) {

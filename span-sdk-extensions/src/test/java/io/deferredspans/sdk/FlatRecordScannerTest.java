@@ -64,6 +64,40 @@ class FlatRecordScannerTest {
     assertTrue(scanned > 1_000, "the fast path read only " + scanned + " mutations");
   }
 
+  @Test
+  void decidesEverySpanContextAndStartTimeAtTheEdgesAsTheFullReader() {
+    String seed = new String(DeferredSpanRecordCodec.encode(record().build()), UTF_8);
+    String context = seed.replaceAll(".*\"c\":\"([^\"]*)\".*", "$1");
+    String start = seed.replaceAll(".*\"t\":([0-9]*).*", "$1");
+    String zeros = "0".repeat(32);
+    List<String> contexts = List.of(
+        zeros + context.substring(32),
+        context.substring(0, 33) + zeros.substring(16) + context.substring(49),
+        "A" + context.substring(1),
+        context.substring(0, 40) + "F" + context.substring(41),
+        context.substring(0, 50) + "ff",
+        context.substring(0, 50) + "0G",
+        context.substring(0, 50) + "0",
+        context.substring(0, 50) + "000",
+        context.substring(1),
+        context.replace('-', '_'),
+        context + "-");
+    int scanned = 0;
+    for (String variant : contexts) {
+      if (assertSameAsFullReader(seed.replace(context, variant).getBytes(UTF_8))) {
+        scanned++;
+      }
+    }
+    for (String time : List.of("9223372036854775807", "9223372036854775808", "10000000000000000000",
+        "99999999999999999999", "0", "01", "1796424475140003522", "999999999999999999")) {
+      if (assertSameAsFullReader(seed.replace("\"t\":" + start, "\"t\":" + time).getBytes(UTF_8))) {
+        scanned++;
+      }
+    }
+    // Flags "ff" and the four times that fit a long, without a leading zero, are for the fast path to read.
+    assertEquals(5, scanned);
+  }
+
   /** Whether the fast path read {@code bytes}; fails if it then decided differently from the full reader. */
   private static boolean assertSameAsFullReader(byte[] bytes) {
     RecordFields flat = FlatRecordScanner.scan(bytes);
