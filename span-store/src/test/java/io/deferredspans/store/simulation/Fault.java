@@ -64,6 +64,12 @@ enum Fault {
   PLANTED_NEWER_VERSION_OPEN,
   /** An orphan record with an extra child beside its marker (2.13). */
   PLANTED_EXTRA_CHILD,
+  /**
+   * Another writer (an operator's {@code deleteall}, a hostile client) deletes a live session's liveness node
+   * {@code live/SESSION}: the session must create it again, and only a span it held at that moment may reach the
+   * collector twice (reliability.md, hostile input).
+   */
+  LIVENESS_NODE_DELETED,
   /** Bytes that are not a record, under open/ (must be quarantined, never stop anything). */
   PLANTED_GARBAGE,
   /** A caller's item whose embedded record bytes are not a record: its end must quarantine them and dequeue it. */

@@ -60,6 +60,7 @@ final class FaultPlan {
   private final List<Armed> armed = new ArrayList<>();
   private final List<CountDownLatch> heldReplies = new ArrayList<>();
   private final List<Long> sessionLossNanos = new ArrayList<>();
+  private final List<Long> livenessDeletedNanos = new ArrayList<>();
   private final AtomicReference<ZooKeeper> current = new AtomicReference<>();
   private final AtomicInteger handles = new AtomicInteger();
   private final AtomicInteger heldCallsUnsettled = new AtomicInteger();
@@ -149,6 +150,15 @@ final class FaultPlan {
 
   synchronized void recordSessionLoss() {
     sessionLossNanos.add(System.nanoTime());
+  }
+
+  synchronized List<Long> livenessDeletedNanos() {
+    return new ArrayList<>(livenessDeletedNanos);
+  }
+
+  /** Another writer deleted this host's liveness node, now. */
+  synchronized void recordLivenessDeleted() {
+    livenessDeletedNanos.add(System.nanoTime());
   }
 
   ZooKeeper current() {

@@ -328,6 +328,8 @@ final class Simulation {
       leadershipChurn();
     } else if (roll < 96) {
       recoveryClaimFault();
+    } else if (roll < 98) {
+      deleteLivenessNode(anyHost());
     } else {
       report.step("release held replies");
       hosts.forEach(host -> host.plan.releaseHeldReplies());
@@ -623,6 +625,24 @@ final class Simulation {
     Planted after = writer.orphan(writer.keyInShards("after", 0x40, 0xff, random));
     faults.add(after.kind);
     report.step("plant " + plant + ", orphan " + after.path);
+  }
+
+  /**
+   * Deletes the liveness node of {@code host}'s current session, as an operator's {@code deleteall} or a hostile
+   * client would, while the session lives on. Nothing if it has none (it has ended nothing yet).
+   */
+  private void deleteLivenessNode(SimHost host) throws Exception {
+    long session = host.client.getZookeeperClient().getZooKeeper().getSessionId();
+    String live = ZKPaths.makePath(layout.basePath(), "live", String.format("%016x", session));
+    try {
+      shared.observer.delete().forPath(live);
+    } catch (KeeperException.NoNodeException e) {
+      report.step("no liveness node of " + host.name + " to delete");
+      return;
+    }
+    host.plan.recordLivenessDeleted();
+    faults.add(Fault.LIVENESS_NODE_DELETED);
+    report.step("another writer deletes " + live + " of " + host.name);
   }
 
   /** An item whose embedded record is not one: its end (by a step or at heal) quarantines the bytes, dequeues it. */
@@ -1044,6 +1064,8 @@ final class Simulation {
             }
           } else if (earlier.stream().anyMatch(this::hostLostSessionAround)) {
             report.duplicateIn("host lost its session (or shut down unsettled) after its export");
+          } else if (received.stream().anyMatch(this::hostLostLivenessAround)) {
+            report.duplicateIn("another writer deleted the liveness node of the host that held it");
           } else {
             report.violation(Invariant.DUPLICATE_OUTSIDE_WINDOWS, spanId + ": " + received);
           }
@@ -1075,6 +1097,16 @@ final class Simulation {
       return false;
     }
     return plan.sessionLossNanos().stream().anyMatch(loss -> loss >= copy.atNanos - WINDOW_SLACK_NANOS);
+  }
+
+  /**
+   * Whether another writer deleted the liveness node of the host of {@code copy} around its export: recovery may
+   * then have taken the span that host held, and exported it beside the host's own copy.
+   */
+  private boolean hostLostLivenessAround(Collector.Delivery copy) {
+    FaultPlan plan = plansByHost.get(copy.host);
+    return plan != null && plan.livenessDeletedNanos().stream()
+        .anyMatch(deleted -> Math.abs(deleted - copy.atNanos) <= WINDOW_SLACK_NANOS);
   }
 
   private void checkLeftBehind() throws Exception {
