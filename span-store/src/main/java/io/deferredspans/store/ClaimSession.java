@@ -49,6 +49,8 @@ final class ClaimSession implements ExportFence {
   // Its liveness node was deleted since it was last announced (said at the next announcement, not when heard:
   // the session's own close deletes it too, and that is no news).
   private volatile boolean livenessNodeDeleted;
+  // The creation zxid of its liveness node as last announced (0 before): a node created again has another.
+  private volatile long livenessCzxid;
   private final Watcher livenessWatch = this::onLivenessEvent; // one object: ZooKeeper keeps a watcher per path once
 
   private ClaimSession(ZooKeeper handle, String namespace, Duration fenceTimeout, StoreCounters counters) {
@@ -61,6 +63,11 @@ final class ClaimSession implements ExportFence {
 
   long id() {
     return sessionId;
+  }
+
+  /** The creation zxid of its liveness node as last announced; 0 if it never was. */
+  long livenessCzxid() {
+    return livenessCzxid;
   }
 
   /** The client handle this session was created with: Curator's own until it replaces it after an expiry. */
@@ -149,6 +156,7 @@ final class ClaimSession implements ExportFence {
               + "created again. The spans it held were handed to recovery and may be exported twice "
               + "(docs/reliability.md)", absolute);
         }
+        livenessCzxid = stat.getCzxid();
         announced = true;
         return;
       }

@@ -253,12 +253,15 @@ final class EmbeddedEnd {
   private EndResult settleUnanswered(SessionFencedCall fence, KeeperException e, String itemPath,
       FinishedDeferredSpan finished, String endedPath, String token) throws Exception {
     // Our token there means it applied; anything else means it never will (our live session holds the span
-    // until it is exported, so it cannot have come and gone).
+    // until it is exported, so it cannot have come and gone), unless another writer deleted our liveness node.
     if (EndTransaction.heldWith(fence, endedPath, token)) {
       counters.retriedWinners.increment();
       counters.ended.increment();
       exported.export(finished, endedPath, fence.session());
       return EndResult.ended(finished);
+    }
+    if (endTransaction.livenessLost(fence)) {
+      throw EndTransaction.holderLivenessLost("end of the span embedded in " + itemPath, e);
     }
     throw new DeferredSpanStoreUnavailableException(
         "end of the span embedded in " + itemPath + ": connection lost; nothing was applied, retry", false, e);

@@ -219,6 +219,9 @@ final class EndTransaction {
     if (abandoned != null && ZNodeLayout.tombstoneSpanId(abandoned).equals(spanId)) {
       return dequeueAbandoned(fence, openPath, tombstone, callerOps);
     }
+    if (unanswered && livenessLost(fence)) {
+      throw holderLivenessLost(what(openPath), e);
+    }
     counters.alreadyEnded.increment();
     return EndResult.alreadyEnded();
   }
@@ -369,6 +372,21 @@ final class EndTransaction {
    * Whether the finished span at {@code endedPath} holds {@code token}, read on the session its end went to,
    * which answers in order: after a lost reply, this tells whether that end applied.
    */
+  /**
+   * Whether the session of an unanswered end lost its liveness node meanwhile (another writer deleted it): then
+   * recovery may have exported and removed the span the end wrote, and its absence proves nothing.
+   */
+  boolean livenessLost(SessionFencedCall fence) throws Exception {
+    return fence.livenessNodeReplaced(layout.livePath(fence.session().id()));
+  }
+
+  static DeferredSpanStoreUnavailableException holderLivenessLost(String what, KeeperException e) {
+    return new DeferredSpanStoreUnavailableException(what + ": ZooKeeper did not say whether the end was applied, "
+        + "and meanwhile another writer deleted this session's liveness node, so recovery may have exported and "
+        + "removed the span it held. Nothing of it will be sent again. Running the same end again is safe: it "
+        + "reports CALLER_OPERATIONS_FAILED if the first attempt applied", true, e);
+  }
+
   static boolean heldWith(SessionFencedCall fence, String endedPath, String token) throws Exception {
     return token.equals(ZNodeLayout.holderToken(fence.data(endedPath, new Stat())));
   }

@@ -94,6 +94,7 @@ final class SessionFencedCall {
   private final Object lock = new Object();
   // Guarded by lock.
   private ClaimSession session;
+  private long pinnedLivenessCzxid; // the session's liveness node when the operation pinned it
   private boolean returned;
   // Requests handed to ZooKeeper that may have been applied: not answered, or answered as applied.
   private int mayHaveApplied;
@@ -102,6 +103,7 @@ final class SessionFencedCall {
     this.factory = factory;
     this.what = what;
     this.session = session;
+    this.pinnedLivenessCzxid = session == null ? 0 : session.livenessCzxid();
   }
 
   String what() {
@@ -220,10 +222,27 @@ final class SessionFencedCall {
     }
   }
 
+  /**
+   * Whether this operation's session lost its liveness node {@code livePath} after the operation pinned it: another
+   * writer deleted it (the session may have created it again since). Recovery may then have taken, exported and
+   * removed the spans the session held, so a span of this operation that is gone proves nothing about whether
+   * the operation applied.
+   */
+  boolean livenessNodeReplaced(String livePath) throws Exception {
+    long pinnedAt;
+    synchronized (lock) {
+      pin();
+      pinnedAt = pinnedLivenessCzxid;
+    }
+    Stat now = stat(livePath);
+    return now == null || now.getCzxid() != pinnedAt;
+  }
+
   private ClaimSession pin() {
     if (session == null) {
       try {
         session = factory.sessions.current();
+        pinnedLivenessCzxid = session.livenessCzxid();
       } catch (Exception e) {
         throw notSent("no ZooKeeper session: " + e);
       }

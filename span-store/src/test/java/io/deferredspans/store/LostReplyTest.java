@@ -1,7 +1,10 @@
 package io.deferredspans.store;
 
+import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.deferredspans.otlp.json.ReceivedSpan;
@@ -10,6 +13,8 @@ import io.deferredspans.sdk.DeferredSpanRecord;
 import io.deferredspans.testing.otlp.OtlpTestReceiver;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import org.apache.curator.test.TestingServer;
 import org.junit.jupiter.api.Test;
 
@@ -82,6 +87,62 @@ class LostReplyTest {
       assertEquals(record.getSpanContext().getSpanId(), spans.get(0).spanId());
       b.flush();
       assertEquals(1, receiver.spans().size());
+    }
+  }
+
+  /**
+   * An end applied, its reply lost, and while its host is cut off another writer deletes that session's liveness
+   * node: recovery takes the span the session held, exports it and removes it. The host, back on the same session,
+   * finds neither its span nor the record. Before the fix it said ALREADY_ENDED ("another end committed first")
+   * although its own dequeue had been applied.
+   */
+  @Test
+  void endWhoseHolderLostItsLivenessNodeWhileUnansweredSaysOutcomeUnknown() throws Exception {
+    try (TestingServer zookeeper = new TestingServer(true);
+        OtlpTestReceiver receiver = OtlpTestReceiver.start();
+        ReplyDroppingProxy proxy = new ReplyDroppingProxy(zookeeper.getConnectString());
+        TestHost a = TestHost.start("host-a", zookeeper.getConnectString(), "/ds",
+            TestHost.httpExporter(receiver.httpEndpoint()));
+        TestHost b = TestHost.start("host-b", proxy.connectString(), "/ds",
+            TestHost.httpExporter(receiver.httpEndpoint()));
+        DeferredSpanRecovery recovery = DeferredSpanRecovery.builder(a.store).gracePeriod(Duration.ZERO)
+            .scanInterval(Duration.ofHours(1)).fullScanInterval(Duration.ofDays(1)).build()) {
+      recovery.start();
+      await().atMost(Duration.ofSeconds(30)).until(recovery::hasLeadership);
+      // b's first end creates its session's liveness node; this one is exported and removed as usual.
+      a.store.beginDeferredSpan("item-0", a.tracing.spanBuilder("QueueItem").begin());
+      assertEquals(EndResult.Outcome.ENDED, b.store.endDeferredSpan("item-0", DeferredSpanEnding.now()).getOutcome());
+      receiver.awaitSpans(1, Duration.ofSeconds(30));
+      await().atMost(Duration.ofSeconds(30)).until(() -> a.storedFinishedSpans() == 0);
+      a.client.create().forPath("/item-1");
+      DeferredSpanRecord record = a.tracing.spanBuilder("QueueItem").setOwner("/item-1").begin();
+      a.store.beginDeferredSpan("item-1", record);
+      String live = b.store.core().layout().livePath(b.client.getZookeeperClient().getZooKeeper().getSessionId());
+
+      proxy.dropNextReplyAndHoldConnections();
+      CompletableFuture<EndResult> end = CompletableFuture.supplyAsync(() -> {
+        try {
+          return b.store.endDeferredSpan(
+              "item-1", DeferredSpanEnding.now(), b.client.transactionOp().delete().forPath("/item-1"));
+        } catch (Exception e) {
+          throw new CompletionException(e);
+        }
+      });
+      assertTrue(proxy.awaitReplyDropped(Duration.ofSeconds(10)), "the end's reply really was lost");
+      assertNull(a.client.checkExists().forPath("/item-1"), "the end applied");
+      a.client.delete().forPath(live);
+      receiver.awaitSpans(2, Duration.ofSeconds(30)); // recovery took the span held by a session without its node
+      await().atMost(Duration.ofSeconds(30)).until(() -> a.storedFinishedSpans() == 0);
+      proxy.releaseConnections();
+
+      Throwable failed = end.handle((result, error) -> error).join();
+      assertNotNull(failed, () -> "the end returned " + end.join().getOutcome());
+      DeferredSpanStoreUnavailableException unknown =
+          assertInstanceOf(DeferredSpanStoreUnavailableException.class, failed.getCause());
+      assertTrue(unknown.isOutcomeUnknown(), unknown.getMessage());
+      b.flush();
+      assertEquals(2, receiver.spans().size());
+      assertEquals(record.getSpanContext().getSpanId(), receiver.spans().get(1).spanId());
     }
   }
 }
