@@ -62,13 +62,11 @@ class LostReplyTest {
 
   @Test
   void winnerWhoseReplyWasLostStillKnowsItWon() throws Exception {
-    try (TestingServer zookeeper = new TestingServer(true);
-        OtlpTestReceiver receiver = OtlpTestReceiver.start();
-        ReplyDroppingProxy proxy = new ReplyDroppingProxy(zookeeper.getConnectString());
-        TestHost a = TestHost.start("host-a", zookeeper.getConnectString(), "/ds",
-            TestHost.httpExporter(receiver.httpEndpoint()));
-        TestHost b = TestHost.start("host-b", proxy.connectString(), "/ds",
-            TestHost.httpExporter(receiver.httpEndpoint()))) {
+    try (HostBehindProxy hosts = new HostBehindProxy()) {
+      TestHost a = hosts.a;
+      TestHost b = hosts.b;
+      ReplyDroppingProxy proxy = hosts.proxy;
+      OtlpTestReceiver receiver = hosts.receiver;
       a.client.create().forPath("/item-1");
       DeferredSpanRecord record = a.tracing.spanBuilder("QueueItem").setOwner("/item-1").begin();
       a.store.beginDeferredSpan("item-1", record);
@@ -98,15 +96,13 @@ class LostReplyTest {
    */
   @Test
   void endWhoseHolderLostItsLivenessNodeWhileUnansweredSaysOutcomeUnknown() throws Exception {
-    try (TestingServer zookeeper = new TestingServer(true);
-        OtlpTestReceiver receiver = OtlpTestReceiver.start();
-        ReplyDroppingProxy proxy = new ReplyDroppingProxy(zookeeper.getConnectString());
-        TestHost a = TestHost.start("host-a", zookeeper.getConnectString(), "/ds",
-            TestHost.httpExporter(receiver.httpEndpoint()));
-        TestHost b = TestHost.start("host-b", proxy.connectString(), "/ds",
-            TestHost.httpExporter(receiver.httpEndpoint()));
-        DeferredSpanRecovery recovery = DeferredSpanRecovery.builder(a.store).gracePeriod(Duration.ZERO)
+    try (HostBehindProxy hosts = new HostBehindProxy();
+        DeferredSpanRecovery recovery = DeferredSpanRecovery.builder(hosts.a.store).gracePeriod(Duration.ZERO)
             .scanInterval(Duration.ofHours(1)).fullScanInterval(Duration.ofDays(1)).build()) {
+      TestHost a = hosts.a;
+      TestHost b = hosts.b;
+      ReplyDroppingProxy proxy = hosts.proxy;
+      OtlpTestReceiver receiver = hosts.receiver;
       recovery.start();
       await().atMost(Duration.ofSeconds(30)).until(recovery::hasLeadership);
       // b's first end creates its session's liveness node; this one is exported and removed as usual.
@@ -143,6 +139,32 @@ class LostReplyTest {
       b.flush();
       assertEquals(2, receiver.spans().size());
       assertEquals(record.getSpanContext().getSpanId(), receiver.spans().get(1).spanId());
+    }
+  }
+
+  /** A ZooKeeper server and a receiver; host a connects directly, host b through a reply-dropping proxy. */
+  private static final class HostBehindProxy implements AutoCloseable {
+    final TestingServer zookeeper;
+    final OtlpTestReceiver receiver;
+    final ReplyDroppingProxy proxy;
+    final TestHost a;
+    final TestHost b;
+
+    HostBehindProxy() throws Exception {
+      zookeeper = new TestingServer(true);
+      receiver = OtlpTestReceiver.start();
+      proxy = new ReplyDroppingProxy(zookeeper.getConnectString());
+      a = TestHost.start("host-a", zookeeper.getConnectString(), "/ds", TestHost.httpExporter(receiver.httpEndpoint()));
+      b = TestHost.start("host-b", proxy.connectString(), "/ds", TestHost.httpExporter(receiver.httpEndpoint()));
+    }
+
+    @Override
+    public void close() throws Exception {
+      b.close();
+      a.close();
+      proxy.close();
+      receiver.close();
+      zookeeper.close();
     }
   }
 }
